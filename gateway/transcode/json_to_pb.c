@@ -1,0 +1,1107 @@
+/*
+ * json_to_pb.c: yajl's callbacks drive a stack of frames, one per open JSON
+ * container, and every JSON value is encoded the moment it is seen.
+ *
+ * What a value means is decided by a "slot": the field it belongs to and
+ * whether it is that field's singular value, one element of it (repeated,
+ * map value: always written, null refused), a packed element (no tag), or
+ * the body of a message with no tag at all (the root, a google.protobuf.Any
+ * payload of a well-known type). Well-known types map onto their ordinary
+ * fields: a Struct is its `fields` map, a ListValue its `values` array, a
+ * Value picks its member from the JSON token it meets.
+ *
+ * Lengths of nested messages are patched when their frame ends (see
+ * open_len/close_len), which is what lets the encoder write each value once.
+ */
+#include "transcode/json_to_pb.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yajl/yajl_parse.h>
+
+#include "transcode/scalar.h"
+#include "transcode/wire.h"
+
+typedef enum frame_kind {
+    FRAME_ROOT,
+    FRAME_MESSAGE,   /* a JSON object of message fields */
+    FRAME_ARRAY,     /* elements of a repeated field */
+    FRAME_MAP,       /* entries of a map field */
+    FRAME_ANY_WKT,   /* {"@type": ..., "value": <special JSON>} */
+    FRAME_SKIP,      /* an ignored unknown field's value */
+} frame_kind_t;
+
+typedef struct frame {
+    uint8_t kind;
+    uint8_t packed;
+    uint8_t any_payload;     /* MESSAGE inside an Any: "@type" is not a field */
+    uint8_t closes;          /* open lengths to close when the frame ends */
+    const schema_message_t *msg;   /* MESSAGE; ANY_WKT: the payload type */
+    const schema_field_t *field;   /* ARRAY/MAP: the repeated field; MESSAGE: field being read */
+    uint64_t *seen;          /* MESSAGE: one bit per field, for duplicate keys */
+    uint16_t *oneof_set;     /* MESSAGE: field index + 1 per oneof */
+    size_t count;            /* ARRAY/MAP elements; SKIP nesting */
+    size_t rewind;           /* packed ARRAY: where its tag starts */
+    int expect;              /* MESSAGE/MAP/ANY_WKT: 1 after a key, until its value */
+    int skip_value;          /* MESSAGE/ANY_WKT: next value is ignored ("@type", unknown key) */
+} frame_t;
+
+typedef enum slot_mode {
+    SLOT_SINGULAR, /* a field's value as written under its key */
+    SLOT_ELEMENT,  /* one element of a repeated field, or a map value */
+    SLOT_PACKED,   /* one element of a packed repeated field */
+    SLOT_BODY,     /* a message body without tag */
+} slot_mode_t;
+
+typedef struct slot {
+    slot_mode_t mode;
+    const schema_field_t *field; /* not BODY */
+    const schema_message_t *msg; /* BODY */
+} slot_t;
+
+typedef enum event {
+    EV_NULL, EV_BOOL, EV_NUMBER, EV_STRING, EV_START_MAP, EV_START_ARRAY,
+} event_t;
+
+typedef struct token {
+    event_t ev;
+    const char *text; /* NUMBER, STRING */
+    size_t len;
+    int boolean;
+} token_t;
+
+typedef struct encoder {
+    const schema_t *schema;
+    const transcode_options_t *opt;
+    buf_t *out;
+    arena_t *arena;
+    status_t *st;
+    const char *json;       /* the whole input, for Any's "@type" look-ahead */
+    size_t json_len;
+    yajl_handle yajl;
+    frame_t *frames;
+    uint32_t depth;         /* frames in use */
+    uint32_t max_frames;
+    size_t *opens;          /* out offsets where open length bytes sit */
+    uint32_t nopens, max_opens;
+    const schema_field_t *root_field;
+    const schema_message_t *root_msg;
+    int failed;
+} encoder_t;
+
+/* ---- errors ---------------------------------------------------------- */
+
+/* Renders where we are as a field path: `transactions[2].amount`. Only
+ * ever run on the error path. */
+static void describe_path(encoder_t *e, char *dst, size_t cap)
+{
+    size_t n = 0;
+    dst[0] = '\0';
+    for (uint32_t i = 0; i < e->depth && n < cap; i++) {
+        const frame_t *f = &e->frames[i];
+        int w = 0;
+        if (f->kind == FRAME_MESSAGE && f->field && f->expect)
+            w = snprintf(dst + n, cap - n, "%s%s", n ? "." : "", f->field->json_name);
+        else if (f->kind == FRAME_MESSAGE && f->field && i + 1 < e->depth)
+            w = snprintf(dst + n, cap - n, "%s%s", n ? "." : "", f->field->json_name);
+        else if (f->kind == FRAME_ARRAY)
+            w = snprintf(dst + n, cap - n, "[%zu]", f->count);
+        else if (f->kind == FRAME_MAP && f->expect)
+            w = snprintf(dst + n, cap - n, "[...]");
+        else if (f->kind == FRAME_ROOT && e->root_field)
+            w = snprintf(dst + n, cap - n, "%s", e->root_field->json_name);
+        if (w > 0)
+            n += (size_t)w;
+    }
+    if (n >= cap)
+        dst[cap - 1] = '\0';
+}
+
+static int fail(encoder_t *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(encoder_t *e, int code, const char *fmt, ...)
+{
+    if (e->failed)
+        return 0;
+    e->failed = 1;
+    char what[160], where[96];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    describe_path(e, where, sizeof(where));
+    if (where[0])
+        status_set(e->st, code, "field \"%s\": %s", where, what);
+    else
+        status_set(e->st, code, "%s", what);
+    return 0; /* yajl: stop parsing */
+}
+
+#define FAIL(e, ...) fail((e), GRPC_INVALID_ARGUMENT, __VA_ARGS__)
+
+static const char *token_name(const token_t *t)
+{
+    switch (t->ev) {
+    case EV_NULL: return "null";
+    case EV_BOOL: return "a boolean";
+    case EV_NUMBER: return "a number";
+    case EV_STRING: return "a string";
+    case EV_START_MAP: return "an object";
+    case EV_START_ARRAY: return "an array";
+    }
+    return "a value";
+}
+
+/* ---- lengths --------------------------------------------------------- */
+
+static int open_len(encoder_t *e)
+{
+    if (e->nopens == e->max_opens)
+        return fail(e, GRPC_INVALID_ARGUMENT, "nesting deeper than %u", (unsigned)e->opt->max_depth);
+    buf_putc(e->out, 0);
+    e->opens[e->nopens++] = e->out->len;
+    return 1;
+}
+
+static void close_len(encoder_t *e)
+{
+    buf_t *b = e->out;
+    size_t start = e->opens[--e->nopens];
+    if (b->oom)
+        return;
+    size_t len = b->len - start;
+    if (len < 0x80) {
+        b->data[start - 1] = (char)len;
+        return;
+    }
+    unsigned extra = wire_varint_size(len) - 1;
+    if (buf_reserve(b, extra) != 0)
+        return;
+    memmove(b->data + start + extra, b->data + start, len);
+    uint8_t *p = (uint8_t *)b->data + start - 1;
+    uint64_t v = len;
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p = (uint8_t)v;
+    b->len += extra;
+}
+
+static void close_n(encoder_t *e, unsigned n)
+{
+    while (n--)
+        close_len(e);
+}
+
+static inline void put_tag(encoder_t *e, const schema_field_t *f)
+{
+    buf_append(e->out, f->tag, f->tag_len);
+}
+
+/* ---- frames ---------------------------------------------------------- */
+
+static frame_t *push(encoder_t *e, frame_kind_t kind)
+{
+    if (e->depth >= e->max_frames) {
+        fail(e, GRPC_INVALID_ARGUMENT, "nesting deeper than %u", (unsigned)e->opt->max_depth);
+        return NULL;
+    }
+    frame_t *f = &e->frames[e->depth++];
+    memset(f, 0, sizeof(*f));
+    f->kind = (uint8_t)kind;
+    return f;
+}
+
+static frame_t *push_message(encoder_t *e, const schema_message_t *m, unsigned closes)
+{
+    frame_t *f = push(e, FRAME_MESSAGE);
+    if (f == NULL)
+        return NULL;
+    f->msg = m;
+    f->closes = (uint8_t)closes;
+    size_t words = (m->nfields + 63) / 64;
+    f->seen = arena_alloc(e->arena, (words + 1) * sizeof(uint64_t) + m->noneofs * sizeof(uint16_t));
+    if (f->seen == NULL) {
+        fail(e, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+        return NULL;
+    }
+    memset(f->seen, 0, (words + 1) * sizeof(uint64_t) + m->noneofs * sizeof(uint16_t));
+    f->oneof_set = m->noneofs ? (uint16_t *)(f->seen + words + 1) : NULL;
+    return f;
+}
+
+static int value_done(encoder_t *e);
+
+static int encode_value(encoder_t *e, slot_t s, const token_t *t);
+
+/* The message body of m, no tag: objects push a frame, the scalar forms of
+ * well-known types are written at once. `closes` lengths end with it. */
+static int begin_body(encoder_t *e, const schema_message_t *m, const token_t *t, unsigned closes);
+
+static const schema_field_t *field_no(encoder_t *e, const schema_message_t *m, uint32_t number)
+{
+    const schema_field_t *f = schema_field_by_number(m, number);
+    if (f == NULL)
+        fail(e, GRPC_INTERNAL, "descriptor of %s lacks field %u", m->full_name, number);
+    return f;
+}
+
+/* ---- scalars ---------------------------------------------------------- */
+
+static int parse_enum(encoder_t *e, const schema_field_t *f, const token_t *t, int32_t *out, int *skip)
+{
+    *skip = 0;
+    if (t->ev == EV_STRING) {
+        const schema_enum_value_t *v = schema_enum_by_name(f->enumeration, t->text, t->len);
+        if (v == NULL) {
+            if (e->opt->ignore_unknown_fields) {
+                *skip = 1;
+                return 1;
+            }
+            return FAIL(e, "unknown value \"%.*s\" for enum %s", (int)(t->len > 64 ? 64 : t->len), t->text,
+                        f->enumeration->full_name);
+        }
+        *out = v->number;
+        return 1;
+    }
+    if (t->ev == EV_NUMBER) {
+        int64_t v;
+        const char *why = NULL;
+        if (scalar_parse_int64(t->text, t->len, INT32_MIN, INT32_MAX, &v, &why) != 0)
+            return FAIL(e, "enum value %s", why ? why : "invalid");
+        *out = (int32_t)v;
+        return 1;
+    }
+    return FAIL(e, "expected an enum name or number, got %s", token_name(t));
+}
+
+/* Writes one scalar. Singular proto3 fields at their default are left out,
+ * as protobuf's own serializer does. */
+static int encode_scalar(encoder_t *e, const schema_field_t *f, slot_mode_t mode, const token_t *t)
+{
+    buf_t *o = e->out;
+    int omit_default = mode == SLOT_SINGULAR && !f->has_presence;
+    int tagged = mode != SLOT_PACKED;
+    const char *why = NULL;
+
+    if (t->ev == EV_NULL) {
+        if (f->type == SCHEMA_ENUM && f->enumeration->is_null_value) {
+            if (!omit_default) {
+                if (tagged)
+                    put_tag(e, f);
+                buf_putc(o, 0);
+            }
+            return 1;
+        }
+        if (mode == SLOT_SINGULAR)
+            return 1; /* null is the default */
+        return FAIL(e, "null is not a valid element");
+    }
+
+    switch (f->type) {
+    case SCHEMA_STRING:
+        if (t->ev != EV_STRING)
+            return FAIL(e, "expected a string, got %s", token_name(t));
+        if (t->len > e->opt->max_string)
+            return FAIL(e, "string longer than %zu bytes", e->opt->max_string);
+        if (omit_default && t->len == 0)
+            return 1;
+        if (tagged)
+            put_tag(e, f);
+        wire_put_varint(o, t->len);
+        buf_append(o, t->text, t->len);
+        return 1;
+    case SCHEMA_BYTES: {
+        if (t->ev != EV_STRING)
+            return FAIL(e, "expected a base64 string, got %s", token_name(t));
+        if (t->len / 4 * 3 > e->opt->max_string)
+            return FAIL(e, "bytes longer than %zu", e->opt->max_string);
+        uint8_t *tmp = arena_alloc_aligned(e->arena, t->len / 4 * 3 + 4, 1);
+        if (tmp == NULL)
+            return fail(e, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+        long n = scalar_base64_decode(tmp, t->text, t->len);
+        if (n < 0)
+            return FAIL(e, "invalid base64");
+        if (omit_default && n == 0)
+            return 1;
+        if (tagged)
+            put_tag(e, f);
+        wire_put_varint(o, (uint64_t)n);
+        buf_append(o, tmp, (size_t)n);
+        return 1;
+    }
+    case SCHEMA_BOOL:
+        if (t->ev != EV_BOOL)
+            return FAIL(e, "expected true or false, got %s", token_name(t));
+        if (omit_default && !t->boolean)
+            return 1;
+        if (tagged)
+            put_tag(e, f);
+        buf_putc(o, t->boolean ? 1 : 0);
+        return 1;
+    case SCHEMA_ENUM: {
+        int32_t v = 0;
+        int skip;
+        if (!parse_enum(e, f, t, &v, &skip))
+            return 0;
+        if (skip || (omit_default && v == 0))
+            return 1;
+        if (tagged)
+            put_tag(e, f);
+        wire_put_varint(o, (uint64_t)(int64_t)v);
+        return 1;
+    }
+    case SCHEMA_DOUBLE:
+    case SCHEMA_FLOAT: {
+        if (t->ev != EV_NUMBER && t->ev != EV_STRING)
+            return FAIL(e, "expected a number, got %s", token_name(t));
+        double d;
+        if (scalar_parse_double(t->text, t->len, f->type == SCHEMA_FLOAT, &d, &why) != 0)
+            return FAIL(e, "%s", why ? why : "invalid number");
+        if (omit_default && d == 0 && !signbit(d))
+            return 1;
+        if (tagged)
+            put_tag(e, f);
+        if (f->type == SCHEMA_FLOAT) {
+            float fl = (float)d;
+            uint32_t bits;
+            memcpy(&bits, &fl, 4);
+            wire_put_fixed32(o, bits);
+        } else {
+            uint64_t bits;
+            memcpy(&bits, &d, 8);
+            wire_put_fixed64(o, bits);
+        }
+        return 1;
+    }
+    default:
+        break;
+    }
+
+    /* integers */
+    if (t->ev != EV_NUMBER && t->ev != EV_STRING)
+        return FAIL(e, "expected an integer, got %s", token_name(t));
+    int64_t sv = 0;
+    uint64_t uv = 0;
+    int rc;
+    switch (f->type) {
+    case SCHEMA_INT32: case SCHEMA_SINT32: case SCHEMA_SFIXED32:
+        rc = scalar_parse_int64(t->text, t->len, INT32_MIN, INT32_MAX, &sv, &why);
+        uv = (uint64_t)sv;
+        break;
+    case SCHEMA_INT64: case SCHEMA_SINT64: case SCHEMA_SFIXED64:
+        rc = scalar_parse_int64(t->text, t->len, INT64_MIN, INT64_MAX, &sv, &why);
+        uv = (uint64_t)sv;
+        break;
+    case SCHEMA_UINT32: case SCHEMA_FIXED32:
+        rc = scalar_parse_uint64(t->text, t->len, UINT32_MAX, &uv, &why);
+        break;
+    default: /* UINT64, FIXED64 */
+        rc = scalar_parse_uint64(t->text, t->len, UINT64_MAX, &uv, &why);
+        break;
+    }
+    if (rc != 0)
+        return FAIL(e, "%s", why ? why : "invalid integer");
+    if (omit_default && uv == 0)
+        return 1;
+    if (tagged)
+        put_tag(e, f);
+    switch (f->type) {
+    case SCHEMA_SINT32: wire_put_varint(o, wire_zigzag32((int32_t)sv)); break;
+    case SCHEMA_SINT64: wire_put_varint(o, wire_zigzag64(sv)); break;
+    case SCHEMA_SFIXED32: case SCHEMA_FIXED32: wire_put_fixed32(o, (uint32_t)uv); break;
+    case SCHEMA_SFIXED64: case SCHEMA_FIXED64: wire_put_fixed64(o, uv); break;
+    default: wire_put_varint(o, uv); break; /* int32 negatives: 10 bytes, as protobuf */
+    }
+    return 1;
+}
+
+/* ---- well-known types --------------------------------------------------- */
+
+static int put_seconds_nanos(encoder_t *e, const schema_message_t *m, int64_t seconds, int32_t nanos)
+{
+    const schema_field_t *fs = field_no(e, m, 1), *fn = field_no(e, m, 2);
+    if (!fs || !fn)
+        return 0;
+    if (seconds) {
+        put_tag(e, fs);
+        wire_put_varint(e->out, (uint64_t)seconds);
+    }
+    if (nanos) {
+        put_tag(e, fn);
+        wire_put_varint(e->out, (uint64_t)(int64_t)nanos);
+    }
+    return 1;
+}
+
+static int encode_field_mask(encoder_t *e, const schema_message_t *m, const char *s, size_t len)
+{
+    const schema_field_t *paths = field_no(e, m, 1);
+    if (!paths)
+        return 0;
+    size_t i = 0;
+    while (i < len) {
+        size_t j = i;
+        while (j < len && s[j] != ',')
+            j++;
+        char *snake = arena_alloc_aligned(e->arena, (j - i) * 2 + 1, 1);
+        if (snake == NULL)
+            return fail(e, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+        size_t n = scalar_camel_to_snake(snake, s + i, j - i);
+        put_tag(e, paths);
+        wire_put_varint(e->out, n);
+        buf_append(e->out, snake, n);
+        i = j + 1;
+    }
+    return 1;
+}
+
+/* Finds the top-level "@type" of the object that starts at json[pos] (just
+ * past its '{'), without parsing it: an Any's payload type must be known
+ * before its other members can be encoded, and they may come first. */
+static int any_type_lookahead(const char *s, size_t n, size_t pos, const char **type, size_t *type_len)
+{
+    int depth = 0;
+    int want_key = 1;
+    for (size_t i = pos; i < n; i++) {
+        char c = s[i];
+        if (c == '"') {
+            size_t start = ++i;
+            while (i < n && s[i] != '"')
+                i += (s[i] == '\\') ? 2 : 1;
+            if (i >= n)
+                return -1;
+            if (depth == 0 && want_key) {
+                if (i - start == 5 && memcmp(s + start, "@type", 5) == 0) {
+                    size_t k = i + 1;
+                    while (k < n && (s[k] == ' ' || s[k] == '\t' || s[k] == '\n' || s[k] == '\r' || s[k] == ':'))
+                        k++;
+                    if (k >= n || s[k] != '"')
+                        return -1;
+                    size_t vs = ++k;
+                    while (k < n && s[k] != '"') {
+                        if (s[k] == '\\')
+                            return -1; /* escaped type URLs are not supported */
+                        k++;
+                    }
+                    if (k >= n)
+                        return -1;
+                    *type = s + vs;
+                    *type_len = k - vs;
+                    return 0;
+                }
+                want_key = 0;
+            }
+        } else if (c == '{' || c == '[') {
+            depth++;
+        } else if (c == '}' || c == ']') {
+            if (depth-- == 0)
+                return -1;
+        } else if (c == ',' && depth == 0) {
+            want_key = 1;
+        }
+    }
+    return -1;
+}
+
+static int begin_any(encoder_t *e, const schema_message_t *any, unsigned closes)
+{
+    const char *type = NULL;
+    size_t type_len = 0;
+    size_t pos = yajl_get_bytes_consumed(e->yajl);
+    if (any_type_lookahead(e->json, e->json_len, pos, &type, &type_len) != 0) {
+        /* {} is the empty Any; anything else needs its type */
+        size_t k = pos;
+        while (k < e->json_len && (e->json[k] == ' ' || e->json[k] == '\n' || e->json[k] == '\t' || e->json[k] == '\r'))
+            k++;
+        if (k < e->json_len && e->json[k] == '}') {
+            frame_t *f = push_message(e, any, closes);
+            return f != NULL;
+        }
+        return FAIL(e, "Any without a valid \"@type\"");
+    }
+    const char *slash = memrchr(type, '/', type_len);
+    const char *name = slash ? slash + 1 : type;
+    size_t name_len = type_len - (size_t)(name - type);
+    const schema_message_t *payload = schema_find_message(e->schema, name, name_len);
+    if (payload == NULL)
+        return FAIL(e, "Any: unknown type \"%.*s\"", (int)(type_len > 100 ? 100 : type_len), type);
+    const schema_field_t *type_url = field_no(e, any, 1), *value = field_no(e, any, 2);
+    if (!type_url || !value)
+        return 0;
+    put_tag(e, type_url);
+    wire_put_varint(e->out, type_len);
+    buf_append(e->out, type, type_len);
+    put_tag(e, value);
+    if (!open_len(e))
+        return 0;
+    frame_t *f;
+    if (payload->wkt != WKT_NONE && payload->wkt != WKT_ANY && payload->wkt != WKT_EMPTY) {
+        f = push(e, FRAME_ANY_WKT);
+        if (f) {
+            f->msg = payload;
+            f->closes = (uint8_t)(closes + 1);
+        }
+    } else {
+        f = push_message(e, payload, closes + 1);
+        if (f)
+            f->any_payload = 1;
+    }
+    return f != NULL;
+}
+
+/* google.protobuf.Value: the member is chosen by the JSON token. */
+static int begin_value(encoder_t *e, const schema_message_t *m, const token_t *t, unsigned closes)
+{
+    const schema_field_t *f;
+    switch (t->ev) {
+    case EV_NULL:
+        if (!(f = field_no(e, m, 1)))
+            return 0;
+        put_tag(e, f);
+        buf_putc(e->out, 0);
+        break;
+    case EV_NUMBER: {
+        double d;
+        const char *why = NULL;
+        if (!(f = field_no(e, m, 2)))
+            return 0;
+        if (scalar_parse_double(t->text, t->len, 0, &d, &why) != 0)
+            return FAIL(e, "%s", why ? why : "invalid number");
+        uint64_t bits;
+        memcpy(&bits, &d, 8);
+        put_tag(e, f);
+        wire_put_fixed64(e->out, bits);
+        break;
+    }
+    case EV_STRING:
+        if (!(f = field_no(e, m, 3)))
+            return 0;
+        return encode_scalar(e, f, SLOT_ELEMENT, t) && (close_n(e, closes), value_done(e));
+    case EV_BOOL:
+        if (!(f = field_no(e, m, 4)))
+            return 0;
+        put_tag(e, f);
+        buf_putc(e->out, t->boolean ? 1 : 0);
+        break;
+    case EV_START_MAP:
+    case EV_START_ARRAY:
+        if (!(f = field_no(e, m, t->ev == EV_START_MAP ? 5 : 6)))
+            return 0;
+        put_tag(e, f);
+        if (!open_len(e))
+            return 0;
+        return begin_body(e, f->message, t, closes + 1);
+    }
+    close_n(e, closes);
+    return value_done(e);
+}
+
+static int begin_body(encoder_t *e, const schema_message_t *m, const token_t *t, unsigned closes)
+{
+    const char *why = NULL;
+    switch ((schema_wkt_t)m->wkt) {
+    case WKT_NONE:
+    case WKT_EMPTY:
+        if (t->ev != EV_START_MAP)
+            return FAIL(e, "expected an object, got %s", token_name(t));
+        return push_message(e, m, closes) != NULL;
+    case WKT_ANY:
+        if (t->ev != EV_START_MAP)
+            return FAIL(e, "expected an object with \"@type\", got %s", token_name(t));
+        return begin_any(e, m, closes);
+    case WKT_STRUCT: {
+        if (t->ev != EV_START_MAP)
+            return FAIL(e, "expected an object, got %s", token_name(t));
+        const schema_field_t *fields = field_no(e, m, 1);
+        frame_t *f = fields ? push(e, FRAME_MAP) : NULL;
+        if (f == NULL)
+            return 0;
+        f->field = fields;
+        f->closes = (uint8_t)closes;
+        return 1;
+    }
+    case WKT_LIST_VALUE: {
+        if (t->ev != EV_START_ARRAY)
+            return FAIL(e, "expected an array, got %s", token_name(t));
+        const schema_field_t *values = field_no(e, m, 1);
+        frame_t *f = values ? push(e, FRAME_ARRAY) : NULL;
+        if (f == NULL)
+            return 0;
+        f->field = values;
+        f->closes = (uint8_t)closes;
+        return 1;
+    }
+    case WKT_VALUE:
+        return begin_value(e, m, t, closes);
+    case WKT_TIMESTAMP:
+    case WKT_DURATION: {
+        if (t->ev != EV_STRING)
+            return FAIL(e, "expected a %s string, got %s", m->wkt == WKT_TIMESTAMP ? "RFC 3339" : "duration",
+                        token_name(t));
+        int64_t secs;
+        int32_t nanos;
+        int rc = m->wkt == WKT_TIMESTAMP ? scalar_parse_timestamp(t->text, t->len, &secs, &nanos, &why)
+                                         : scalar_parse_duration(t->text, t->len, &secs, &nanos, &why);
+        if (rc != 0)
+            return FAIL(e, "%s", why ? why : "invalid value");
+        if (!put_seconds_nanos(e, m, secs, nanos))
+            return 0;
+        break;
+    }
+    case WKT_FIELD_MASK:
+        if (t->ev != EV_STRING)
+            return FAIL(e, "expected a field mask string, got %s", token_name(t));
+        if (!encode_field_mask(e, m, t->text, t->len))
+            return 0;
+        break;
+    default: { /* wrappers: the bare value of their field 1 */
+        const schema_field_t *v = field_no(e, m, 1);
+        if (v == NULL)
+            return 0;
+        if (t->ev == EV_NULL)
+            return FAIL(e, "null is not a valid %s", m->full_name);
+        if (!encode_scalar(e, v, SLOT_SINGULAR, t))
+            return 0;
+        break;
+    }
+    }
+    close_n(e, closes);
+    return value_done(e);
+}
+
+/* ---- slots ------------------------------------------------------------- */
+
+static int encode_value(encoder_t *e, slot_t s, const token_t *t)
+{
+    if (s.mode == SLOT_BODY)
+        return begin_body(e, s.msg, t, 0);
+    const schema_field_t *f = s.field;
+
+    if (f->repeated && s.mode == SLOT_SINGULAR) {
+        if (t->ev == EV_NULL)
+            return value_done(e);
+        if (f->is_map) {
+            if (t->ev != EV_START_MAP)
+                return FAIL(e, "expected an object, got %s", token_name(t));
+            frame_t *fr = push(e, FRAME_MAP);
+            if (fr)
+                fr->field = f;
+            return fr != NULL;
+        }
+        if (t->ev != EV_START_ARRAY)
+            return FAIL(e, "expected an array, got %s", token_name(t));
+        size_t rewind = e->out->len;
+        if (f->packed) {
+            buf_append(e->out, f->packed_tag, f->tag_len);
+            if (!open_len(e))
+                return 0;
+        }
+        frame_t *fr = push(e, FRAME_ARRAY);
+        if (fr) {
+            fr->field = f;
+            fr->packed = f->packed;
+            fr->closes = f->packed;
+            fr->rewind = rewind;
+        }
+        return fr != NULL;
+    }
+
+    if (f->type == SCHEMA_MESSAGE) {
+        if (t->ev == EV_NULL && f->message->wkt != WKT_VALUE) {
+            if (s.mode == SLOT_SINGULAR)
+                return value_done(e);
+            return FAIL(e, "null is not a valid element");
+        }
+        put_tag(e, f);
+        if (!open_len(e))
+            return 0;
+        return begin_body(e, f->message, t, 1);
+    }
+    if (f->type == SCHEMA_GROUP)
+        return FAIL(e, "groups are not supported");
+    if (!encode_scalar(e, f, s.mode, t))
+        return 0;
+    return value_done(e);
+}
+
+/* The value that the top frame expects next. 0 when it expects a key. */
+static int current_slot(encoder_t *e, slot_t *s)
+{
+    frame_t *f = &e->frames[e->depth - 1];
+    switch ((frame_kind_t)f->kind) {
+    case FRAME_ROOT:
+        if (f->count)
+            return FAIL(e, "more than one JSON value");
+        if (e->root_field)
+            *s = (slot_t){.mode = SLOT_SINGULAR, .field = e->root_field};
+        else
+            *s = (slot_t){.mode = SLOT_BODY, .msg = e->root_msg};
+        return 1;
+    case FRAME_MESSAGE:
+        *s = (slot_t){.mode = SLOT_SINGULAR, .field = f->field};
+        return 1;
+    case FRAME_ARRAY:
+        *s = (slot_t){.mode = f->packed ? SLOT_PACKED : SLOT_ELEMENT, .field = f->field};
+        return 1;
+    case FRAME_MAP:
+        *s = (slot_t){.mode = SLOT_ELEMENT, .field = schema_field_by_number(f->field->message, 2)};
+        return s->field != NULL || FAIL(e, "map entry without a value field");
+    case FRAME_ANY_WKT:
+        *s = (slot_t){.mode = SLOT_BODY, .msg = f->msg};
+        return 1;
+    case FRAME_SKIP:
+        break;
+    }
+    return FAIL(e, "unexpected value");
+}
+
+static int value_done(encoder_t *e)
+{
+    frame_t *f = &e->frames[e->depth - 1];
+    switch ((frame_kind_t)f->kind) {
+    case FRAME_MAP:
+        close_len(e); /* the entry */
+        /* fall through */
+    case FRAME_ARRAY:
+        if (++f->count > e->opt->max_repeated)
+            return FAIL(e, "more than %zu elements", e->opt->max_repeated);
+        break;
+    case FRAME_ROOT:
+        f->count++;
+        break;
+    default:
+        break;
+    }
+    f->expect = 0;
+    return e->out->oom ? fail(e, GRPC_RESOURCE_EXHAUSTED, "message larger than the output limit") : 1;
+}
+
+/* A value token: skipped, or encoded into the slot the top frame expects. */
+static int on_value(encoder_t *e, const token_t *t)
+{
+    frame_t *top = &e->frames[e->depth - 1];
+    if (top->kind == FRAME_SKIP) {
+        if (t->ev == EV_START_MAP || t->ev == EV_START_ARRAY)
+            top->count++;
+        return 1;
+    }
+    if ((top->kind == FRAME_MESSAGE || top->kind == FRAME_ANY_WKT || top->kind == FRAME_MAP) && !top->expect)
+        return FAIL(e, "expected a key");
+    if (top->skip_value) {
+        top->skip_value = 0;
+        top->expect = 0;
+        if (t->ev == EV_START_MAP || t->ev == EV_START_ARRAY) {
+            frame_t *s = push(e, FRAME_SKIP);
+            if (s)
+                s->count = 1;
+            return s != NULL;
+        }
+        return 1;
+    }
+    slot_t s;
+    if (!current_slot(e, &s))
+        return 0;
+    return encode_value(e, s, t);
+}
+
+/* ---- yajl callbacks ------------------------------------------------------ */
+
+static int cb_null(void *ctx)
+{
+    token_t t = {.ev = EV_NULL};
+    return on_value(ctx, &t);
+}
+
+static int cb_boolean(void *ctx, int b)
+{
+    token_t t = {.ev = EV_BOOL, .boolean = b};
+    return on_value(ctx, &t);
+}
+
+static int cb_number(void *ctx, const char *s, size_t len)
+{
+    token_t t = {.ev = EV_NUMBER, .text = s, .len = len};
+    return on_value(ctx, &t);
+}
+
+static int cb_string(void *ctx, const unsigned char *s, size_t len)
+{
+    token_t t = {.ev = EV_STRING, .text = (const char *)s, .len = len};
+    return on_value(ctx, &t);
+}
+
+static int cb_start_map(void *ctx)
+{
+    token_t t = {.ev = EV_START_MAP};
+    return on_value(ctx, &t);
+}
+
+static int cb_start_array(void *ctx)
+{
+    token_t t = {.ev = EV_START_ARRAY};
+    return on_value(ctx, &t);
+}
+
+static int end_container(encoder_t *e)
+{
+    frame_t *f = &e->frames[e->depth - 1];
+    if (f->kind == FRAME_SKIP) {
+        if (--f->count > 0)
+            return 1;
+        e->depth--;
+        return value_done(e);
+    }
+    if (f->kind == FRAME_ARRAY && f->packed && f->count == 0) {
+        /* protobuf writes nothing for an empty packed field */
+        e->nopens--;
+        e->out->len = f->rewind;
+    } else {
+        close_n(e, f->closes);
+    }
+    e->depth--;
+    return value_done(e);
+}
+
+static int cb_end_map(void *ctx) { return end_container(ctx); }
+static int cb_end_array(void *ctx) { return end_container(ctx); }
+
+static int map_key_message(encoder_t *e, frame_t *f, const char *key, size_t len)
+{
+    const schema_field_t *field = schema_field_by_name(f->msg, key, len);
+    if (field == NULL) {
+        if (f->any_payload && len == 5 && memcmp(key, "@type", 5) == 0) {
+            f->skip_value = 1;
+            return 1;
+        }
+        if (e->opt->ignore_unknown_fields) {
+            f->skip_value = 1;
+            return 1;
+        }
+        f->field = NULL;
+        return FAIL(e, "unknown field \"%.*s\" in %s", (int)(len > 64 ? 64 : len), key, f->msg->full_name);
+    }
+    f->field = field;
+    uint64_t bit = 1ull << (field->index & 63);
+    if (f->seen[field->index >> 6] & bit)
+        return FAIL(e, "duplicate field");
+    f->seen[field->index >> 6] |= bit;
+    if (field->oneof_index >= 0) {
+        uint16_t *set = &f->oneof_set[field->oneof_index];
+        if (*set)
+            return FAIL(e, "oneof \"%s\" already has field \"%s\" set",
+                        f->msg->oneof_names[field->oneof_index], f->msg->fields[*set - 1].json_name);
+        *set = (uint16_t)(field->index + 1);
+    }
+    return 1;
+}
+
+/* A map key is the text of the key field's value: "12", "true", "abc". */
+static int map_key_entry(encoder_t *e, frame_t *f, const char *key, size_t len)
+{
+    const schema_message_t *entry = f->field->message;
+    const schema_field_t *kf = schema_field_by_number(entry, 1);
+    if (kf == NULL)
+        return FAIL(e, "map entry without a key field");
+    if (f->count >= e->opt->max_repeated)
+        return FAIL(e, "more than %zu entries", e->opt->max_repeated);
+    if (len > e->opt->max_string)
+        return FAIL(e, "map key longer than %zu bytes", e->opt->max_string);
+    put_tag(e, f->field);
+    if (!open_len(e))
+        return 0;
+    token_t t = {.ev = EV_STRING, .text = key, .len = len};
+    if (kf->type == SCHEMA_BOOL) {
+        if (len == 4 && memcmp(key, "true", 4) == 0)
+            t = (token_t){.ev = EV_BOOL, .boolean = 1};
+        else if (len == 5 && memcmp(key, "false", 5) == 0)
+            t = (token_t){.ev = EV_BOOL, .boolean = 0};
+        else
+            return FAIL(e, "map key \"%.*s\" is not a boolean", (int)(len > 32 ? 32 : len), key);
+    }
+    return encode_scalar(e, kf, SLOT_ELEMENT, &t);
+}
+
+static int cb_map_key(void *ctx, const unsigned char *k, size_t len)
+{
+    encoder_t *e = ctx;
+    frame_t *f = &e->frames[e->depth - 1];
+    const char *key = (const char *)k;
+    f->expect = 1;
+    switch ((frame_kind_t)f->kind) {
+    case FRAME_SKIP:
+        return 1;
+    case FRAME_MESSAGE:
+        return map_key_message(e, f, key, len);
+    case FRAME_MAP:
+        return map_key_entry(e, f, key, len);
+    case FRAME_ANY_WKT:
+        if (len == 5 && memcmp(key, "@type", 5) == 0)
+            f->skip_value = 1;
+        else if (!(len == 5 && memcmp(key, "value", 5) == 0))
+            return FAIL(e, "unexpected key \"%.*s\" in an Any of %s", (int)(len > 64 ? 64 : len), key,
+                        f->msg->full_name);
+        return 1;
+    default:
+        return FAIL(e, "unexpected key");
+    }
+}
+
+static const yajl_callbacks callbacks = {
+    .yajl_null = cb_null,
+    .yajl_boolean = cb_boolean,
+    .yajl_number = cb_number,
+    .yajl_string = cb_string,
+    .yajl_start_map = cb_start_map,
+    .yajl_map_key = cb_map_key,
+    .yajl_end_map = cb_end_map,
+    .yajl_start_array = cb_start_array,
+    .yajl_end_array = cb_end_array,
+};
+
+/* yajl's memory comes from the request arena too. Its realloc needs the old
+ * size, so each block carries it in a small header. */
+static void *yajl_arena_malloc(void *ctx, size_t size)
+{
+    size_t *p = arena_alloc(ctx, size + 16);
+    if (p == NULL)
+        return NULL;
+    p[0] = size;
+    return (char *)p + 16;
+}
+
+static void *yajl_arena_realloc(void *ctx, void *old, size_t size)
+{
+    if (old == NULL)
+        return yajl_arena_malloc(ctx, size);
+    size_t *h = (size_t *)((char *)old - 16);
+    size_t *p = arena_realloc(ctx, h, h[0] + 16, size + 16);
+    if (p == NULL)
+        return NULL;
+    p[0] = size;
+    return (char *)p + 16;
+}
+
+static void yajl_arena_free(void *ctx, void *ptr)
+{
+    (void)ctx;
+    (void)ptr;
+}
+
+static int setup(encoder_t *e)
+{
+    const transcode_options_t *opt = e->opt;
+    /* a JSON container may need a frame and up to three open lengths */
+    e->max_frames = opt->max_depth + 2;
+    e->max_opens = opt->max_depth * 3 + 4;
+    e->frames = arena_alloc(e->arena, e->max_frames * sizeof(frame_t));
+    e->opens = arena_alloc(e->arena, e->max_opens * sizeof(size_t));
+    if (e->frames == NULL || e->opens == NULL) {
+        status_set(e->st, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+        return -1;
+    }
+    e->depth = 1;
+    memset(&e->frames[0], 0, sizeof(frame_t));
+    e->frames[0].kind = FRAME_ROOT;
+    return 0;
+}
+
+static int run(encoder_t *e, const char *json, size_t len)
+{
+    if (len > e->opt->max_body) {
+        status_set(e->st, GRPC_INVALID_ARGUMENT, "body larger than %zu bytes", e->opt->max_body);
+        return -1;
+    }
+    e->json = json;
+    e->json_len = len;
+    if (setup(e) != 0)
+        return -1;
+    yajl_alloc_funcs af = {yajl_arena_malloc, yajl_arena_realloc, yajl_arena_free, e->arena};
+    e->yajl = yajl_alloc(&callbacks, &af, e);
+    if (e->yajl == NULL) {
+        status_set(e->st, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+        return -1;
+    }
+
+    size_t start_len = e->out->len;
+    yajl_status ys = yajl_parse(e->yajl, (const unsigned char *)json, len);
+    if (ys == yajl_status_ok)
+        ys = yajl_complete_parse(e->yajl);
+    if (ys != yajl_status_ok && !e->failed) {
+        unsigned char *msg = yajl_get_error(e->yajl, 0, (const unsigned char *)json, len);
+        size_t at = yajl_get_bytes_consumed(e->yajl);
+        const char *m = msg ? (const char *)msg : "parse error";
+        /* yajl says "parse error: <what>\n" */
+        if (strncmp(m, "parse error: ", 13) == 0)
+            m += 13;
+        size_t ml = strcspn(m, "\n");
+        while (ml > 0 && m[ml - 1] == ' ')
+            ml--;
+        status_set(e->st, GRPC_INVALID_ARGUMENT, "invalid JSON at byte %zu: %.*s", at, (int)ml, m);
+        e->failed = 1;
+    }
+    if (!e->failed && e->frames[0].count == 0) {
+        status_set(e->st, GRPC_INVALID_ARGUMENT, "empty body where JSON was expected");
+        e->failed = 1;
+    }
+    if (!e->failed && e->out->oom) {
+        status_set(e->st, GRPC_RESOURCE_EXHAUSTED, "message larger than the output limit");
+        e->failed = 1;
+    }
+    if (e->failed) {
+        e->out->len = start_len;
+        return -1;
+    }
+    return 0;
+}
+
+int transcode_json_to_pb(const schema_t *schema, const schema_message_t *msg, const char *json, size_t len,
+                         const transcode_options_t *opt, buf_t *out, status_t *st)
+{
+    encoder_t e = {.schema = schema, .opt = opt, .out = out, .arena = out->arena, .st = st, .root_msg = msg};
+    return run(&e, json, len);
+}
+
+int transcode_json_field_to_pb(const schema_t *schema, const schema_field_t *field, const char *json, size_t len,
+                               const transcode_options_t *opt, buf_t *out, status_t *st)
+{
+    encoder_t e = {.schema = schema, .opt = opt, .out = out, .arena = out->arena, .st = st, .root_field = field};
+    return run(&e, json, len);
+}
+
+int transcode_text_to_pb(const schema_t *schema, const schema_field_t *field, const char *text, size_t len,
+                         const transcode_options_t *opt, buf_t *out, status_t *st)
+{
+    encoder_t e = {.schema = schema, .opt = opt, .out = out, .arena = out->arena, .st = st, .root_field = field};
+    if (setup(&e) != 0)
+        return -1;
+    size_t start_len = out->len;
+    const schema_message_t *wrapper = field->type == SCHEMA_MESSAGE ? field->message : NULL;
+    int is_bool = field->type == SCHEMA_BOOL || (wrapper && wrapper->wkt == WKT_BOOL_VALUE);
+    token_t t = {.ev = EV_STRING, .text = text, .len = len};
+    if (is_bool) {
+        if (len == 4 && memcmp(text, "true", 4) == 0)
+            t = (token_t){.ev = EV_BOOL, .boolean = 1};
+        else if (len == 5 && memcmp(text, "false", 5) == 0)
+            t = (token_t){.ev = EV_BOOL, .boolean = 0};
+    } else if (field->type == SCHEMA_ENUM && len > 0 && (text[0] == '-' || (text[0] >= '0' && text[0] <= '9'))) {
+        t.ev = EV_NUMBER;
+    }
+    slot_t s = {.mode = field->repeated ? SLOT_ELEMENT : SLOT_SINGULAR, .field = field};
+    if (field->is_map)
+        FAIL(&e, "a map cannot be set from text");
+    else
+        encode_value(&e, s, &t);
+    if (!e.failed && e.depth != 1)
+        FAIL(&e, "expected a %s", field->type == SCHEMA_MESSAGE ? "message in JSON" : "scalar");
+    if (!e.failed && out->oom)
+        fail(&e, GRPC_RESOURCE_EXHAUSTED, "message larger than the output limit");
+    if (e.failed) {
+        out->len = start_len;
+        return -1;
+    }
+    return 0;
+}
