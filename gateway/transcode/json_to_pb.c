@@ -785,8 +785,8 @@ static int on_value(encoder_t *e, const token_t *t)
 {
     frame_t *top = &e->frames[e->depth - 1];
     if (top->kind == FRAME_SKIP) {
-        if (t->ev == EV_START_MAP || t->ev == EV_START_ARRAY)
-            top->count++;
+        if ((t->ev == EV_START_MAP || t->ev == EV_START_ARRAY) && ++top->count + e->depth > e->max_frames)
+            return fail(e, GRPC_INVALID_ARGUMENT, "nesting deeper than %u", (unsigned)e->opt->max_depth);
         return 1;
     }
     if ((top->kind == FRAME_MESSAGE || top->kind == FRAME_ANY_WKT || top->kind == FRAME_MAP) && !top->expect)
@@ -828,8 +828,55 @@ static int cb_number(void *ctx, const char *s, size_t len)
     return on_value(ctx, &t);
 }
 
+static int is_hex4(const char *p, const char *first_set)
+{
+    if (p[0] != '\\' || (p[1] != 'u' && p[1] != 'U') || (p[2] != 'd' && p[2] != 'D') || !strchr(first_set, p[3]))
+        return 0;
+    for (int i = 4; i < 6; i++)
+        if (!((p[i] >= '0' && p[i] <= '9') || ((p[i] | 0x20) >= 'a' && (p[i] | 0x20) <= 'f')))
+            return 0;
+    return 1;
+}
+
+/* yajl turns a lone high surrogate ("\ud800") into '?', silently. When a
+ * decoded string holds a '?', the raw token (which ends where yajl stands)
+ * is checked for one; protobuf refuses them, and so do we. */
+static int has_lone_surrogate(encoder_t *e)
+{
+    size_t end = yajl_get_bytes_consumed(e->yajl);
+    if (end < 2 || end > e->json_len)
+        return 0;
+    const char *s = e->json;
+    size_t i = end - 1; /* the closing quote */
+    while (i > 0) {
+        i--;
+        if (s[i] != '"')
+            continue;
+        size_t bs = 0;
+        while (i > bs && s[i - 1 - bs] == '\\')
+            bs++;
+        if (bs % 2 == 0)
+            break; /* the opening quote */
+    }
+    for (size_t k = i + 1; k + 6 <= end - 1; k++) {
+        if (s[k] == '\\' && s[k + 1] == '\\') {
+            k++;
+            continue;
+        }
+        if (is_hex4(s + k, "89abAB") && !(k + 12 <= end - 1 && is_hex4(s + k + 6, "cdefCDEF")))
+            return 1;
+    }
+    return 0;
+}
+
+/* yajl's own UTF-8 check lets overlong forms through, so strings are
+ * checked here (ASCII, the common case, costs one pass 8 bytes at a time). */
 static int cb_string(void *ctx, const unsigned char *s, size_t len)
 {
+    if (!scalar_utf8_valid((const char *)s, len))
+        return FAIL((encoder_t *)ctx, "invalid UTF-8 in a string");
+    if (memchr(s, '?', len) && has_lone_surrogate(ctx))
+        return FAIL((encoder_t *)ctx, "lone UTF-16 surrogate in a string");
     token_t t = {.ev = EV_STRING, .text = (const char *)s, .len = len};
     return on_value(ctx, &t);
 }
@@ -930,6 +977,8 @@ static int cb_map_key(void *ctx, const unsigned char *k, size_t len)
     encoder_t *e = ctx;
     frame_t *f = &e->frames[e->depth - 1];
     const char *key = (const char *)k;
+    if (!scalar_utf8_valid(key, len))
+        return FAIL(e, "invalid UTF-8 in a key");
     f->expect = 1;
     switch ((frame_kind_t)f->kind) {
     case FRAME_SKIP:
@@ -1025,6 +1074,14 @@ static int run(encoder_t *e, const char *json, size_t len)
         status_set(e->st, GRPC_RESOURCE_EXHAUSTED, "out of memory");
         return -1;
     }
+    yajl_config(e->yajl, yajl_dont_validate_strings, 1);
+    size_t ws = 0;
+    while (ws < len && (json[ws] == ' ' || json[ws] == '\n' || json[ws] == '\r' || json[ws] == '\t'))
+        ws++;
+    if (ws == len) {
+        status_set(e->st, GRPC_INVALID_ARGUMENT, "empty body where JSON was expected");
+        return -1;
+    }
 
     size_t start_len = e->out->len;
     yajl_status ys = yajl_parse(e->yajl, (const unsigned char *)json, len);
@@ -1090,11 +1147,12 @@ int transcode_text_to_pb(const schema_t *schema, const schema_field_t *field, co
     } else if (field->type == SCHEMA_ENUM && len > 0 && (text[0] == '-' || (text[0] >= '0' && text[0] <= '9'))) {
         t.ev = EV_NUMBER;
     }
-    slot_t s = {.mode = field->repeated ? SLOT_ELEMENT : SLOT_SINGULAR, .field = field};
-    if (field->is_map)
+    if (field->is_map) {
         FAIL(&e, "a map cannot be set from text");
-    else
+    } else {
+        slot_t s = {.mode = field->repeated ? SLOT_ELEMENT : SLOT_SINGULAR, .field = field};
         encode_value(&e, s, &t);
+    }
     if (!e.failed && e.depth != 1)
         FAIL(&e, "expected a %s", field->type == SCHEMA_MESSAGE ? "message in JSON" : "scalar");
     if (!e.failed && out->oom)
