@@ -46,6 +46,7 @@ typedef struct frame {
     size_t count;            /* ARRAY/MAP elements; SKIP nesting */
     size_t rewind;           /* packed ARRAY: where its tag starts */
     int expect;              /* MESSAGE/MAP/ANY_WKT: 1 after a key, until its value */
+    struct key_set *keys;    /* MAP: encoded keys seen, for duplicates */
     int skip_value;          /* MESSAGE/ANY_WKT: next value is ignored ("@type", unknown key) */
 } frame_t;
 
@@ -90,7 +91,18 @@ typedef struct encoder {
     const schema_field_t *root_field;
     const schema_message_t *root_msg;
     int failed;
+    int skipped;            /* the last value was dropped (unknown enum name, ignored) */
 } encoder_t;
+
+/* Encoded map keys of one JSON object: comparing wire bytes makes "1" and
+ * "1e0" the same int key, as they are. */
+typedef struct key_set {
+    uint32_t mask, n;
+    struct key_slot {
+        const char *bytes;
+        uint32_t len, hash;
+    } *slots;
+} key_set_t;
 
 /* ---- errors ---------------------------------------------------------- */
 
@@ -347,6 +359,7 @@ static int encode_scalar(encoder_t *e, const schema_field_t *f, slot_mode_t mode
         int skip;
         if (!parse_enum(e, f, t, &v, &skip))
             return 0;
+        e->skipped = skip;
         if (skip || (omit_default && v == 0))
             return 1;
         if (tagged)
@@ -450,18 +463,85 @@ static int encode_field_mask(encoder_t *e, const schema_message_t *m, const char
         char *snake = arena_alloc_aligned(e->arena, (j - i) * 2 + 1, 1);
         if (snake == NULL)
             return fail(e, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+        for (size_t k = i; k < j; k++)
+            if (!((s[k] >= 'a' && s[k] <= 'z') || (s[k] >= 'A' && s[k] <= 'Z') || (s[k] >= '0' && s[k] <= '9') ||
+                  s[k] == '.'))
+                return FAIL(e, "\"%.*s\" is not a field mask path", (int)((j - i) > 64 ? 64 : (j - i)), s + i);
         size_t n = scalar_camel_to_snake(snake, s + i, j - i);
+        /* only paths that print back the same are field paths; "a_b" or
+         * "a,,b" would change meaning on the way back */
+        buf_t back;
+        buf_init(&back, e->arena, (j - i) + 1);
+        if (j == i || scalar_snake_to_camel(&back, snake, n) != 0 || back.len != j - i ||
+            memcmp(back.data, s + i, j - i) != 0)
+            return FAIL(e, "\"%.*s\" is not a field mask path", (int)((j - i) > 64 ? 64 : (j - i)), s + i);
         put_tag(e, paths);
         wire_put_varint(e->out, n);
         buf_append(e->out, snake, n);
         i = j + 1;
     }
+    if (len > 0 && s[len - 1] == ',')
+        return FAIL(e, "a field mask may not end with ','");
     return 1;
+}
+
+/* Decodes the JSON string body s[0..n) (escapes included) into dst, which
+ * has room for n bytes. -1 on a malformed or surrogate escape. */
+static long json_unescape(char *dst, const char *s, size_t n)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != '\\') {
+            dst[o++] = s[i];
+            continue;
+        }
+        if (++i >= n)
+            return -1;
+        switch (s[i]) {
+        case '"': case '\\': case '/': dst[o++] = s[i]; break;
+        case 'b': dst[o++] = '\b'; break;
+        case 'f': dst[o++] = '\f'; break;
+        case 'n': dst[o++] = '\n'; break;
+        case 'r': dst[o++] = '\r'; break;
+        case 't': dst[o++] = '\t'; break;
+        case 'u': {
+            unsigned cp = 0;
+            if (n - i < 5)
+                return -1;
+            for (int k = 1; k <= 4; k++) {
+                char c = s[i + k];
+                cp = cp << 4 | (unsigned)(c >= '0' && c <= '9' ? c - '0' : ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') ? (c | 0x20) - 'a' + 10 : 99);
+                if (cp > 0xffff)
+                    return -1;
+            }
+            i += 4;
+            if (cp >= 0xd800 && cp <= 0xdfff)
+                return -1; /* no type name needs one */
+            if (cp < 0x80) {
+                dst[o++] = (char)cp;
+            } else if (cp < 0x800) {
+                dst[o++] = (char)(0xc0 | cp >> 6);
+                dst[o++] = (char)(0x80 | (cp & 0x3f));
+            } else {
+                dst[o++] = (char)(0xe0 | cp >> 12);
+                dst[o++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+                dst[o++] = (char)(0x80 | (cp & 0x3f));
+            }
+            break;
+        }
+        default:
+            return -1;
+        }
+    }
+    return (long)o;
 }
 
 /* Finds the top-level "@type" of the object that starts at json[pos] (just
  * past its '{'), without parsing it: an Any's payload type must be known
- * before its other members can be encoded, and they may come first. */
+ * before its other members can be encoded, and they may come first.
+ * Returns 1 with the raw (still escaped) value, 0 when the object has no
+ * "@type", -1 when its "@type" is not a string. Malformed JSON is left for
+ * the parser to report. */
 static int any_type_lookahead(const char *s, size_t n, size_t pos, const char **type, size_t *type_len)
 {
     int depth = 0;
@@ -473,58 +553,65 @@ static int any_type_lookahead(const char *s, size_t n, size_t pos, const char **
             while (i < n && s[i] != '"')
                 i += (s[i] == '\\') ? 2 : 1;
             if (i >= n)
-                return -1;
+                return 0;
             if (depth == 0 && want_key) {
-                if (i - start == 5 && memcmp(s + start, "@type", 5) == 0) {
-                    size_t k = i + 1;
-                    while (k < n && (s[k] == ' ' || s[k] == '\t' || s[k] == '\n' || s[k] == '\r' || s[k] == ':'))
-                        k++;
-                    if (k >= n || s[k] != '"')
-                        return -1;
-                    size_t vs = ++k;
-                    while (k < n && s[k] != '"') {
-                        if (s[k] == '\\')
-                            return -1; /* escaped type URLs are not supported */
-                        k++;
-                    }
-                    if (k >= n)
-                        return -1;
-                    *type = s + vs;
-                    *type_len = k - vs;
-                    return 0;
-                }
+                char key[8];
+                long kl = (i - start) < 16 ? json_unescape(key, s + start, i - start) : -1;
                 want_key = 0;
+                if (kl != 5 || memcmp(key, "@type", 5) != 0)
+                    continue;
+                size_t k = i + 1;
+                while (k < n && (s[k] == ' ' || s[k] == '\t' || s[k] == '\n' || s[k] == '\r' || s[k] == ':'))
+                    k++;
+                if (k >= n || s[k] != '"')
+                    return -1;
+                size_t vs = ++k;
+                while (k < n && s[k] != '"')
+                    k += (s[k] == '\\') ? 2 : 1;
+                if (k >= n)
+                    return 0;
+                *type = s + vs;
+                *type_len = k - vs;
+                return 1;
             }
         } else if (c == '{' || c == '[') {
             depth++;
         } else if (c == '}' || c == ']') {
             if (depth-- == 0)
-                return -1;
+                return 0;
         } else if (c == ',' && depth == 0) {
             want_key = 1;
         }
     }
-    return -1;
+    return 0;
 }
 
 static int begin_any(encoder_t *e, const schema_message_t *any, unsigned closes)
 {
-    const char *type = NULL;
-    size_t type_len = 0;
+    const char *raw = NULL;
+    size_t raw_len = 0;
     size_t pos = yajl_get_bytes_consumed(e->yajl);
-    if (any_type_lookahead(e->json, e->json_len, pos, &type, &type_len) != 0) {
+    int found = any_type_lookahead(e->json, e->json_len, pos, &raw, &raw_len);
+    if (found <= 0) {
         /* {} is the empty Any; anything else needs its type */
         size_t k = pos;
         while (k < e->json_len && (e->json[k] == ' ' || e->json[k] == '\n' || e->json[k] == '\t' || e->json[k] == '\r'))
             k++;
-        if (k < e->json_len && e->json[k] == '}') {
-            frame_t *f = push_message(e, any, closes);
-            return f != NULL;
-        }
-        return FAIL(e, "Any without a valid \"@type\"");
+        if (found == 0 && k < e->json_len && e->json[k] == '}')
+            return push_message(e, any, closes) != NULL;
+        return FAIL(e, found < 0 ? "\"@type\" must be a string" : "Any without \"@type\"");
     }
+    char *type = arena_alloc_aligned(e->arena, raw_len + 1, 1);
+    if (type == NULL)
+        return fail(e, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+    long tl = json_unescape(type, raw, raw_len);
+    if (tl < 0)
+        return FAIL(e, "Any: malformed \"@type\"");
+    size_t type_len = (size_t)tl;
     const char *slash = memrchr(type, '/', type_len);
-    const char *name = slash ? slash + 1 : type;
+    if (slash == NULL)
+        return FAIL(e, "Any: \"@type\" \"%.*s\" is not a type URL (no '/')", (int)(type_len > 100 ? 100 : type_len), type);
+    const char *name = slash + 1;
     size_t name_len = type_len - (size_t)(name - type);
     const schema_message_t *payload = schema_find_message(e->schema, name, name_len);
     if (payload == NULL)
@@ -535,11 +622,13 @@ static int begin_any(encoder_t *e, const schema_message_t *any, unsigned closes)
     put_tag(e, type_url);
     wire_put_varint(e->out, type_len);
     buf_append(e->out, type, type_len);
+    size_t rewind = e->out->len;
     put_tag(e, value);
     if (!open_len(e))
         return 0;
     frame_t *f;
-    if (payload->wkt != WKT_NONE && payload->wkt != WKT_ANY && payload->wkt != WKT_EMPTY) {
+    /* well-known types other than Empty keep their own JSON under "value" */
+    if (payload->wkt != WKT_NONE && payload->wkt != WKT_EMPTY) {
         f = push(e, FRAME_ANY_WKT);
         if (f) {
             f->msg = payload;
@@ -547,8 +636,10 @@ static int begin_any(encoder_t *e, const schema_message_t *any, unsigned closes)
         }
     } else {
         f = push_message(e, payload, closes + 1);
-        if (f)
-            f->any_payload = 1;
+    }
+    if (f) {
+        f->any_payload = 1;
+        f->rewind = rewind;
     }
     return f != NULL;
 }
@@ -764,10 +855,15 @@ static int value_done(encoder_t *e)
     frame_t *f = &e->frames[e->depth - 1];
     switch ((frame_kind_t)f->kind) {
     case FRAME_MAP:
+        if (e->skipped) { /* drop the whole entry, key included */
+            e->nopens--;
+            e->out->len = f->rewind;
+            break;
+        }
         close_len(e); /* the entry */
         /* fall through */
     case FRAME_ARRAY:
-        if (++f->count > e->opt->max_repeated)
+        if (!e->skipped && ++f->count > e->opt->max_repeated)
             return FAIL(e, "more than %zu elements", e->opt->max_repeated);
         break;
     case FRAME_ROOT:
@@ -777,7 +873,10 @@ static int value_done(encoder_t *e)
         break;
     }
     f->expect = 0;
-    return e->out->oom ? fail(e, GRPC_RESOURCE_EXHAUSTED, "message larger than the output limit") : 1;
+    e->skipped = 0;
+    if (e->out->oom || e->out->len > e->opt->max_output)
+        return fail(e, GRPC_RESOURCE_EXHAUSTED, "message larger than the output limit");
+    return 1;
 }
 
 /* A value token: skipped, or encoded into the slot the top frame expects. */
@@ -785,7 +884,7 @@ static int on_value(encoder_t *e, const token_t *t)
 {
     frame_t *top = &e->frames[e->depth - 1];
     if (top->kind == FRAME_SKIP) {
-        if ((t->ev == EV_START_MAP || t->ev == EV_START_ARRAY) && ++top->count + e->depth > e->max_frames)
+        if ((t->ev == EV_START_MAP || t->ev == EV_START_ARRAY) && ++top->count + e->depth - 2 > e->opt->max_depth)
             return fail(e, GRPC_INVALID_ARGUMENT, "nesting deeper than %u", (unsigned)e->opt->max_depth);
         return 1;
     }
@@ -802,7 +901,7 @@ static int on_value(encoder_t *e, const token_t *t)
         }
         return 1;
     }
-    slot_t s;
+    slot_t s = {0};
     if (!current_slot(e, &s))
         return 0;
     return encode_value(e, s, t);
@@ -902,10 +1001,12 @@ static int end_container(encoder_t *e)
         e->depth--;
         return value_done(e);
     }
-    if (f->kind == FRAME_ARRAY && f->packed && f->count == 0) {
-        /* protobuf writes nothing for an empty packed field */
+    if ((f->kind == FRAME_ARRAY && f->packed && f->count == 0) ||
+        (f->any_payload && e->out->len == e->opens[e->nopens - 1])) {
+        /* protobuf writes nothing for an empty packed field or Any payload */
         e->nopens--;
         e->out->len = f->rewind;
+        close_n(e, f->closes - 1u);
     } else {
         close_n(e, f->closes);
     }
@@ -920,7 +1021,7 @@ static int map_key_message(encoder_t *e, frame_t *f, const char *key, size_t len
 {
     const schema_field_t *field = schema_field_by_name(f->msg, key, len);
     if (field == NULL) {
-        if (f->any_payload && len == 5 && memcmp(key, "@type", 5) == 0) {
+        if (f->any_payload && len == 5 && memcmp(key, "@type", 5) == 0 && f->count++ == 0) {
             f->skip_value = 1;
             return 1;
         }
@@ -946,6 +1047,46 @@ static int map_key_message(encoder_t *e, frame_t *f, const char *key, size_t len
     return 1;
 }
 
+/* Adds the wire bytes of a map key to the frame's set; 0 when already there. */
+static int key_set_add(encoder_t *e, frame_t *f, const char *bytes, uint32_t len)
+{
+    key_set_t *ks = f->keys;
+    if (ks == NULL || (ks->n + 1) * 2 > ks->mask + 1) {
+        uint32_t size = ks ? (ks->mask + 1) * 2 : 16;
+        key_set_t *grown = arena_alloc(e->arena, sizeof(*grown) + size * sizeof(struct key_slot));
+        if (grown == NULL)
+            return fail(e, GRPC_RESOURCE_EXHAUSTED, "out of memory"), -1;
+        grown->mask = size - 1;
+        grown->n = 0;
+        grown->slots = (struct key_slot *)(grown + 1);
+        memset(grown->slots, 0, size * sizeof(struct key_slot));
+        for (uint32_t i = 0; ks && i <= ks->mask; i++) {
+            struct key_slot *o = &ks->slots[i];
+            if (o->bytes == NULL)
+                continue;
+            uint32_t h = o->hash & grown->mask;
+            while (grown->slots[h].bytes)
+                h = (h + 1) & grown->mask;
+            grown->slots[h] = *o;
+            grown->n++;
+        }
+        f->keys = ks = grown;
+    }
+    uint32_t hash = schema_hash(bytes, len);
+    uint32_t h = hash & ks->mask;
+    for (; ks->slots[h].bytes; h = (h + 1) & ks->mask) {
+        const struct key_slot *o = &ks->slots[h];
+        if (o->hash == hash && o->len == len && memcmp(o->bytes, bytes, len) == 0)
+            return 0;
+    }
+    char *copy = arena_memdup(e->arena, bytes, len);
+    if (copy == NULL)
+        return fail(e, GRPC_RESOURCE_EXHAUSTED, "out of memory"), -1;
+    ks->slots[h] = (struct key_slot){copy, len, hash};
+    ks->n++;
+    return 1;
+}
+
 /* A map key is the text of the key field's value: "12", "true", "abc". */
 static int map_key_entry(encoder_t *e, frame_t *f, const char *key, size_t len)
 {
@@ -957,6 +1098,7 @@ static int map_key_entry(encoder_t *e, frame_t *f, const char *key, size_t len)
         return FAIL(e, "more than %zu entries", e->opt->max_repeated);
     if (len > e->opt->max_string)
         return FAIL(e, "map key longer than %zu bytes", e->opt->max_string);
+    f->rewind = e->out->len;
     put_tag(e, f->field);
     if (!open_len(e))
         return 0;
@@ -969,7 +1111,15 @@ static int map_key_entry(encoder_t *e, frame_t *f, const char *key, size_t len)
         else
             return FAIL(e, "map key \"%.*s\" is not a boolean", (int)(len > 32 ? 32 : len), key);
     }
-    return encode_scalar(e, kf, SLOT_ELEMENT, &t);
+    size_t key_start = e->out->len;
+    if (!encode_scalar(e, kf, SLOT_ELEMENT, &t))
+        return 0;
+    if (e->out->oom)
+        return fail(e, GRPC_RESOURCE_EXHAUSTED, "message larger than the output limit");
+    int added = key_set_add(e, f, e->out->data + key_start, (uint32_t)(e->out->len - key_start));
+    if (added == 0)
+        return FAIL(e, "duplicate map key \"%.*s\"", (int)(len > 64 ? 64 : len), key);
+    return added > 0;
 }
 
 static int cb_map_key(void *ctx, const unsigned char *k, size_t len)
@@ -1044,7 +1194,7 @@ static int setup(encoder_t *e)
 {
     const transcode_options_t *opt = e->opt;
     /* a JSON container may need a frame and up to three open lengths */
-    e->max_frames = opt->max_depth + 2;
+    e->max_frames = opt->max_depth + 1; /* the root, then one per container */
     e->max_opens = opt->max_depth * 3 + 4;
     e->frames = arena_alloc(e->arena, e->max_frames * sizeof(frame_t));
     e->opens = arena_alloc(e->arena, e->max_opens * sizeof(size_t));
