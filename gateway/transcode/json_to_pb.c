@@ -555,7 +555,7 @@ static int any_type_lookahead(const char *s, size_t n, size_t pos, const char **
             if (i >= n)
                 return 0;
             if (depth == 0 && want_key) {
-                char key[8];
+                char key[16];
                 long kl = (i - start) < 16 ? json_unescape(key, s + start, i - start) : -1;
                 want_key = 0;
                 if (kl != 5 || memcmp(key, "@type", 5) != 0)

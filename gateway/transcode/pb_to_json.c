@@ -993,6 +993,8 @@ static int emit_field_mask(ctx_t *c, const schema_message_t *m, const scan_t *s)
         for (uint32_t i = s->head[f->index]; i != NONE; i = s->recs[i].next) {
             const char *path = (const char *)s->base + s->recs[i].v;
             size_t len = s->recs[i].len;
+            if (len == 0)
+                return fail(c, c->field, GRPC_INTERNAL, "FieldMask path is empty");
             /* only identifier characters: anything else has no camelCase
              * spelling, and would need escaping besides */
             for (size_t k = 0; k < len; k++) {
