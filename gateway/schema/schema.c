@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/buf.h"
+#include "core/status.h"
 #include "google/api/http.pb-c.h"
 #include "google/protobuf/descriptor.pb-c.h"
 
@@ -301,6 +303,17 @@ static const char *resolve_type_name(const char *type_name)
     return type_name[0] == '.' ? type_name + 1 : type_name;
 }
 
+/* `"name":`, escaped as JSON wants, in the schema's arena. */
+static const char *quoted_key(arena_t *a, const char *name, uint16_t *len)
+{
+    buf_t b;
+    buf_init(&b, a, strlen(name) + 4);
+    status_json_quote(&b, name, strlen(name));
+    buf_putc(&b, ':');
+    *len = (uint16_t)b.len;
+    return b.oom || b.len > 65535 ? NULL : b.data;
+}
+
 /* Pass two: fields and lookup tables of one message. */
 static int define_message(loader_t *l, const file_proto_t *fp, const message_proto_t *mp, schema_message_t *m)
 {
@@ -348,6 +361,12 @@ static int define_message(loader_t *l, const file_proto_t *fp, const message_pro
         int type = (int)f->type;
         sf->name = f->name;
         sf->json_name = (f->json_name && f->json_name[0]) ? f->json_name : lower_camel(a, f->name);
+        sf->json_key = quoted_key(a, sf->json_name, &sf->json_key_len);
+        sf->proto_key = quoted_key(a, sf->name, &sf->proto_key_len);
+        sf->name_len = (uint16_t)strlen(sf->name);
+        sf->json_name_len = (uint16_t)strlen(sf->json_name);
+        if (!sf->json_key || !sf->proto_key || strlen(sf->name) > 60000 || strlen(sf->json_name) > 60000)
+            return fail(l, "%s.%s: field name too long", m->full_name, f->name);
         sf->number = (uint32_t)f->number;
         sf->index = (uint16_t)i;
         sf->type = (uint8_t)type;
@@ -683,8 +702,8 @@ const schema_field_t *schema_field_by_name(const schema_message_t *m, const char
         if (slot == 0)
             return NULL;
         const schema_field_t *f = &m->fields[slot - 1];
-        if ((strncmp(f->json_name, name, len) == 0 && f->json_name[len] == '\0') ||
-            (strncmp(f->name, name, len) == 0 && f->name[len] == '\0'))
+        if ((f->json_name_len == len && memcmp(f->json_name, name, len) == 0) ||
+            (f->name_len == len && memcmp(f->name, name, len) == 0))
             return f;
     }
 }

@@ -43,6 +43,12 @@ typedef struct schema_enum schema_enum_t;
 typedef struct schema_field {
     const char *name;       /* as declared: "tx_hash" */
     const char *json_name;  /* "txHash" (json_name option honoured) */
+    /* The output key, quoted and escaped with its colon, `"txHash":`, and
+     * the same for the declared name: printing a key is one copy. */
+    const char *json_key;
+    const char *proto_key;
+    uint16_t json_key_len, proto_key_len;
+    uint16_t name_len, json_name_len;
     uint32_t number;
     uint16_t index;         /* position in the message's fields[] */
     int16_t oneof_index;    /* real oneofs only; -1 when none (proto3 optional is not one) */

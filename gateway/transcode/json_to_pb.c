@@ -85,9 +85,9 @@ typedef struct encoder {
     yajl_handle yajl;
     frame_t *frames;
     uint32_t depth;         /* frames in use */
-    uint32_t max_frames;
+    uint32_t max_frames, frames_cap;
     size_t *opens;          /* out offsets where open length bytes sit */
-    uint32_t nopens, max_opens;
+    uint32_t nopens, max_opens, opens_cap;
     const schema_field_t *root_field;
     const schema_message_t *root_msg;
     int failed;
@@ -170,8 +170,16 @@ static const char *token_name(const token_t *t)
 
 static int open_len(encoder_t *e)
 {
-    if (e->nopens == e->max_opens)
-        return fail(e, GRPC_INVALID_ARGUMENT, "nesting deeper than %u", (unsigned)e->opt->max_depth);
+    if (e->nopens == e->opens_cap) {
+        if (e->nopens == e->max_opens)
+            return fail(e, GRPC_INVALID_ARGUMENT, "nesting deeper than %u", (unsigned)e->opt->max_depth);
+        uint32_t cap = e->opens_cap * 2 < e->max_opens ? e->opens_cap * 2 : e->max_opens;
+        size_t *grown = arena_realloc(e->arena, e->opens, e->opens_cap * sizeof(size_t), cap * sizeof(size_t));
+        if (grown == NULL)
+            return fail(e, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+        e->opens = grown;
+        e->opens_cap = cap;
+    }
     buf_putc(e->out, 0);
     e->opens[e->nopens++] = e->out->len;
     return 1;
@@ -220,6 +228,17 @@ static frame_t *push(encoder_t *e, frame_kind_t kind)
     if (e->depth >= e->max_frames) {
         fail(e, GRPC_INVALID_ARGUMENT, "nesting deeper than %u", (unsigned)e->opt->max_depth);
         return NULL;
+    }
+    if (e->depth == e->frames_cap) {
+        /* frames grow with the body's real depth, not the permitted one */
+        uint32_t cap = e->frames_cap * 2 < e->max_frames ? e->frames_cap * 2 : e->max_frames;
+        frame_t *grown = arena_realloc(e->arena, e->frames, e->frames_cap * sizeof(frame_t), cap * sizeof(frame_t));
+        if (grown == NULL) {
+            fail(e, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+            return NULL;
+        }
+        e->frames = grown;
+        e->frames_cap = cap;
     }
     frame_t *f = &e->frames[e->depth++];
     memset(f, 0, sizeof(*f));
@@ -879,10 +898,52 @@ static int value_done(encoder_t *e)
     return 1;
 }
 
+/* Numbers in a packed array of varint integers, the bulk of large bodies,
+ * skip the general slot dispatch. 0: not handled here. */
+static int packed_varint(encoder_t *e, frame_t *top, const token_t *t)
+{
+    const schema_field_t *f = top->field;
+    const char *why = NULL;
+    int64_t sv;
+    uint64_t uv;
+    switch (f->type) {
+    case SCHEMA_INT32:
+    case SCHEMA_SINT32:
+        if (scalar_parse_int64(t->text, t->len, INT32_MIN, INT32_MAX, &sv, &why) != 0)
+            return FAIL(e, "%s", why ? why : "invalid integer");
+        uv = f->type == SCHEMA_SINT32 ? wire_zigzag32((int32_t)sv) : (uint64_t)sv;
+        break;
+    case SCHEMA_INT64:
+    case SCHEMA_SINT64:
+        if (scalar_parse_int64(t->text, t->len, INT64_MIN, INT64_MAX, &sv, &why) != 0)
+            return FAIL(e, "%s", why ? why : "invalid integer");
+        uv = f->type == SCHEMA_SINT64 ? wire_zigzag64(sv) : (uint64_t)sv;
+        break;
+    case SCHEMA_UINT32:
+    case SCHEMA_UINT64:
+        if (scalar_parse_uint64(t->text, t->len, f->type == SCHEMA_UINT32 ? UINT32_MAX : UINT64_MAX, &uv, &why) != 0)
+            return FAIL(e, "%s", why ? why : "invalid integer");
+        break;
+    default:
+        return -1;
+    }
+    wire_put_varint(e->out, uv);
+    if (++top->count > e->opt->max_repeated)
+        return FAIL(e, "more than %zu elements", e->opt->max_repeated);
+    if (e->out->oom || e->out->len > e->opt->max_output)
+        return fail(e, GRPC_RESOURCE_EXHAUSTED, "message larger than the output limit");
+    return 1;
+}
+
 /* A value token: skipped, or encoded into the slot the top frame expects. */
 static int on_value(encoder_t *e, const token_t *t)
 {
     frame_t *top = &e->frames[e->depth - 1];
+    if (top->kind == FRAME_ARRAY && top->packed && t->ev == EV_NUMBER) {
+        int rc = packed_varint(e, top, t);
+        if (rc >= 0)
+            return rc;
+    }
     if (top->kind == FRAME_SKIP) {
         if ((t->ev == EV_START_MAP || t->ev == EV_START_ARRAY) && ++top->count + e->depth - 2 > e->opt->max_depth)
             return fail(e, GRPC_INVALID_ARGUMENT, "nesting deeper than %u", (unsigned)e->opt->max_depth);
@@ -1196,8 +1257,10 @@ static int setup(encoder_t *e)
     /* a JSON container may need a frame and up to three open lengths */
     e->max_frames = opt->max_depth + 1; /* the root, then one per container */
     e->max_opens = opt->max_depth * 3 + 4;
-    e->frames = arena_alloc(e->arena, e->max_frames * sizeof(frame_t));
-    e->opens = arena_alloc(e->arena, e->max_opens * sizeof(size_t));
+    e->frames_cap = e->max_frames < 8 ? e->max_frames : 8;
+    e->opens_cap = 16;
+    e->frames = arena_alloc(e->arena, e->frames_cap * sizeof(frame_t));
+    e->opens = arena_alloc(e->arena, e->opens_cap * sizeof(size_t));
     if (e->frames == NULL || e->opens == NULL) {
         status_set(e->st, GRPC_RESOURCE_EXHAUSTED, "out of memory");
         return -1;

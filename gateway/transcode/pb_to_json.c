@@ -128,9 +128,27 @@ static int read_varint_slow(const uint8_t **pp, const uint8_t *end, uint64_t *v)
 
 static inline int read_varint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
 {
-    if (*pp < end && **pp < 0x80) {
-        *v = *(*pp)++;
+    const uint8_t *p = *pp;
+    if (p < end && *p < 0x80) {
+        *v = *p;
+        *pp = p + 1;
         return 0;
+    }
+    if (end - p >= 10) {
+        /* unrolled, no bounds checks: each step folds in 7 bits and
+         * removes the continuation bit the previous step added */
+        uint64_t x = *p++, b;
+        for (unsigned shift = 7; shift < 70; shift += 7) {
+            b = *p++;
+            x += b << shift;
+            x -= (uint64_t)0x80 << (shift - 7);
+            if (b < 0x80) {
+                *v = x;
+                *pp = p;
+                return 0;
+            }
+        }
+        return -1;
     }
     return read_varint_slow(pp, end, v);
 }
@@ -322,55 +340,18 @@ static const rec_t *last_of(const scan_t *s, const schema_field_t *f)
 
 /* ---- output primitives ---- */
 
-static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-                                     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-                                     "8081828384858687888990919293949596979899";
-
-/* Writes v backwards ending at end; returns where it starts. */
-static char *format_u64(char *end, uint64_t v)
-{
-    char *p = end;
-    while (v >= 100) {
-        unsigned d = (unsigned)(v % 100) * 2;
-        v /= 100;
-        *--p = digit_pairs[d + 1];
-        *--p = digit_pairs[d];
-    }
-    if (v >= 10) {
-        *--p = digit_pairs[v * 2 + 1];
-        *--p = digit_pairs[v * 2];
-    } else {
-        *--p = (char)('0' + v);
-    }
-    return p;
-}
-
 /* quoted: the proto3 JSON spelling of 64-bit integers, which JavaScript
  * numbers cannot hold exactly. */
-static void put_int(buf_t *out, int64_t v, int quoted)
+static inline void put_int(buf_t *out, int64_t v, int quoted)
 {
-    char tmp[24];
-    char *end = tmp + sizeof(tmp) - 1;
-    if (quoted)
-        *end = '"';
-    char *p = format_u64(end, v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
-    if (v < 0)
-        *--p = '-';
-    if (quoted)
-        *--p = '"';
-    buf_append(out, p, (size_t)(end - p) + (quoted ? 1 : 0));
+    if (buf_reserve(out, SCALAR_INT_MAX_TEXT) == 0)
+        out->len += scalar_write_int(out->data + out->len, v, quoted);
 }
 
-static void put_uint(buf_t *out, uint64_t v, int quoted)
+static inline void put_uint(buf_t *out, uint64_t v, int quoted)
 {
-    char tmp[24];
-    char *end = tmp + sizeof(tmp) - 1;
-    if (quoted)
-        *end = '"';
-    char *p = format_u64(end, v);
-    if (quoted)
-        *--p = '"';
-    buf_append(out, p, (size_t)(end - p) + (quoted ? 1 : 0));
+    if (buf_reserve(out, SCALAR_INT_MAX_TEXT) == 0)
+        out->len += scalar_write_uint(out->data + out->len, v, quoted);
 }
 
 /* Per byte: 0 when it stands for itself, else the letter after the
@@ -465,12 +446,16 @@ static int put_string(buf_t *out, const uint8_t *s, size_t len, int validate_utf
 
 static void put_key(ctx_t *c, const schema_field_t *f, int *first)
 {
-    const char *name = field_name(c, f);
-    if (!*first)
-        buf_putc(c->out, ',');
+    const char *key = c->opt->use_proto_names ? f->proto_key : f->json_key;
+    size_t len = c->opt->use_proto_names ? f->proto_key_len : f->json_key_len;
+    if (buf_reserve(c->out, len + 1) == 0) {
+        char *o = c->out->data + c->out->len;
+        if (!*first)
+            *o++ = ',';
+        memcpy(o, key, len);
+        c->out->len = (size_t)(o + len - c->out->data);
+    }
     *first = 0;
-    put_string(c->out, (const uint8_t *)name, strlen(name), 0);
-    buf_putc(c->out, ':');
     c->field = f;
 }
 
@@ -620,13 +605,18 @@ static int emit_singular_message(ctx_t *c, const schema_field_t *f, const scan_t
     return emit_message(c, f->message, joined, total, depth + 1);
 }
 
-/* Elements of a packed run; every element must be whole. */
+/* Elements of a packed run; every element must be whole. Output is
+ * written straight into the buffer, one reserve per element, and the size
+ * limit checked once per run. */
 static int emit_packed(ctx_t *c, const schema_field_t *f, const uint8_t *p, size_t len, int *first)
 {
     const uint8_t *end = p + len;
     size_t step = f->wire_type == WIRE_I64 ? 8 : f->wire_type == WIRE_I32 ? 4 : 0;
     if (step && len % step)
         return fail_wire(c, f);
+    buf_t *out = c->out;
+    int fast = f->type == SCHEMA_INT32 || f->type == SCHEMA_INT64 || f->type == SCHEMA_UINT32 ||
+               f->type == SCHEMA_UINT64 || f->type == SCHEMA_SINT32 || f->type == SCHEMA_SINT64;
     while (p < end) {
         uint64_t v;
         if (step == 8) {
@@ -638,14 +628,29 @@ static int emit_packed(ctx_t *c, const schema_field_t *f, const uint8_t *p, size
         } else if (read_varint(&p, end, &v) != 0) {
             return fail_wire(c, f);
         }
-        if (!*first)
-            buf_putc(c->out, ',');
+        if (fast) {
+            if (buf_reserve(out, SCALAR_INT_MAX_TEXT + 1) != 0)
+                return oom(c);
+            char *o = out->data + out->len;
+            if (!*first)
+                *o++ = ',';
+            switch (f->type) {
+            case SCHEMA_INT32: o += scalar_write_int(o, (int32_t)(uint32_t)v, 0); break;
+            case SCHEMA_SINT32: o += scalar_write_int(o, unzigzag32((uint32_t)v), 0); break;
+            case SCHEMA_UINT32: o += scalar_write_uint(o, (uint32_t)v, 0); break;
+            case SCHEMA_INT64: o += scalar_write_int(o, (int64_t)v, 1); break;
+            case SCHEMA_SINT64: o += scalar_write_int(o, unzigzag64(v), 1); break;
+            default: o += scalar_write_uint(o, v, 1); break;
+            }
+            out->len = (size_t)(o - out->data);
+        } else {
+            if (!*first)
+                buf_putc(out, ',');
+            put_scalar(c, f, v);
+        }
         *first = 0;
-        put_scalar(c, f, v);
-        if (over_limit(c))
-            return fail_limit(c);
     }
-    return 0;
+    return over_limit(c) ? fail_limit(c) : 0;
 }
 
 static int emit_list(ctx_t *c, const schema_field_t *f, const scan_t *s, uint32_t h, uint32_t depth)

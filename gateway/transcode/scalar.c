@@ -215,6 +215,25 @@ enum { INT_OK, INT_SYNTAX, INT_FRACTION, INT_OVERFLOW };
 /* The magnitude of an integral JSON number, exactly, without doubles. */
 static int jnum_integral(const char *s, size_t len, bool *neg, uint64_t *mag)
 {
+    /* fast path: the usual "-?[1-9][0-9]{0,17}" or "0", which cannot
+     * overflow; anything else takes the general scanner below */
+    size_t i = len && s[0] == '-';
+    if (len - i >= 1 && len - i <= 18 && (s[i] != '0' || len - i == 1)) {
+        uint64_t v = 0;
+        size_t k = i;
+        for (; k < len; k++) {
+            unsigned d = (unsigned)(unsigned char)s[k] - '0';
+            if (d > 9)
+                break;
+            v = v * 10 + d;
+        }
+        if (k == len) {
+            *neg = i == 1;
+            *mag = v;
+            return INT_OK;
+        }
+    }
+
     jnum_t n;
     if (jnum_scan(s, len, &n) != 0)
         return INT_SYNTAX;
@@ -432,12 +451,13 @@ static const char digit_pairs[201] =
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
-/* Writes v's digits ending just before `end`; returns where they start. */
-static inline char *u64_digits(char *end, uint64_t v)
+/* Writes v's digits ending just before `end`; returns where they start.
+ * Values that fit 32 bits (most of them) take the cheaper 32-bit divisions. */
+static inline char *u32_digits(char *end, uint32_t v)
 {
     char *p = end;
     while (v >= 100) {
-        unsigned r = (unsigned)(v % 100);
+        uint32_t r = v % 100;
         v /= 100;
         p -= 2;
         memcpy(p, digit_pairs + 2 * r, 2);
@@ -451,21 +471,82 @@ static inline char *u64_digits(char *end, uint64_t v)
     return p;
 }
 
+static inline char *u64_digits(char *end, uint64_t v)
+{
+    char *p = end;
+    while (v > UINT32_MAX) {
+        uint32_t r = (uint32_t)(v % 100);
+        v /= 100;
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * r, 2);
+    }
+    return u32_digits(p, (uint32_t)v);
+}
+
+static inline unsigned u32_width(uint32_t v)
+{
+    unsigned n = 1;
+    while (v >= 10000) {
+        v /= 10000;
+        n += 4;
+    }
+    return n + (v >= 10) + (v >= 100) + (v >= 1000);
+}
+
+size_t scalar_write_int(char *dst, int64_t v, int quoted)
+{
+    char *o = dst;
+    if (quoted)
+        *o++ = '"';
+    /* 0 - (uint64_t)v is the magnitude for every v, INT64_MIN included */
+    uint64_t mag = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    if (v < 0)
+        *o++ = '-';
+    if (mag <= UINT32_MAX) {
+        o += u32_width((uint32_t)mag);
+        u32_digits(o, (uint32_t)mag);
+    } else {
+        char tmp[20];
+        char *p = u64_digits(tmp + sizeof(tmp), mag);
+        size_t n = (size_t)(tmp + sizeof(tmp) - p);
+        memcpy(o, p, n);
+        o += n;
+    }
+    if (quoted)
+        *o++ = '"';
+    return (size_t)(o - dst);
+}
+
+size_t scalar_write_uint(char *dst, uint64_t v, int quoted)
+{
+    char *o = dst;
+    if (quoted)
+        *o++ = '"';
+    if (v <= UINT32_MAX) {
+        o += u32_width((uint32_t)v);
+        u32_digits(o, (uint32_t)v);
+    } else {
+        char tmp[20];
+        char *p = u64_digits(tmp + sizeof(tmp), v);
+        size_t n = (size_t)(tmp + sizeof(tmp) - p);
+        memcpy(o, p, n);
+        o += n;
+    }
+    if (quoted)
+        *o++ = '"';
+    return (size_t)(o - dst);
+}
+
 void scalar_format_uint64(buf_t *out, uint64_t v)
 {
-    char tmp[20];
-    char *p = u64_digits(tmp + sizeof(tmp), v);
-    buf_append(out, p, (size_t)(tmp + sizeof(tmp) - p));
+    if (buf_reserve(out, SCALAR_INT_MAX_TEXT) == 0)
+        out->len += scalar_write_uint(out->data + out->len, v, 0);
 }
 
 void scalar_format_int64(buf_t *out, int64_t v)
 {
-    char tmp[21];
-    /* 0 - (uint64_t)v is the magnitude for every v, INT64_MIN included */
-    char *p = u64_digits(tmp + sizeof(tmp), v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
-    if (v < 0)
-        *--p = '-';
-    buf_append(out, p, (size_t)(tmp + sizeof(tmp) - p));
+    if (buf_reserve(out, SCALAR_INT_MAX_TEXT) == 0)
+        out->len += scalar_write_int(out->data + out->len, v, 0);
 }
 
 static bool format_special(buf_t *out, double v)

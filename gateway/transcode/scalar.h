@@ -29,6 +29,11 @@ int scalar_parse_uint64(const char *s, size_t len, uint64_t max, uint64_t *out, 
 int scalar_parse_double(const char *s, size_t len, int is_float, double *out, const char **why);
 
 void scalar_format_int64(buf_t *out, int64_t v);
+/* The same straight into dst, which has SCALAR_INT_MAX_TEXT bytes of room;
+ * quoted adds the quotes of the 64-bit spelling. Returns bytes written. */
+#define SCALAR_INT_MAX_TEXT 24
+size_t scalar_write_int(char *dst, int64_t v, int quoted);
+size_t scalar_write_uint(char *dst, uint64_t v, int quoted);
 void scalar_format_uint64(buf_t *out, uint64_t v);
 /* Shortest text that round-trips; NaN/Infinity as quoted strings. */
 void scalar_format_double(buf_t *out, double v);
