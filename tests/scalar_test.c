@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "test.h"
@@ -1045,9 +1046,46 @@ static void test_utf8(void)
     CHECK_INTEQ(bad3, 0);
 }
 
+/* scalar_write_int/uint against snprintf: every digit count and sign, the
+ * quoted form, and a bounded run of random values. */
+static void test_write_ints(void)
+{
+    char got[SCALAR_INT_MAX_TEXT + 1], want[32];
+    uint64_t p = 1;
+    for (int d = 0; d < 20; d++, p *= 10) {
+        uint64_t edges[3] = {p - 1, p, p + 1};
+        for (int k = 0; k < 3; k++) {
+            size_t n = scalar_write_uint(got, edges[k], 0);
+            got[n] = '\0';
+            snprintf(want, sizeof(want), "%llu", (unsigned long long)edges[k]);
+            CHECK_STREQ(got, want);
+        }
+    }
+    size_t n = scalar_write_int(got, INT64_MIN, 1);
+    got[n] = '\0';
+    CHECK_STREQ(got, "\"-9223372036854775808\"");
+    n = scalar_write_uint(got, UINT64_MAX, 1);
+    got[n] = '\0';
+    CHECK_STREQ(got, "\"18446744073709551615\"");
+    unsigned seed = 7;
+    int bad = 0;
+    for (int i = 0; i < 200000; i++) {
+        uint64_t r = ((uint64_t)rand_r(&seed) << 42) ^ ((uint64_t)rand_r(&seed) << 21) ^ (uint64_t)rand_r(&seed);
+        int64_t v = (int64_t)(r >> (rand_r(&seed) % 64));
+        if (rand_r(&seed) & 1)
+            v = -v;
+        n = scalar_write_int(got, v, 0);
+        got[n] = '\0';
+        snprintf(want, sizeof(want), "%lld", (long long)v);
+        bad += strcmp(got, want) != 0;
+    }
+    CHECK_INTEQ(bad, 0);
+}
+
 int main(void)
 {
     arena_init(&arena);
+    test_write_ints();
     test_base64();
     arena_reset(&arena);
     test_parse_int64();

@@ -1082,6 +1082,8 @@ static int map_key_message(encoder_t *e, frame_t *f, const char *key, size_t len
 {
     const schema_field_t *field = schema_field_by_name(f->msg, key, len);
     if (field == NULL) {
+        if (!scalar_utf8_valid(key, len))
+            return FAIL(e, "invalid UTF-8 in a key");
         if (f->any_payload && len == 5 && memcmp(key, "@type", 5) == 0 && f->count++ == 0) {
             f->skip_value = 1;
             return 1;
@@ -1188,9 +1190,11 @@ static int cb_map_key(void *ctx, const unsigned char *k, size_t len)
     encoder_t *e = ctx;
     frame_t *f = &e->frames[e->depth - 1];
     const char *key = (const char *)k;
-    if (!scalar_utf8_valid(key, len))
-        return FAIL(e, "invalid UTF-8 in a key");
     f->expect = 1;
+    /* a key naming a field is valid UTF-8 by construction: only the others
+     * (misses, map keys) need the check */
+    if (f->kind != FRAME_MESSAGE && !scalar_utf8_valid(key, len))
+        return FAIL(e, "invalid UTF-8 in a key");
     switch ((frame_kind_t)f->kind) {
     case FRAME_SKIP:
         return 1;

@@ -136,19 +136,21 @@ static inline int read_varint(const uint8_t **pp, const uint8_t *end, uint64_t *
     }
     if (end - p >= 10) {
         /* unrolled, no bounds checks: each step folds in 7 bits and
-         * removes the continuation bit the previous step added */
+         * removes the continuation bit the previous byte carried */
         uint64_t x = *p++, b;
-        for (unsigned shift = 7; shift < 70; shift += 7) {
-            b = *p++;
-            x += b << shift;
-            x -= (uint64_t)0x80 << (shift - 7);
-            if (b < 0x80) {
-                *v = x;
-                *pp = p;
-                return 0;
-            }
-        }
+#define VARINT_STEP(shift)                           \
+        b = *p++;                                    \
+        x += (b << (shift)) - ((uint64_t)0x80 << ((shift) - 7)); \
+        if (b < 0x80)                                \
+            goto done;
+        VARINT_STEP(7) VARINT_STEP(14) VARINT_STEP(21) VARINT_STEP(28) VARINT_STEP(35)
+        VARINT_STEP(42) VARINT_STEP(49) VARINT_STEP(56) VARINT_STEP(63)
+#undef VARINT_STEP
         return -1;
+    done:
+        *v = x;
+        *pp = p;
+        return 0;
     }
     return read_varint_slow(pp, end, v);
 }

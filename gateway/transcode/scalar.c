@@ -483,14 +483,14 @@ static inline char *u64_digits(char *end, uint64_t v)
     return u32_digits(p, (uint32_t)v);
 }
 
+/* Decimal digits of v: log2 from the leading-zero count, times
+ * log10(2) ~ 1233/4096, corrected by one comparison. */
 static inline unsigned u32_width(uint32_t v)
 {
-    unsigned n = 1;
-    while (v >= 10000) {
-        v /= 10000;
-        n += 4;
-    }
-    return n + (v >= 10) + (v >= 100) + (v >= 1000);
+    static const uint32_t pow10[10] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000};
+    v |= 1; /* 0 has one digit, like 1 */
+    unsigned t = ((32u - (unsigned)__builtin_clz(v)) * 1233u) >> 12;
+    return t + 1 - (v < pow10[t]);
 }
 
 size_t scalar_write_int(char *dst, int64_t v, int quoted)
