@@ -27,7 +27,9 @@
 #include <time.h>
 #include <yajl/yajl_parse.h>
 
+#include "bench_common.h"
 #include "core/arena.h"
+#include "transcode/yajl_arena.h"
 
 /* jsmn is header-only: its definitions land in this file. JSMN_STATIC keeps
  * them static (no exported jsmn_parse to clash with anything). */
@@ -92,39 +94,6 @@ static const char submit_json[] =
     "\"gasPrice\":\"0.000000025\","
     "\"data\":\"0xa9059cbb00000000000000000000000053d284357ec70ce289d6d64134dfac8e511c8a3d"
     "00000000000000000000000000000000000000000000003635c9adc5dea00000\"}";
-
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n);
-    if (p == NULL) {
-        fprintf(stderr, "out of memory\n");
-        exit(2);
-    }
-    return p;
-}
-
-static char *make_int32_array(size_t target, size_t *len)
-{
-    char *p = xmalloc(target + 1);
-    size_t n = (size_t)snprintf(p, target + 1, "{\"rInt32\":[");
-    uint32_t x = 2463534242u; /* xorshift32, as in transcode_bench */
-    int first = 1;
-    for (;;) {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        char num[16];
-        int w = snprintf(num, sizeof(num), "%s%d", first ? "" : ",", (int32_t)x);
-        if (n + (size_t)w + 2 > target)
-            break;
-        memcpy(p + n, num, (size_t)w);
-        n += (size_t)w;
-        first = 0;
-    }
-    memcpy(p + n, "]}", 3);
-    *len = n + 2;
-    return p;
-}
 
 static char *make_batch(int count, size_t *len)
 {
@@ -196,39 +165,11 @@ static const yajl_callbacks counting = {
     .yajl_end_array = count_end,
 };
 
-/* The same arena allocator json_to_pb.c gives yajl (size header for realloc). */
-static void *ya_malloc(void *ctx, size_t size)
-{
-    size_t *p = arena_alloc(ctx, size + 16);
-    if (p == NULL)
-        return NULL;
-    p[0] = size;
-    return (char *)p + 16;
-}
-
-static void *ya_realloc(void *ctx, void *old, size_t size)
-{
-    if (old == NULL)
-        return ya_malloc(ctx, size);
-    size_t *h = (size_t *)((char *)old - 16);
-    size_t *p = arena_realloc(ctx, h, h[0] + 16, size + 16);
-    if (p == NULL)
-        return NULL;
-    p[0] = size;
-    return (char *)p + 16;
-}
-
-static void ya_free(void *ctx, void *ptr)
-{
-    (void)ctx;
-    (void)ptr;
-}
-
 static inline long tok_yajl(tok_ctx_t *t, const char *json, size_t len, int validate)
 {
     arena_reset(&t->arena);
     t->tokens = 0;
-    yajl_alloc_funcs af = {ya_malloc, ya_realloc, ya_free, &t->arena};
+    yajl_alloc_funcs af = yajl_arena_funcs(&t->arena);
     yajl_handle h = yajl_alloc(&counting, &af, t);
     if (h == NULL)
         return -1;
@@ -283,23 +224,6 @@ static long tokenize(tok_ctx_t *t, int which, const char *json, size_t len)
 
 /* ---- timing --------------------------------------------------------------------- */
 
-/* CPU time of this thread by default: on a shared machine a run that gets
- * descheduled would otherwise count the other process's time (--wall for
- * CLOCK_MONOTONIC). */
-static clockid_t bench_clock = CLOCK_THREAD_CPUTIME_ID;
-
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(bench_clock, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static volatile long sink;
 

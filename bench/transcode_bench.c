@@ -35,6 +35,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_common.h"
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/status.h"
@@ -145,36 +146,6 @@ static const char tx_json[] =
     "\"confirmedAt\":\"2025-03-14T09:26:54.120Z\","
     "\"finalizedAt\":\"2025-03-14T09:26:55.432Z\"}";
 
-/* {"rInt32":[...]} of deterministic full-range int32 values, as long as
- * possible without passing `target` bytes. Half are negative, and a negative
- * int32 is a 10-byte varint, so this is the hard end of int32 arrays. */
-static char *make_int32_array(size_t target, size_t *len)
-{
-    char *p = malloc(target + 1);
-    if (p == NULL) {
-        fprintf(stderr, "out of memory\n");
-        exit(2);
-    }
-    size_t n = (size_t)snprintf(p, target + 1, "{\"rInt32\":[");
-    uint32_t x = 2463534242u; /* xorshift32 */
-    int first = 1;
-    for (;;) {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        char num[16];
-        int w = snprintf(num, sizeof(num), "%s%d", first ? "" : ",", (int32_t)x);
-        if (n + (size_t)w + 2 > target)
-            break;
-        memcpy(p + n, num, (size_t)w);
-        n += (size_t)w;
-        first = 0;
-    }
-    memcpy(p + n, "]}", 3);
-    *len = n + 2;
-    return p;
-}
-
 /* {"next":{"next":...{"value":31}...,"value":1},"value":0}: `levels`
  * messages, the canonical order (next is field 1). */
 static char *make_deep(int levels, size_t *len)
@@ -200,23 +171,6 @@ static char *make_deep(int levels, size_t *len)
 
 /* ---- timing -------------------------------------------------------------- */
 
-/* CPU time of this thread by default: on a shared machine a run that gets
- * descheduled would otherwise count the other process's time (--wall for
- * CLOCK_MONOTONIC). */
-static clockid_t bench_clock = CLOCK_THREAD_CPUTIME_ID;
-
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(bench_clock, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 typedef struct runner {
     arena_t arena;

@@ -15,6 +15,7 @@
 
 #include "core/arena.h"
 #include "core/buf.h"
+#include "core/file.h"
 #include "core/status.h"
 #include "google/api/http.pb-c.h"
 #include "google/protobuf/descriptor.pb-c.h"
@@ -630,28 +631,11 @@ schema_t *schema_load_file(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return NULL;
     }
-    size_t cap = 1 << 16, len = 0;
-    char *data = malloc(cap);
-    for (;;) {
-        if (data == NULL) {
-            fclose(f);
-            snprintf(err, errlen, "%s: out of memory", path);
-            return NULL;
-        }
-        len += fread(data + len, 1, cap - len, f);
-        if (len < cap)
-            break;
-        char *bigger = realloc(data, cap * 2);
-        if (bigger == NULL)
-            free(data);
-        data = bigger;
-        cap *= 2;
-    }
-    int bad = ferror(f);
+    size_t len = 0;
+    char *data = file_read_all(f, &len);
     fclose(f);
-    if (bad) {
-        free(data);
-        snprintf(err, errlen, "%s: read error", path);
+    if (data == NULL) {
+        snprintf(err, errlen, "%s: read error or out of memory", path);
         return NULL;
     }
     char inner[200];

@@ -14,6 +14,7 @@
 
 #include "core/arena.h"
 #include "core/buf.h"
+#include "core/file.h"
 #include "core/status.h"
 #include "schema/schema.h"
 #include "transcode/json_to_pb.h"
@@ -24,24 +25,6 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: agtranscode --descriptors FILE --type pkg.Message (--to-pb | --to-json)\n"
                "                   [--emit-defaults] [--ignore-unknown] [--proto-names] [--max-depth N]\n");
-}
-
-static char *read_all(FILE *f, size_t *len)
-{
-    size_t cap = 4096, n = 0;
-    char *p = malloc(cap);
-    while (p) {
-        n += fread(p + n, 1, cap - n, f);
-        if (n < cap)
-            break;
-        char *q = realloc(p, cap * 2);
-        if (q == NULL)
-            free(p);
-        p = q;
-        cap *= 2;
-    }
-    *len = n;
-    return p;
 }
 
 int main(int argc, char **argv)
@@ -89,9 +72,9 @@ int main(int argc, char **argv)
         return 2;
     }
     size_t len;
-    char *in = read_all(stdin, &len);
+    char *in = file_read_all(stdin, &len);
     if (in == NULL) {
-        fprintf(stderr, "agtranscode: out of memory\n");
+        fprintf(stderr, "agtranscode: cannot read stdin\n");
         return 2;
     }
     arena_t arena;

@@ -24,6 +24,7 @@
 
 #include "transcode/scalar.h"
 #include "transcode/wire.h"
+#include "transcode/yajl_arena.h"
 
 typedef enum frame_kind {
     FRAME_ROOT,
@@ -1226,35 +1227,6 @@ static const yajl_callbacks callbacks = {
     .yajl_end_array = cb_end_array,
 };
 
-/* yajl's memory comes from the request arena too. Its realloc needs the old
- * size, so each block carries it in a small header. */
-static void *yajl_arena_malloc(void *ctx, size_t size)
-{
-    size_t *p = arena_alloc(ctx, size + 16);
-    if (p == NULL)
-        return NULL;
-    p[0] = size;
-    return (char *)p + 16;
-}
-
-static void *yajl_arena_realloc(void *ctx, void *old, size_t size)
-{
-    if (old == NULL)
-        return yajl_arena_malloc(ctx, size);
-    size_t *h = (size_t *)((char *)old - 16);
-    size_t *p = arena_realloc(ctx, h, h[0] + 16, size + 16);
-    if (p == NULL)
-        return NULL;
-    p[0] = size;
-    return (char *)p + 16;
-}
-
-static void yajl_arena_free(void *ctx, void *ptr)
-{
-    (void)ctx;
-    (void)ptr;
-}
-
 static int setup(encoder_t *e)
 {
     const transcode_options_t *opt = e->opt;
@@ -1285,7 +1257,7 @@ static int run(encoder_t *e, const char *json, size_t len)
     e->json_len = len;
     if (setup(e) != 0)
         return -1;
-    yajl_alloc_funcs af = {yajl_arena_malloc, yajl_arena_realloc, yajl_arena_free, e->arena};
+    yajl_alloc_funcs af = yajl_arena_funcs(e->arena);
     e->yajl = yajl_alloc(&callbacks, &af, e);
     if (e->yajl == NULL) {
         status_set(e->st, GRPC_RESOURCE_EXHAUSTED, "out of memory");

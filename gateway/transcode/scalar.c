@@ -493,25 +493,30 @@ static inline unsigned u32_width(uint32_t v)
     return t + 1 - (v < pow10[t]);
 }
 
+/* Digits of v at o; returns the end. */
+static inline char *write_digits(char *o, uint64_t v)
+{
+    if (v <= UINT32_MAX) {
+        o += u32_width((uint32_t)v);
+        u32_digits(o, (uint32_t)v);
+        return o;
+    }
+    char tmp[20];
+    char *p = u64_digits(tmp + sizeof(tmp), v);
+    size_t n = (size_t)(tmp + sizeof(tmp) - p);
+    memcpy(o, p, n);
+    return o + n;
+}
+
 size_t scalar_write_int(char *dst, int64_t v, int quoted)
 {
     char *o = dst;
     if (quoted)
         *o++ = '"';
-    /* 0 - (uint64_t)v is the magnitude for every v, INT64_MIN included */
-    uint64_t mag = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
     if (v < 0)
         *o++ = '-';
-    if (mag <= UINT32_MAX) {
-        o += u32_width((uint32_t)mag);
-        u32_digits(o, (uint32_t)mag);
-    } else {
-        char tmp[20];
-        char *p = u64_digits(tmp + sizeof(tmp), mag);
-        size_t n = (size_t)(tmp + sizeof(tmp) - p);
-        memcpy(o, p, n);
-        o += n;
-    }
+    /* 0 - (uint64_t)v is the magnitude for every v, INT64_MIN included */
+    o = write_digits(o, v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
     if (quoted)
         *o++ = '"';
     return (size_t)(o - dst);
@@ -522,16 +527,7 @@ size_t scalar_write_uint(char *dst, uint64_t v, int quoted)
     char *o = dst;
     if (quoted)
         *o++ = '"';
-    if (v <= UINT32_MAX) {
-        o += u32_width((uint32_t)v);
-        u32_digits(o, (uint32_t)v);
-    } else {
-        char tmp[20];
-        char *p = u64_digits(tmp + sizeof(tmp), v);
-        size_t n = (size_t)(tmp + sizeof(tmp) - p);
-        memcpy(o, p, n);
-        o += n;
-    }
+    o = write_digits(o, v);
     if (quoted)
         *o++ = '"';
     return (size_t)(o - dst);

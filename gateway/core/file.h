@@ -1,0 +1,11 @@
+/* file: a whole stream into one malloc'd buffer (descriptor sets, stdin). */
+#ifndef AG_FILE_H
+#define AG_FILE_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+/* NULL on a read error or out of memory; the caller frees. */
+char *file_read_all(FILE *f, size_t *len);
+
+#endif
