@@ -46,8 +46,20 @@ void status_set(status_t *st, int code, const char *fmt, ...)
     st->code = code;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(st->message, sizeof(st->message), fmt, ap);
+    int n = vsnprintf(st->message, sizeof(st->message), fmt, ap);
     va_end(ap);
+    if (n < (int)sizeof(st->message))
+        return;
+    /* cut short: never leave half a UTF-8 sequence at the end */
+    size_t len = sizeof(st->message) - 1, lead = len;
+    while (lead > 0 && ((unsigned char)st->message[lead - 1] & 0xc0) == 0x80 && len - lead < 3)
+        lead--;
+    if (lead > 0 && (unsigned char)st->message[lead - 1] >= 0xc0) {
+        unsigned char c = (unsigned char)st->message[lead - 1];
+        size_t need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+        if (len - (lead - 1) < need)
+            st->message[lead - 1] = '\0';
+    }
 }
 
 void status_json_quote(buf_t *out, const char *s, size_t len)
