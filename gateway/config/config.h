@@ -1,0 +1,103 @@
+/*
+ * config: everything the gateway can be told, from one YAML file and the
+ * command line, with a default for every setting so that it runs with
+ * neither. A loaded config is validated whole before anything starts: the
+ * gateway never runs half-configured.
+ *
+ * Precedence: defaults < file < flags.
+ */
+#ifndef AG_CONFIG_H
+#define AG_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "transcode/options.h"
+
+#define CONFIG_DEFAULT_LISTEN_HOST "0.0.0.0"
+#define CONFIG_DEFAULT_LISTEN_PORT 9003
+#define CONFIG_DEFAULT_UPSTREAM_HOST "127.0.0.1"
+#define CONFIG_DEFAULT_UPSTREAM_PORT 9100
+
+typedef struct config_target {
+    char *host;
+    uint16_t port;
+} config_target_t;
+
+typedef struct config_health {
+    uint32_t interval_ms;        /* 5000 */
+    uint32_t timeout_ms;         /* 1000 */
+    uint32_t healthy_threshold;  /* 2 consecutive successes to be UP */
+    uint32_t unhealthy_threshold;/* 3 consecutive failures to be DOWN */
+} config_health_t;
+
+typedef struct config_cluster {
+    char *name;
+    config_target_t *targets;
+    size_t ntargets;
+    uint32_t timeout_ms;          /* default deadline of a call: 30000 */
+    uint32_t connect_timeout_ms;  /* 1000 */
+    uint32_t keepalive_ms;        /* 10000; 0 = off */
+    uint32_t resolve_interval_ms; /* 30000 */
+    config_health_t health;
+} config_cluster_t;
+
+/* gRPC service (full name) -> cluster. Services not listed use "default". */
+typedef struct config_service {
+    char *service;
+    char *cluster;
+} config_service_t;
+
+/* Per-method overrides, by full method name ("aurigraph.v11.X.Y"). */
+typedef struct config_route {
+    char *method;
+    uint32_t timeout_ms;      /* 0: the cluster's */
+    int success_status;       /* 0: 200 */
+} config_route_t;
+
+typedef struct config_listener {
+    char *host;
+    uint16_t port;
+} config_listener_t;
+
+typedef struct config {
+    config_listener_t *listeners;
+    size_t nlisteners;
+    unsigned workers;            /* 0 = one per core */
+    char *descriptors;           /* NULL = the built descriptor set of proto/ */
+    char *access_log;            /* "stdout" (default), "stderr", "off" or a path */
+    transcode_options_t transcode; /* emit_defaults, ignore_unknown_fields, limits */
+    config_cluster_t *clusters;
+    size_t nclusters;
+    config_service_t *services;
+    size_t nservices;
+    config_route_t *routes;
+    size_t nroutes;
+    uint32_t drain_timeout_ms;   /* graceful shutdown: 10000 */
+    int check_only;              /* --check-config: validate everything, then exit */
+    char *config_path;           /* the file loaded, for messages */
+} config_t;
+
+/* Defaults: listen 0.0.0.0:9003, one "default" cluster at 127.0.0.1:9100,
+ * routes SubmitTransaction and BatchSubmitTransactions answering 202. */
+void config_defaults(config_t *c);
+/* Loads a YAML file over c. -1 with "FILE:LINE: what" in err; c is then
+ * left as it was (the load is all or nothing). */
+int config_load_file(config_t *c, const char *path, char *err, size_t errlen);
+/* Applies the command line over c (argv as main got it): --config FILE is
+ * loaded first, wherever it stands, then every other flag overrides it.
+ * 0 to go on, 1 when the program should exit 0 (--help), -1 with err.
+ * --check-config only sets check_only: main validates what needs the
+ * descriptors (methods, services) before it exits. */
+int config_parse_args(config_t *c, int argc, char **argv, char *err, size_t errlen);
+/* Cross-checks: every service maps to a cluster that exists, ports, limits. */
+int config_validate(const config_t *c, char *err, size_t errlen);
+void config_free(config_t *c);
+
+const config_cluster_t *config_cluster_for_service(const config_t *c, const char *service);
+const config_route_t *config_route_for_method(const config_t *c, const char *method);
+
+/* `--help` text (every flag), and the key reference for README. */
+void config_print_help(FILE *f);
+
+#endif

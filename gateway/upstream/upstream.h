@@ -1,0 +1,98 @@
+/*
+ * upstream: unary and server-streaming gRPC calls to a cluster of targets,
+ * spoken over HTTP/2 (nghttp2) on the calling worker's own h2o event loop.
+ *
+ * This is the one narrow door between request handling and the transport:
+ * a call starts with a method path, the request message bytes and metadata,
+ * and ends with callbacks (headers, each message, then the status). Routing
+ * and transcoding never see frames, connections or retries.
+ *
+ * A cluster belongs to one worker thread and is only touched from its loop:
+ * no locks. Within a cluster: targets spread round-robin, names resolved at
+ * start and re-resolved periodically, connections reused with many streams
+ * each, reconnect with backoff, GOAWAY honoured (in-flight streams finish,
+ * new ones go to a new connection), the peer's MAX_CONCURRENT_STREAMS
+ * respected (calls queue beyond it), keepalive PINGs, grpc-timeout sent and
+ * the deadline enforced locally (RST_STREAM, DEADLINE_EXCEEDED).
+ */
+#ifndef AG_UPSTREAM_H
+#define AG_UPSTREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <h2o/socket.h>
+
+typedef struct upstream_target {
+    const char *host; /* name or address; resolved by the cluster */
+    uint16_t port;
+} upstream_target_t;
+
+typedef struct upstream_cluster_config {
+    const char *name;
+    const upstream_target_t *targets;
+    size_t ntargets;
+    uint32_t connect_timeout_ms;   /* 0: 1000 */
+    uint32_t keepalive_interval_ms;/* PING when idle this long; 0: off */
+    uint32_t keepalive_timeout_ms; /* no PING ack within: connection dead; 0: 5000 */
+    uint32_t resolve_interval_ms;  /* re-resolve target names; 0: 30000 */
+    uint32_t max_queued;           /* calls waiting for a stream slot; 0: 10000 */
+} upstream_cluster_config_t;
+
+typedef struct upstream_cluster upstream_cluster_t;
+
+/* The config is copied. NULL with a reason in err when it cannot start (no
+ * target, a name that does not resolve at all). */
+upstream_cluster_t *upstream_cluster_new(h2o_loop_t *loop, const upstream_cluster_config_t *cfg, char *err,
+                                         size_t errlen);
+/* Cancels every call (their on_close runs with CANCELLED) and closes. */
+void upstream_cluster_free(upstream_cluster_t *c);
+
+typedef struct upstream_header {
+    const char *name; /* lower case */
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+} upstream_header_t;
+
+typedef struct upstream_handlers {
+    /* Response headers (no pseudo-headers), before any message. */
+    void (*on_headers)(void *ctx, const upstream_header_t *headers, size_t n);
+    /* One whole gRPC message, length prefix removed; valid during the call. */
+    void (*on_message)(void *ctx, const uint8_t *data, size_t len);
+    /* The end, exactly once (unless cancelled): grpc-status and grpc-message
+     * (percent-decoded) from the trailers, or made up here: UNAVAILABLE when
+     * no connection could carry the call, DEADLINE_EXCEEDED at the deadline,
+     * INTERNAL on a protocol error. Trailers exclude grpc-status/-message.
+     * May run inside upstream_call_start when the call fails at once. */
+    void (*on_close)(void *ctx, int grpc_code, const char *message, size_t message_len,
+                     const upstream_header_t *trailers, size_t n);
+} upstream_handlers_t;
+
+typedef struct upstream_call upstream_call_t;
+
+/*
+ * path: "/pkg.Service/Method". msg: the request message, unframed; it and
+ * the metadata must stay valid until on_close (they live in the request's
+ * arena). timeout_ms: deadline from now, sent as grpc-timeout; 0 = none.
+ * Returns the call, or NULL when on_close has already run.
+ */
+upstream_call_t *upstream_call_start(upstream_cluster_t *c, const char *path, const uint8_t *msg, size_t len,
+                                     const upstream_header_t *metadata, size_t nmetadata, uint32_t timeout_ms,
+                                     const upstream_handlers_t *h, void *ctx);
+
+/* The client went away: RST_STREAM(CANCEL) upstream; no callback after. */
+void upstream_call_cancel(upstream_call_t *call);
+
+/* Flow control: a streaming consumer that falls behind stops reading;
+ * upstream_call_resume lets messages flow again. */
+void upstream_call_pause(upstream_call_t *call);
+void upstream_call_resume(upstream_call_t *call);
+
+/* Counters for health and metrics, read on the cluster's own thread. */
+typedef struct upstream_stats {
+    uint64_t calls_started, calls_failed, connects, connect_failures, goaways_received;
+    uint32_t connections_open, streams_active, calls_queued;
+} upstream_stats_t;
+void upstream_cluster_stats(const upstream_cluster_t *c, upstream_stats_t *out);
+
+#endif
