@@ -1,0 +1,219 @@
+/*
+ * health.c: probes and the JSON that answers them.
+ *
+ * A cluster starts DOWN and its first probe decides; after that it takes
+ * healthy_threshold consecutive successes to come UP and
+ * unhealthy_threshold consecutive failures to go DOWN, so one lost probe
+ * does not flap a load balancer.
+ */
+#include "server/health.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/status.h"
+#include "server/api.h"
+
+#define HEALTH_CHECK_PATH "/grpc.health.v1.Health/Check"
+#define HEALTH_MAX_CLUSTERS 256
+
+/* One probe per cluster at a time; lives in worker 0's state. */
+typedef struct probe {
+    cluster_health_t *health;
+    upstream_call_t *call;
+    int active;
+    int serving;          /* HealthCheckResponse.status == SERVING */
+    uint64_t next_due;    /* loop ms */
+} probe_t;
+
+static probe_t probes[HEALTH_MAX_CLUSTERS]; /* worker 0 only */
+
+static void probe_on_headers(void *ctx, const upstream_header_t *h, size_t n)
+{
+    (void)ctx;
+    (void)h;
+    (void)n;
+}
+
+/* HealthCheckResponse { ServingStatus status = 1; }: SERVING is 1. */
+static void probe_on_message(void *ctx, const uint8_t *data, size_t len)
+{
+    probe_t *p = ctx;
+    p->serving = 0;
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (data[i] == 0x08) {
+            p->serving = data[i + 1] == 1;
+            return;
+        }
+        break; /* only field 1 is expected */
+    }
+}
+
+static void record(cluster_health_t *h, int ok, int code)
+{
+    const config_health_t *cfg = &h->cfg->health;
+    atomic_store(&h->last_code, code);
+    uint64_t checks = atomic_fetch_add(&h->checks, 1);
+    if (ok) {
+        atomic_store(&h->failures, 0);
+        uint32_t s = atomic_fetch_add(&h->successes, 1) + 1;
+        if (checks == 0 || s >= cfg->healthy_threshold)
+            atomic_store(&h->up, 1);
+    } else {
+        atomic_store(&h->successes, 0);
+        uint32_t f = atomic_fetch_add(&h->failures, 1) + 1;
+        if (checks == 0 || f >= cfg->unhealthy_threshold)
+            atomic_store(&h->up, 0);
+    }
+}
+
+static void probe_on_close(void *ctx, int code, const char *msg, size_t msg_len, const upstream_header_t *t,
+                           size_t n)
+{
+    (void)msg;
+    (void)msg_len;
+    (void)t;
+    (void)n;
+    probe_t *p = ctx;
+    p->active = 0;
+    p->call = NULL;
+    record(p->health, code == GRPC_OK && p->serving, code);
+}
+
+static const upstream_handlers_t probe_handlers = {probe_on_headers, probe_on_message, probe_on_close};
+
+void health_tick(worker_t *w)
+{
+    shared_t *sh = w->shared;
+    uint64_t now = h2o_now(w->h2o.loop);
+    for (size_t i = 0; i < sh->nclusters && i < HEALTH_MAX_CLUSTERS; i++) {
+        probe_t *p = &probes[i];
+        p->health = &sh->clusters[i];
+        if (p->active || now < p->next_due)
+            continue;
+        const config_health_t *cfg = &p->health->cfg->health;
+        p->next_due = now + cfg->interval_ms;
+        p->active = 1;
+        p->serving = 0;
+        /* HealthCheckRequest{service: ""}: the server as a whole */
+        static const uint8_t empty[1];
+        p->call = upstream_call_start(w->clusters[i], HEALTH_CHECK_PATH, empty, 0, NULL, 0, cfg->timeout_ms,
+                                      &probe_handlers, p);
+    }
+}
+
+void health_dispose(worker_t *w)
+{
+    for (size_t i = 0; i < w->shared->nclusters && i < HEALTH_MAX_CLUSTERS; i++) {
+        if (probes[i].active && probes[i].call)
+            upstream_call_cancel(probes[i].call);
+        probes[i].active = 0;
+        probes[i].call = NULL;
+    }
+}
+
+/* ---- answers ------------------------------------------------------------ */
+
+typedef enum { CHECK_LIVE = 1, CHECK_READY = 2, CHECK_STARTED = 4 } check_set_t;
+
+static int add_check(buf_t *b, int *first, const char *name, int up)
+{
+    buf_printf(b, "%s{\"name\":", *first ? "" : ",");
+    status_json_quote(b, name, strlen(name));
+    buf_printf(b, ",\"status\":\"%s\"", up ? "UP" : "DOWN");
+    *first = 0;
+    return up;
+}
+
+static void answer(h2o_req_t *req, int set)
+{
+    worker_t *w = worker_of(req->conn->ctx);
+    shared_t *sh = w->shared;
+    char first_block[4096];
+    arena_t a;
+    arena_init_with(&a, first_block, sizeof(first_block));
+    buf_t b;
+    buf_init(&b, &a, 2048);
+    int all_up = 1, first = 1;
+    buf_puts_lit(&b, "{\"status\":\"\",\"checks\":[");
+    size_t status_at = 11; /* where UP/DOWN goes, filled in below */
+
+    if (set & CHECK_LIVE) {
+        all_up &= add_check(&b, &first, "event-loop", 1);
+        buf_printf(&b, ",\"data\":{\"worker\":%u,\"workers\":%u}}", w->id, sh->nworkers);
+    }
+    if (set & CHECK_STARTED) {
+        all_up &= add_check(&b, &first, "started", atomic_load(&sh->started));
+        buf_putc(&b, '}');
+    }
+    if (set & CHECK_READY) {
+        int draining = atomic_load(&sh->draining);
+        all_up &= add_check(&b, &first, "draining", !draining);
+        buf_printf(&b, ",\"data\":{\"draining\":%s}}", draining ? "true" : "false");
+        for (size_t i = 0; i < sh->nclusters; i++) {
+            cluster_health_t *h = &sh->clusters[i];
+            char name[160];
+            snprintf(name, sizeof(name), "upstream %s", h->cfg->name);
+            all_up &= add_check(&b, &first, name, atomic_load(&h->up));
+            buf_puts_lit(&b, ",\"data\":{\"targets\":\"");
+            for (size_t t = 0; t < h->cfg->ntargets; t++)
+                buf_printf(&b, "%s%s:%u", t ? "," : "", h->cfg->targets[t].host, h->cfg->targets[t].port);
+            int last = atomic_load(&h->last_code);
+            buf_printf(&b, "\",\"consecutiveFailures\":%u,\"consecutiveSuccesses\":%u,\"checks\":%llu",
+                       atomic_load(&h->failures), atomic_load(&h->successes),
+                       (unsigned long long)atomic_load(&h->checks));
+            if (last >= 0)
+                buf_printf(&b, ",\"lastGrpcStatus\":\"%s\"}}", status_grpc_name(last));
+            else
+                buf_puts_lit(&b, "}}");
+        }
+    }
+    buf_puts_lit(&b, "]}");
+    if (b.oom) {
+        api_send_error(req, 500, GRPC_INTERNAL, H2O_STRLIT("health report too large"));
+        arena_free(&a);
+        return;
+    }
+    /* {"status":"UP",... or "DOWN": splice the word in */
+    const char *word = all_up ? "UP" : "DOWN";
+    size_t wl = strlen(word);
+    char *out = h2o_mem_alloc_pool(&req->pool, b.len + wl);
+    memcpy(out, b.data, status_at);
+    memcpy(out + status_at, word, wl);
+    memcpy(out + status_at + wl, b.data + status_at, b.len - status_at);
+    req->res.status = all_up ? 200 : 503;
+    req->res.reason = all_up ? "OK" : "Service Unavailable";
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
+    h2o_send_inline(req, out, b.len + wl);
+    arena_free(&a);
+}
+
+int health_handle(h2o_req_t *req)
+{
+    size_t len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    const char *p = req->path.base;
+    if (len < 9 || memcmp(p, "/q/health", 9) != 0)
+        return 0;
+    int set;
+    if (len == 9 || (len == 10 && p[9] == '/'))
+        set = CHECK_LIVE | CHECK_READY | CHECK_STARTED;
+    else if (len == 14 && memcmp(p + 9, "/live", 5) == 0)
+        set = CHECK_LIVE;
+    else if (len == 15 && memcmp(p + 9, "/ready", 6) == 0)
+        set = CHECK_READY;
+    else if (len == 17 && memcmp(p + 9, "/started", 8) == 0)
+        set = CHECK_STARTED;
+    else
+        return 0;
+    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
+        !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("GET, HEAD"));
+        api_send_error(req, 405, GRPC_UNIMPLEMENTED, H2O_STRLIT("health probes answer GET"));
+        return 1;
+    }
+    answer(req, set);
+    return 1;
+}

@@ -1,0 +1,85 @@
+/*
+ * worker: one thread's share of the server, and the state every request
+ * handler on that thread reaches through its h2o context. Also the state
+ * shared by all workers (read-only after start, but for the atomics).
+ */
+#ifndef AG_WORKER_H
+#define AG_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <h2o.h>
+
+#include "config/config.h"
+#include "schema/schema.h"
+#include "server/access_log.h"
+#include "transcode/binding.h"
+#include "upstream/upstream.h"
+
+/* What the router needs per binding beyond the binding itself. */
+typedef struct route_info {
+    uint32_t cluster;        /* index into the clusters */
+    uint32_t timeout_ms;     /* default deadline */
+    int success_status;      /* 200, or the route's override (202 for submit) */
+} route_info_t;
+
+/* Health of one upstream cluster as the checker sees it. */
+typedef struct cluster_health {
+    const config_cluster_t *cfg;
+    _Atomic int up;                 /* 1 UP, 0 DOWN */
+    _Atomic uint32_t successes;     /* consecutive */
+    _Atomic uint32_t failures;      /* consecutive */
+    _Atomic int last_code;          /* last grpc status of the probe; -1 none yet */
+    _Atomic uint64_t checks;
+} cluster_health_t;
+
+typedef struct shared {
+    const config_t *cfg;
+    const schema_t *schema;
+    const binding_table_t *bindings;
+    route_info_t *routes;           /* one per binding, same index */
+    cluster_health_t *clusters;     /* one per cfg->clusters */
+    size_t nclusters;
+    unsigned nworkers;
+    h2o_globalconf_t h2o;
+    int log_fd;                     /* -1: access log off */
+    _Atomic int started;            /* every worker is serving */
+    _Atomic int draining;
+    _Atomic int stop_requested;     /* server_stop(): workers see it at their next tick */
+    _Atomic unsigned workers_running;
+} shared_t;
+
+typedef struct api_request api_request_t;
+
+typedef struct worker {
+    h2o_context_t h2o;              /* first: handlers get here from req->conn->ctx */
+    unsigned id;
+    shared_t *shared;
+    pthread_t thread;
+    h2o_accept_ctx_t accept;
+    int *listen_fds;
+    size_t nlisten;
+    h2o_socket_t **listeners;
+    upstream_cluster_t **clusters;  /* one per shared->clusters, this thread's */
+    api_request_t *free_requests;   /* recycled request contexts */
+    size_t nfree_requests;
+    uint64_t in_flight;
+    access_log_t log;
+    h2o_timeout_t tick;             /* 100 ms: log flush, health probes, drain */
+    h2o_timeout_entry_t tick_entry;
+    uint64_t drain_deadline;        /* loop ms; 0 while serving */
+    int stop;
+    int start_failed;
+    char start_error[256];
+} worker_t;
+
+static inline worker_t *worker_of(h2o_context_t *ctx)
+{
+    return (worker_t *)ctx;
+}
+
+/* The thread body: runs the loop until the server stops and drains. */
+void *worker_main(void *arg);
+
+#endif
