@@ -1,0 +1,1458 @@
+/*
+ * config.c: defaults, the YAML file, the command line, and the cross-checks
+ * that make a loaded config safe to start from.
+ *
+ * The file is read with libyaml's document API: the whole file becomes one
+ * node tree first, so every value keeps its line for messages, and the walk
+ * below is driven by the schema, never by the tree. That matters because an
+ * alias may point back at its own ancestor (`a: &x [*x]` is a cycle): a walk
+ * that only descends where the schema has a section can't loop on it.
+ *
+ * Every load works on a deep copy and swaps it in only once the whole file
+ * was accepted, so a bad file (or a bad flag) leaves the caller's config as
+ * it was. Strings are always heap-allocated, so config_free can free
+ * uniformly whatever filled them.
+ *
+ * The schema (config_print_help prints the same as a reference, with the
+ * defaults; it is itself a valid file):
+ *
+ *   listen: "0.0.0.0:9003"     string or list of strings
+ *   workers: 0                 0 = one per core, at most 1024
+ *   descriptors: ~             FileDescriptorSet path; ~/null/empty = built one
+ *   access_log: stdout         stdout | stderr | off | a file path
+ *   drain_timeout_ms: 10000
+ *   transcode: {emit_defaults, ignore_unknown_fields, use_proto_names,
+ *               enums_as_ints}                      booleans, all false
+ *   limits: {max_body, max_depth, max_string, max_repeated, max_output}
+ *   clusters: [{name, targets, timeout_ms, connect_timeout_ms, keepalive_ms,
+ *               resolve_interval_ms, health: {interval_ms, timeout_ms,
+ *               healthy_threshold, unhealthy_threshold}}]
+ *   services: {SERVICE: CLUSTER}
+ *   routes: [{method, timeout_ms, success_status}]
+ *
+ * Merging: scalars override. A list or map section that is present
+ * (listen, clusters, services) replaces what was there before as a whole:
+ * naming one cluster drops the built-in "default" unless it is listed too.
+ * routes are the exception: they merge by method with what is there (the
+ * built-in 202 routes included), and within a route only the keys written
+ * change, so adding a timeout to SubmitTransaction keeps its 202.
+ *
+ * Values: integers are decimal. Durations (keys ending in _ms) are
+ * milliseconds, or a number with ms, s, m or h ("250ms", "5s"). Sizes
+ * (max_body, max_string, max_output) are bytes, or a number with KiB/MiB/GiB
+ * or k/m/g (powers of 1024, as nginx reads them) or KB/MB/GB (powers of
+ * 1000); suffixes are case-insensitive. Booleans are true/false.
+ *
+ * Addresses: "HOST:PORT", "[IPV6]:PORT" (stored without brackets), and for
+ * listeners "*:PORT" or ":PORT" for 0.0.0.0. A listener may use port 0 (the
+ * kernel picks one: tests); a target needs 1..65535 and a host, which may be
+ * a name (the upstream resolves it).
+ *
+ * Errors read "FILE:LINE: what", LINE being 1-based and the line of the
+ * offending key or value. Out of memory aborts: a gateway that cannot
+ * allocate its config cannot do anything useful either.
+ */
+#include "config/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <yaml.h>
+
+#define CLUSTER_DEFAULT_TIMEOUT_MS 30000
+#define CLUSTER_DEFAULT_CONNECT_TIMEOUT_MS 1000
+#define CLUSTER_DEFAULT_KEEPALIVE_MS 10000
+#define CLUSTER_DEFAULT_RESOLVE_INTERVAL_MS 30000
+#define HEALTH_DEFAULT_INTERVAL_MS 5000
+#define HEALTH_DEFAULT_TIMEOUT_MS 1000
+#define HEALTH_DEFAULT_HEALTHY 2
+#define HEALTH_DEFAULT_UNHEALTHY 3
+#define CONFIG_DEFAULT_DRAIN_MS 10000
+#define CONFIG_MAX_WORKERS 1024
+/* A config file is a few KiB; anything this big is a wrong path. */
+#define CONFIG_MAX_FILE (16u << 20)
+
+static const char *const default_202_routes[] = {
+    "aurigraph.v11.TransactionService.SubmitTransaction",
+    "aurigraph.v11.TransactionService.BatchSubmitTransactions",
+};
+
+/* ---- memory ------------------------------------------------------------ */
+
+static void oom(void)
+{
+    fputs("config: out of memory\n", stderr);
+    abort();
+}
+
+static void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size);
+    if (p == NULL)
+        oom();
+    return p;
+}
+
+static void *xrealloc(void *p, size_t n, size_t size)
+{
+    if (size != 0 && n > SIZE_MAX / size)
+        oom();
+    p = realloc(p, n * size != 0 ? n * size : 1);
+    if (p == NULL)
+        oom();
+    return p;
+}
+
+static char *xstrndup(const char *s, size_t n)
+{
+    char *d = xcalloc(n + 1, 1);
+    memcpy(d, s, n);
+    return d;
+}
+
+static char *xstrdup(const char *s)
+{
+    return s ? xstrndup(s, strlen(s)) : NULL;
+}
+
+static void set_str(char **dst, const char *s)
+{
+    char *d = xstrdup(s);
+    free(*dst);
+    *dst = d;
+}
+
+static void errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void errf(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err == NULL || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- the parts of a config ------------------------------------------- */
+
+static void cluster_init(config_cluster_t *cl, const char *name)
+{
+    *cl = (config_cluster_t){
+        .name = xstrdup(name),
+        .timeout_ms = CLUSTER_DEFAULT_TIMEOUT_MS,
+        .connect_timeout_ms = CLUSTER_DEFAULT_CONNECT_TIMEOUT_MS,
+        .keepalive_ms = CLUSTER_DEFAULT_KEEPALIVE_MS,
+        .resolve_interval_ms = CLUSTER_DEFAULT_RESOLVE_INTERVAL_MS,
+        .health = {
+            .interval_ms = HEALTH_DEFAULT_INTERVAL_MS,
+            .timeout_ms = HEALTH_DEFAULT_TIMEOUT_MS,
+            .healthy_threshold = HEALTH_DEFAULT_HEALTHY,
+            .unhealthy_threshold = HEALTH_DEFAULT_UNHEALTHY,
+        },
+    };
+}
+
+static void cluster_add_target(config_cluster_t *cl, const char *host, uint16_t port)
+{
+    cl->targets = xrealloc(cl->targets, cl->ntargets + 1, sizeof(*cl->targets));
+    cl->targets[cl->ntargets++] = (config_target_t){xstrdup(host), port};
+}
+
+static void cluster_clear_targets(config_cluster_t *cl)
+{
+    for (size_t i = 0; i < cl->ntargets; i++)
+        free(cl->targets[i].host);
+    free(cl->targets);
+    cl->targets = NULL;
+    cl->ntargets = 0;
+}
+
+static void cluster_free(config_cluster_t *cl)
+{
+    cluster_clear_targets(cl);
+    free(cl->name);
+    cl->name = NULL;
+}
+
+static void listeners_free(config_listener_t *l, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(l[i].host);
+    free(l);
+}
+
+static void clusters_free(config_cluster_t *cl, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        cluster_free(&cl[i]);
+    free(cl);
+}
+
+static void services_free(config_service_t *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(s[i].service);
+        free(s[i].cluster);
+    }
+    free(s);
+}
+
+static void routes_free(config_route_t *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(r[i].method);
+    free(r);
+}
+
+static void add_listener(config_t *c, const char *host, uint16_t port)
+{
+    c->listeners = xrealloc(c->listeners, c->nlisteners + 1, sizeof(*c->listeners));
+    c->listeners[c->nlisteners++] = (config_listener_t){xstrdup(host), port};
+}
+
+static config_route_t *route_find(config_t *c, const char *method)
+{
+    for (size_t i = 0; i < c->nroutes; i++)
+        if (strcmp(c->routes[i].method, method) == 0)
+            return &c->routes[i];
+    return NULL;
+}
+
+static config_route_t *route_get(config_t *c, const char *method)
+{
+    config_route_t *r = route_find(c, method);
+    if (r != NULL)
+        return r;
+    c->routes = xrealloc(c->routes, c->nroutes + 1, sizeof(*c->routes));
+    r = &c->routes[c->nroutes++];
+    *r = (config_route_t){.method = xstrdup(method)};
+    return r;
+}
+
+static config_cluster_t *cluster_find(config_t *c, const char *name)
+{
+    for (size_t i = 0; i < c->nclusters; i++)
+        if (strcmp(c->clusters[i].name, name) == 0)
+            return &c->clusters[i];
+    return NULL;
+}
+
+void config_defaults(config_t *c)
+{
+    *c = (config_t){.drain_timeout_ms = CONFIG_DEFAULT_DRAIN_MS};
+    add_listener(c, CONFIG_DEFAULT_LISTEN_HOST, CONFIG_DEFAULT_LISTEN_PORT);
+    c->access_log = xstrdup("stdout");
+    transcode_options_default(&c->transcode);
+    c->clusters = xcalloc(1, sizeof(*c->clusters));
+    c->nclusters = 1;
+    cluster_init(&c->clusters[0], "default");
+    cluster_add_target(&c->clusters[0], CONFIG_DEFAULT_UPSTREAM_HOST, CONFIG_DEFAULT_UPSTREAM_PORT);
+    /* The API contract answers 202 to the two POST /transactions calls. */
+    for (size_t i = 0; i < sizeof(default_202_routes) / sizeof(default_202_routes[0]); i++)
+        route_get(c, default_202_routes[i])->success_status = 202;
+}
+
+void config_free(config_t *c)
+{
+    listeners_free(c->listeners, c->nlisteners);
+    free(c->descriptors);
+    free(c->access_log);
+    clusters_free(c->clusters, c->nclusters);
+    services_free(c->services, c->nservices);
+    routes_free(c->routes, c->nroutes);
+    free(c->config_path);
+    *c = (config_t){0};
+}
+
+static void config_copy(config_t *dst, const config_t *src)
+{
+    *dst = *src;
+    dst->listeners = xcalloc(src->nlisteners, sizeof(*dst->listeners));
+    for (size_t i = 0; i < src->nlisteners; i++)
+        dst->listeners[i] = (config_listener_t){xstrdup(src->listeners[i].host), src->listeners[i].port};
+    dst->descriptors = xstrdup(src->descriptors);
+    dst->access_log = xstrdup(src->access_log);
+    dst->clusters = xcalloc(src->nclusters, sizeof(*dst->clusters));
+    for (size_t i = 0; i < src->nclusters; i++) {
+        const config_cluster_t *s = &src->clusters[i];
+        config_cluster_t *d = &dst->clusters[i];
+        *d = *s;
+        d->name = xstrdup(s->name);
+        d->targets = xcalloc(s->ntargets, sizeof(*d->targets));
+        for (size_t j = 0; j < s->ntargets; j++)
+            d->targets[j] = (config_target_t){xstrdup(s->targets[j].host), s->targets[j].port};
+    }
+    dst->services = xcalloc(src->nservices, sizeof(*dst->services));
+    for (size_t i = 0; i < src->nservices; i++)
+        dst->services[i] = (config_service_t){xstrdup(src->services[i].service),
+                                              xstrdup(src->services[i].cluster)};
+    dst->routes = xcalloc(src->nroutes, sizeof(*dst->routes));
+    for (size_t i = 0; i < src->nroutes; i++) {
+        dst->routes[i] = src->routes[i];
+        dst->routes[i].method = xstrdup(src->routes[i].method);
+    }
+    dst->config_path = xstrdup(src->config_path);
+}
+
+/* ---- value syntax, shared by the file and the flags --------------------- */
+
+/* Plain decimal only: "0x10", "+1", "1e3" and "-1" are mistakes in a config. */
+static bool parse_u64(const char *s, size_t n, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        unsigned d = (unsigned)(s[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+typedef struct {
+    const char *suffix;
+    uint64_t mult;
+} unit_t;
+
+static bool parse_with_unit(const char *s, const unit_t *units, uint64_t *out)
+{
+    size_t digits = 0;
+    while (s[digits] >= '0' && s[digits] <= '9')
+        digits++;
+    uint64_t v;
+    if (!parse_u64(s, digits, &v))
+        return false;
+    const char *u = s + digits;
+    while (*u == ' ')
+        u++;
+    for (; units->suffix != NULL; units++) {
+        if (strcasecmp(u, units->suffix) == 0) {
+            if (units->mult != 0 && v > UINT64_MAX / units->mult)
+                return false;
+            *out = v * units->mult;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool parse_size(const char *s, uint64_t *out)
+{
+    static const unit_t units[] = {
+        {"", 1},           {"b", 1},          {"k", 1u << 10},      {"kib", 1u << 10},
+        {"m", 1u << 20},   {"mib", 1u << 20}, {"g", 1u << 30},      {"gib", 1u << 30},
+        {"kb", 1000},      {"mb", 1000000},   {"gb", 1000000000}, {NULL, 0},
+    };
+    return parse_with_unit(s, units, out);
+}
+
+static bool parse_duration(const char *s, uint64_t *out)
+{
+    static const unit_t units[] = {
+        {"", 1}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {NULL, 0},
+    };
+    return parse_with_unit(s, units, out);
+}
+
+static bool host_char_ok(char ch)
+{
+    return isalnum((unsigned char)ch) || ch == '-' || ch == '.' || ch == '_';
+}
+
+/*
+ * HOST:PORT, [V6]:PORT, and for listeners *:PORT / :PORT. NULL on success,
+ * else why not. The host is returned without brackets.
+ */
+static const char *parse_hostport(const char *s, bool listener, char **host, uint16_t *port)
+{
+    const char *h, *colon;
+    size_t hlen;
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (close == NULL)
+            return "missing ']' after an IPv6 address";
+        h = s + 1;
+        hlen = (size_t)(close - h);
+        if (hlen == 0)
+            return "empty IPv6 address";
+        for (size_t i = 0; i < hlen; i++)
+            if (!isxdigit((unsigned char)h[i]) && h[i] != ':' && h[i] != '.' && h[i] != '%' &&
+                !host_char_ok(h[i]))
+                return "bad character in IPv6 address";
+        if (close[1] != ':')
+            return "expected HOST:PORT";
+        colon = close + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (colon == NULL)
+            return "expected HOST:PORT";
+        h = s;
+        hlen = (size_t)(colon - s);
+        if (memchr(h, ':', hlen) != NULL)
+            return "an IPv6 address needs brackets: [ADDR]:PORT";
+        if (hlen == 0 || (hlen == 1 && h[0] == '*')) {
+            if (!listener)
+                return "a target needs a host";
+            h = "0.0.0.0";
+            hlen = 7;
+        }
+        for (size_t i = 0; i < hlen; i++)
+            if (!host_char_ok(h[i]))
+                return "bad character in host";
+        if (hlen > 255)
+            return "host name too long";
+    }
+    uint64_t p;
+    const char *ps = colon + 1;
+    if (!parse_u64(ps, strlen(ps), &p))
+        return "port is not a number";
+    if (p > 65535)
+        return listener ? "port out of range 0..65535" : "port out of range 1..65535";
+    if (p == 0 && !listener)
+        return "port out of range 1..65535";
+    *host = xstrndup(h, hlen);
+    *port = (uint16_t)p;
+    return NULL;
+}
+
+/* ---- the YAML walk -------------------------------------------------------- */
+
+typedef struct loader {
+    yaml_document_t doc;
+    const char *file;
+    char *err;
+    size_t errlen;
+} loader_t;
+
+static yaml_node_t *node(loader_t *L, int index)
+{
+    return yaml_document_get_node(&L->doc, index);
+}
+
+static int fail(loader_t *L, const yaml_node_t *at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(loader_t *L, const yaml_node_t *at, const char *fmt, ...)
+{
+    char what[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    errf(L->err, L->errlen, "%s:%zu: %s", L->file, at->start_mark.line + 1, what);
+    return -1;
+}
+
+static const char *sval(const yaml_node_t *n)
+{
+    return (const char *)n->data.scalar.value;
+}
+
+static bool is_null(const yaml_node_t *n)
+{
+    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return false;
+    const char *s = sval(n);
+    return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL");
+}
+
+/* "got ..." in messages: the value itself when short, else its kind. */
+static const char *describe(const yaml_node_t *n, char *buf, size_t len)
+{
+    if (n->type == YAML_SEQUENCE_NODE)
+        return "a list";
+    if (n->type == YAML_MAPPING_NODE)
+        return "a mapping";
+    if (is_null(n))
+        return "nothing";
+    size_t vlen = n->data.scalar.length;
+    if (vlen > 60)
+        snprintf(buf, len, "\"%.57s...\"", sval(n));
+    else
+        snprintf(buf, len, "\"%s\"", sval(n));
+    return buf;
+}
+
+static int expected(loader_t *L, const yaml_node_t *n, const char *what, const char *kind)
+{
+    char buf[80];
+    return fail(L, n, "%s: expected %s, got %s", what, kind, describe(n, buf, sizeof(buf)));
+}
+
+/* A scalar the walk may treat as a C string: no embedded NUL ("\0" escapes). */
+static int scalar(loader_t *L, const yaml_node_t *n, const char *what, const char *kind)
+{
+    if (n->type != YAML_SCALAR_NODE || is_null(n))
+        return expected(L, n, what, kind);
+    if (strlen(sval(n)) != n->data.scalar.length)
+        return fail(L, n, "%s: contains a NUL byte", what);
+    return 0;
+}
+
+/*
+ * Every mapping goes through here: libyaml accepts duplicate keys and keeps
+ * both, and silently honouring either one would hide a mistake.
+ */
+static int check_mapping(loader_t *L, const yaml_node_t *n, const char *what)
+{
+    if (n->type != YAML_MAPPING_NODE)
+        return expected(L, n, what, "a mapping");
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = node(L, p->key);
+        if (k->type != YAML_SCALAR_NODE || is_null(k) || strlen(sval(k)) != k->data.scalar.length)
+            return fail(L, k, "%s: keys must be non-empty strings", what);
+        for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < p; q++) {
+            yaml_node_t *prev = node(L, q->key);
+            if (strcmp(sval(prev), sval(k)) == 0)
+                return fail(L, k, "%s: duplicate key \"%s\" (first at line %zu)", what, sval(k),
+                            prev->start_mark.line + 1);
+        }
+    }
+    return 0;
+}
+
+static int unknown_key(loader_t *L, const yaml_node_t *k, const char *section)
+{
+    if (section == NULL)
+        return fail(L, k, "unknown key \"%s\" at top level", sval(k));
+    return fail(L, k, "unknown key \"%s\" in %s", sval(k), section);
+}
+
+#define PAIRS(n, p) (yaml_node_pair_t *p = (n)->data.mapping.pairs.start; p < (n)->data.mapping.pairs.top; p++)
+#define ITEMS(n, it) (yaml_node_item_t *it = (n)->data.sequence.items.start; it < (n)->data.sequence.items.top; it++)
+
+static int get_string(loader_t *L, const yaml_node_t *n, const char *what, char **out)
+{
+    if (scalar(L, n, what, "a string") < 0)
+        return -1;
+    if (n->data.scalar.length == 0)
+        return fail(L, n, "%s: expected a non-empty string", what);
+    set_str(out, sval(n));
+    return 0;
+}
+
+static int get_bool(loader_t *L, const yaml_node_t *n, const char *what, uint8_t *out)
+{
+    static const char *const yes[] = {"true", "True", "TRUE"}, *const no[] = {"false", "False", "FALSE"};
+    if (n->type == YAML_SCALAR_NODE) {
+        for (size_t i = 0; i < 3; i++) {
+            if (strcmp(sval(n), yes[i]) == 0) {
+                *out = 1;
+                return 0;
+            }
+            if (strcmp(sval(n), no[i]) == 0) {
+                *out = 0;
+                return 0;
+            }
+        }
+    }
+    return expected(L, n, what, "true or false");
+}
+
+static int get_uint(loader_t *L, const yaml_node_t *n, const char *what, uint64_t min, uint64_t max,
+                    uint64_t *out)
+{
+    if (scalar(L, n, what, "a non-negative integer") < 0)
+        return -1;
+    if (!parse_u64(sval(n), n->data.scalar.length, out))
+        return expected(L, n, what, "a non-negative integer");
+    if (*out < min || *out > max)
+        return fail(L, n, "%s: %s is out of range %llu..%llu", what, sval(n), (unsigned long long)min,
+                    (unsigned long long)max);
+    return 0;
+}
+
+static int get_u32(loader_t *L, const yaml_node_t *n, const char *what, uint64_t min, uint32_t *out)
+{
+    uint64_t v;
+    if (get_uint(L, n, what, min, UINT32_MAX, &v) < 0)
+        return -1;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static int get_duration(loader_t *L, const yaml_node_t *n, const char *what, uint32_t *out)
+{
+    static const char kind[] = "a duration in ms (5000, \"250ms\", \"5s\", \"1m\")";
+    uint64_t v;
+    if (scalar(L, n, what, kind) < 0)
+        return -1;
+    if (!parse_duration(sval(n), &v))
+        return expected(L, n, what, kind);
+    if (v > UINT32_MAX)
+        return fail(L, n, "%s: %s is too long (at most %u ms)", what, sval(n), UINT32_MAX);
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static int get_size(loader_t *L, const yaml_node_t *n, const char *what, size_t *out)
+{
+    static const char kind[] = "a size in bytes (4194304, \"4MiB\", \"512KiB\", \"1MB\")";
+    uint64_t v;
+    if (scalar(L, n, what, kind) < 0)
+        return -1;
+    if (!parse_size(sval(n), &v))
+        return expected(L, n, what, kind);
+    if (v == 0)
+        return fail(L, n, "%s: must be greater than 0", what);
+    if (v > SIZE_MAX)
+        return fail(L, n, "%s: %s is too large", what, sval(n));
+    *out = (size_t)v;
+    return 0;
+}
+
+static int get_hostport(loader_t *L, const yaml_node_t *n, const char *what, bool listener, char **host,
+                        uint16_t *port)
+{
+    if (scalar(L, n, what, "\"HOST:PORT\"") < 0)
+        return -1;
+    const char *why = parse_hostport(sval(n), listener, host, port);
+    if (why != NULL)
+        return fail(L, n, "%s: bad address \"%s\": %s", what, sval(n), why);
+    return 0;
+}
+
+/* listen: one string or a list of them; replaces the listeners. */
+static int load_listen(loader_t *L, const yaml_node_t *n, config_t *c)
+{
+    config_t tmp = {0};
+    char *host = NULL;
+    uint16_t port;
+    if (n->type == YAML_SEQUENCE_NODE) {
+        size_t i = 0;
+        if (n->data.sequence.items.start == n->data.sequence.items.top)
+            return fail(L, n, "listen: expected at least one address");
+        for ITEMS (n, it) {
+            char what[48];
+            snprintf(what, sizeof(what), "listen[%zu]", i++);
+            if (get_hostport(L, node(L, *it), what, true, &host, &port) < 0) {
+                listeners_free(tmp.listeners, tmp.nlisteners);
+                return -1;
+            }
+            add_listener(&tmp, host, port);
+            free(host);
+        }
+    } else {
+        if (get_hostport(L, n, "listen", true, &host, &port) < 0)
+            return -1;
+        add_listener(&tmp, host, port);
+        free(host);
+    }
+    listeners_free(c->listeners, c->nlisteners);
+    c->listeners = tmp.listeners;
+    c->nlisteners = tmp.nlisteners;
+    return 0;
+}
+
+static int load_transcode(loader_t *L, const yaml_node_t *n, transcode_options_t *o)
+{
+    if (check_mapping(L, n, "transcode") < 0)
+        return -1;
+    for PAIRS (n, p) {
+        const yaml_node_t *k = node(L, p->key), *v = node(L, p->value);
+        const char *key = sval(k);
+        char what[128];
+        snprintf(what, sizeof(what), "transcode.%.40s", key);
+        uint8_t *dst = !strcmp(key, "emit_defaults")           ? &o->emit_defaults
+                       : !strcmp(key, "ignore_unknown_fields") ? &o->ignore_unknown_fields
+                       : !strcmp(key, "use_proto_names")       ? &o->use_proto_names
+                       : !strcmp(key, "enums_as_ints")         ? &o->enums_as_ints
+                                                               : NULL;
+        if (dst == NULL)
+            return unknown_key(L, k, "transcode");
+        if (get_bool(L, v, what, dst) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int load_limits(loader_t *L, const yaml_node_t *n, transcode_options_t *o)
+{
+    if (check_mapping(L, n, "limits") < 0)
+        return -1;
+    for PAIRS (n, p) {
+        const yaml_node_t *k = node(L, p->key), *v = node(L, p->value);
+        const char *key = sval(k);
+        char what[128];
+        snprintf(what, sizeof(what), "limits.%.40s", key);
+        int rc;
+        if (!strcmp(key, "max_body"))
+            rc = get_size(L, v, what, &o->max_body);
+        else if (!strcmp(key, "max_string"))
+            rc = get_size(L, v, what, &o->max_string);
+        else if (!strcmp(key, "max_output"))
+            rc = get_size(L, v, what, &o->max_output);
+        else if (!strcmp(key, "max_depth"))
+            rc = get_u32(L, v, what, 1, &o->max_depth);
+        else if (!strcmp(key, "max_repeated")) {
+            uint64_t r;
+            if ((rc = get_uint(L, v, what, 1, SIZE_MAX, &r)) == 0)
+                o->max_repeated = (size_t)r;
+        } else
+            return unknown_key(L, k, "limits");
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int load_health(loader_t *L, const yaml_node_t *n, const char *section, config_health_t *h)
+{
+    if (check_mapping(L, n, section) < 0)
+        return -1;
+    for PAIRS (n, p) {
+        const yaml_node_t *k = node(L, p->key), *v = node(L, p->value);
+        const char *key = sval(k);
+        char what[128];
+        snprintf(what, sizeof(what), "%.64s.%.40s", section, key);
+        int rc;
+        if (!strcmp(key, "interval_ms"))
+            rc = get_duration(L, v, what, &h->interval_ms);
+        else if (!strcmp(key, "timeout_ms"))
+            rc = get_duration(L, v, what, &h->timeout_ms);
+        else if (!strcmp(key, "healthy_threshold"))
+            rc = get_u32(L, v, what, 1, &h->healthy_threshold);
+        else if (!strcmp(key, "unhealthy_threshold"))
+            rc = get_u32(L, v, what, 1, &h->unhealthy_threshold);
+        else
+            return unknown_key(L, k, section);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int load_targets(loader_t *L, const yaml_node_t *n, const char *section, config_cluster_t *cl)
+{
+    char what[128], *host;
+    uint16_t port;
+    cluster_clear_targets(cl);
+    if (n->type != YAML_SEQUENCE_NODE) {
+        snprintf(what, sizeof(what), "%.64s.targets", section);
+        if (get_hostport(L, n, what, false, &host, &port) < 0)
+            return -1;
+        cluster_add_target(cl, host, port);
+        free(host);
+        return 0;
+    }
+    size_t i = 0;
+    for ITEMS (n, it) {
+        snprintf(what, sizeof(what), "%.64s.targets[%zu]", section, i++);
+        if (get_hostport(L, node(L, *it), what, false, &host, &port) < 0)
+            return -1;
+        cluster_add_target(cl, host, port);
+        free(host);
+    }
+    return 0;
+}
+
+/* One entry of clusters:, into cl (already holding the defaults). */
+static int load_cluster(loader_t *L, const yaml_node_t *n, size_t index, config_cluster_t *cl,
+                        const yaml_node_t **name_node)
+{
+    char section[48];
+    snprintf(section, sizeof(section), "clusters[%zu]", index);
+    if (check_mapping(L, n, section) < 0)
+        return -1;
+    for PAIRS (n, p) {
+        const yaml_node_t *k = node(L, p->key), *v = node(L, p->value);
+        const char *key = sval(k);
+        char what[128];
+        snprintf(what, sizeof(what), "%.64s.%.40s", section, key);
+        int rc;
+        if (!strcmp(key, "name")) {
+            rc = get_string(L, v, what, &cl->name);
+            *name_node = v;
+        } else if (!strcmp(key, "targets"))
+            rc = load_targets(L, v, section, cl);
+        else if (!strcmp(key, "timeout_ms"))
+            rc = get_duration(L, v, what, &cl->timeout_ms);
+        else if (!strcmp(key, "connect_timeout_ms"))
+            rc = get_duration(L, v, what, &cl->connect_timeout_ms);
+        else if (!strcmp(key, "keepalive_ms"))
+            rc = get_duration(L, v, what, &cl->keepalive_ms);
+        else if (!strcmp(key, "resolve_interval_ms"))
+            rc = get_duration(L, v, what, &cl->resolve_interval_ms);
+        else if (!strcmp(key, "health"))
+            rc = load_health(L, v, what, &cl->health);
+        else
+            return unknown_key(L, k, section);
+        if (rc < 0)
+            return -1;
+    }
+    if (cl->name == NULL)
+        return fail(L, n, "%s: missing \"name\"", section);
+    if (cl->ntargets == 0)
+        return fail(L, n, "cluster \"%s\": no targets", cl->name);
+    return 0;
+}
+
+/* clusters: replaces the list as a whole. */
+static int load_clusters(loader_t *L, const yaml_node_t *n, config_t *c)
+{
+    if (n->type != YAML_SEQUENCE_NODE)
+        return expected(L, n, "clusters", "a list");
+    if (n->data.sequence.items.start == n->data.sequence.items.top)
+        return fail(L, n, "clusters: expected at least one cluster");
+    config_t tmp = {0};
+    int rc = 0;
+    for ITEMS (n, it) {
+        tmp.clusters = xrealloc(tmp.clusters, tmp.nclusters + 1, sizeof(*tmp.clusters));
+        config_cluster_t *cl = &tmp.clusters[tmp.nclusters];
+        cluster_init(cl, NULL);
+        tmp.nclusters++;
+        const yaml_node_t *name_node = NULL;
+        if ((rc = load_cluster(L, node(L, *it), tmp.nclusters - 1, cl, &name_node)) < 0)
+            break;
+        for (size_t j = 0; j + 1 < tmp.nclusters; j++) {
+            if (strcmp(tmp.clusters[j].name, cl->name) == 0) {
+                rc = fail(L, name_node, "duplicate cluster name \"%s\"", cl->name);
+                break;
+            }
+        }
+        if (rc < 0)
+            break;
+    }
+    if (rc < 0) {
+        clusters_free(tmp.clusters, tmp.nclusters);
+        return -1;
+    }
+    clusters_free(c->clusters, c->nclusters);
+    c->clusters = tmp.clusters;
+    c->nclusters = tmp.nclusters;
+    return 0;
+}
+
+/* services: replaces the table; clusters are checked once the file is read. */
+static int load_services(loader_t *L, const yaml_node_t *n, config_t *c)
+{
+    if (is_null(n)) {
+        services_free(c->services, c->nservices);
+        c->services = NULL;
+        c->nservices = 0;
+        return 0;
+    }
+    if (check_mapping(L, n, "services") < 0)
+        return -1;
+    config_t tmp = {0};
+    for PAIRS (n, p) {
+        const yaml_node_t *k = node(L, p->key), *v = node(L, p->value);
+        char what[300];
+        snprintf(what, sizeof(what), "services.%.200s", sval(k));
+        char *cluster = NULL;
+        if (get_string(L, v, what, &cluster) < 0) {
+            services_free(tmp.services, tmp.nservices);
+            return -1;
+        }
+        tmp.services = xrealloc(tmp.services, tmp.nservices + 1, sizeof(*tmp.services));
+        tmp.services[tmp.nservices++] = (config_service_t){xstrdup(sval(k)), cluster};
+    }
+    services_free(c->services, c->nservices);
+    c->services = tmp.services;
+    c->nservices = tmp.nservices;
+    return 0;
+}
+
+static bool method_name_ok(const char *m)
+{
+    const char *dot = strrchr(m, '.');
+    if (dot == NULL || dot == m || dot[1] == '\0')
+        return false;
+    for (; *m; m++)
+        if (!host_char_ok(*m))
+            return false;
+    return true;
+}
+
+/* routes: merge into c by method, key by key; a method twice in one file is a mistake. */
+static int load_routes(loader_t *L, const yaml_node_t *n, config_t *c)
+{
+    if (is_null(n))
+        return 0;
+    if (n->type != YAML_SEQUENCE_NODE)
+        return expected(L, n, "routes", "a list");
+    size_t index = 0;
+    for ITEMS (n, it) {
+        const yaml_node_t *r = node(L, *it);
+        char section[48];
+        snprintf(section, sizeof(section), "routes[%zu]", index++);
+        if (check_mapping(L, r, section) < 0)
+            return -1;
+        const yaml_node_t *method = NULL, *timeout = NULL, *status = NULL;
+        for PAIRS (r, p) {
+            const yaml_node_t *k = node(L, p->key), *v = node(L, p->value);
+            if (!strcmp(sval(k), "method"))
+                method = v;
+            else if (!strcmp(sval(k), "timeout_ms"))
+                timeout = v;
+            else if (!strcmp(sval(k), "success_status"))
+                status = v;
+            else
+                return unknown_key(L, k, section);
+        }
+        char what[96];
+        if (method == NULL)
+            return fail(L, r, "%s: missing \"method\"", section);
+        snprintf(what, sizeof(what), "%s.method", section);
+        if (scalar(L, method, what, "a method name") < 0)
+            return -1;
+        if (!method_name_ok(sval(method)))
+            return fail(L, method, "%s: expected a full method name like \"package.Service.Method\", got \"%s\"",
+                        what, sval(method));
+        for (yaml_node_item_t *pit = n->data.sequence.items.start; pit < it; pit++) {
+            /* Earlier entries already passed the checks above: a mapping with a method. */
+            const yaml_node_t *pr = node(L, *pit);
+            for PAIRS (pr, p) {
+                if (!strcmp(sval(node(L, p->key)), "method") && !strcmp(sval(node(L, p->value)), sval(method)))
+                    return fail(L, method, "duplicate route for method \"%s\" (first at line %zu)", sval(method),
+                                node(L, p->value)->start_mark.line + 1);
+            }
+        }
+        uint32_t timeout_ms = 0, success = 0;
+        if (timeout != NULL) {
+            snprintf(what, sizeof(what), "%s.timeout_ms", section);
+            if (get_duration(L, timeout, what, &timeout_ms) < 0)
+                return -1;
+        }
+        if (status != NULL) {
+            snprintf(what, sizeof(what), "%s.success_status", section);
+            if (scalar(L, status, what, "an HTTP status 200..299") < 0)
+                return -1;
+            uint64_t s;
+            if (!parse_u64(sval(status), status->data.scalar.length, &s))
+                return expected(L, status, what, "an HTTP status 200..299");
+            if (s < 200 || s > 299)
+                return fail(L, status, "%s: %s is not a success status (200..299)", what, sval(status));
+            success = (uint32_t)s;
+        }
+        config_route_t *route = route_get(c, sval(method));
+        if (timeout != NULL)
+            route->timeout_ms = timeout_ms;
+        if (status != NULL)
+            route->success_status = (int)success;
+    }
+    return 0;
+}
+
+static int load_root(loader_t *L, const yaml_node_t *root, config_t *c)
+{
+    if (root == NULL || is_null(root))
+        return 0; /* empty, or only comments: nothing to change */
+    if (check_mapping(L, root, "top level") < 0)
+        return -1;
+    const yaml_node_t *services = NULL;
+    for PAIRS (root, p) {
+        const yaml_node_t *k = node(L, p->key), *v = node(L, p->value);
+        const char *key = sval(k);
+        int rc;
+        if (!strcmp(key, "listen"))
+            rc = load_listen(L, v, c);
+        else if (!strcmp(key, "workers")) {
+            uint64_t w;
+            if ((rc = get_uint(L, v, "workers", 0, CONFIG_MAX_WORKERS, &w)) == 0)
+                c->workers = (unsigned)w;
+        } else if (!strcmp(key, "descriptors")) {
+            if (is_null(v)) {
+                free(c->descriptors);
+                c->descriptors = NULL;
+                rc = 0;
+            } else
+                rc = get_string(L, v, "descriptors", &c->descriptors);
+        } else if (!strcmp(key, "access_log"))
+            rc = get_string(L, v, "access_log", &c->access_log);
+        else if (!strcmp(key, "drain_timeout_ms"))
+            rc = get_duration(L, v, "drain_timeout_ms", &c->drain_timeout_ms);
+        else if (!strcmp(key, "transcode"))
+            rc = load_transcode(L, v, &c->transcode);
+        else if (!strcmp(key, "limits"))
+            rc = load_limits(L, v, &c->transcode);
+        else if (!strcmp(key, "clusters"))
+            rc = load_clusters(L, v, c);
+        else if (!strcmp(key, "services")) {
+            rc = load_services(L, v, c);
+            services = v;
+        } else if (!strcmp(key, "routes"))
+            rc = load_routes(L, v, c);
+        else
+            return unknown_key(L, k, NULL);
+        if (rc < 0)
+            return -1;
+    }
+    /* After the loop: the file may list clusters after services. */
+    if (services != NULL && services->type == YAML_MAPPING_NODE) {
+        for PAIRS (services, p) {
+            const yaml_node_t *v = node(L, p->value);
+            if (cluster_find(c, sval(v)) == NULL)
+                return fail(L, v, "services.%s: no cluster named \"%s\"", sval(node(L, p->key)), sval(v));
+        }
+    }
+    return 0;
+}
+
+/* The whole file in memory: a reader error then comes with an offset we can turn into a line. */
+static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        errf(err, errlen, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, n = 0;
+    char *data = xcalloc(cap, 1);
+    for (;;) {
+        n += fread(data + n, 1, cap - n, f);
+        if (n < cap || cap >= CONFIG_MAX_FILE)
+            break;
+        cap *= 2;
+        data = xrealloc(data, cap, 1);
+    }
+    int bad = ferror(f) ? errno : 0;
+    fclose(f);
+    if (bad || n >= CONFIG_MAX_FILE) {
+        errf(err, errlen, "%s: %s", path, bad ? strerror(bad) : "file too large for a config");
+        free(data);
+        return NULL;
+    }
+    *len = n;
+    return data;
+}
+
+static void yaml_error(const yaml_parser_t *p, const char *path, const char *data, char *err, size_t errlen)
+{
+    size_t line = p->problem_mark.line + 1;
+    if (p->error == YAML_READER_ERROR) { /* no mark, only a byte offset */
+        line = 1;
+        for (size_t i = 0; i < p->problem_offset; i++)
+            line += data[i] == '\n';
+    }
+    const char *problem = p->problem ? p->problem : "YAML syntax error";
+    if (p->context != NULL)
+        errf(err, errlen, "%s:%zu: %s (%s)", path, line, problem, p->context);
+    else
+        errf(err, errlen, "%s:%zu: %s", path, line, problem);
+}
+
+int config_load_file(config_t *c, const char *path, char *err, size_t errlen)
+{
+    size_t len;
+    char *data = read_file(path, &len, err, errlen);
+    if (data == NULL)
+        return -1;
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser))
+        oom();
+    yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
+    loader_t L = {.file = path, .err = err, .errlen = errlen};
+    int rc = -1;
+    if (!yaml_parser_load(&parser, &L.doc)) {
+        yaml_error(&parser, path, data, err, errlen);
+        goto out;
+    }
+    config_t n;
+    config_copy(&n, c);
+    rc = load_root(&L, yaml_document_get_root_node(&L.doc), &n);
+    yaml_document_delete(&L.doc);
+    if (rc == 0) {
+        /* A second document would be silently ignored: say so instead. */
+        if (!yaml_parser_load(&parser, &L.doc)) {
+            yaml_error(&parser, path, data, err, errlen);
+            rc = -1;
+        } else {
+            yaml_node_t *second = yaml_document_get_root_node(&L.doc);
+            if (second != NULL)
+                rc = fail(&L, second, "only one YAML document is allowed");
+            yaml_document_delete(&L.doc);
+        }
+    }
+    if (rc == 0) {
+        set_str(&n.config_path, path);
+        config_free(c);
+        *c = n;
+    } else {
+        config_free(&n);
+    }
+out:
+    yaml_parser_delete(&parser);
+    free(data);
+    return rc;
+}
+
+/* ---- the command line ------------------------------------------------------ */
+
+typedef enum { F_CONFIG, F_LISTEN, F_UPSTREAM, F_DESCRIPTORS, F_WORKERS, F_ACCESS_LOG, F_CHECK, F_HELP } flag_id_t;
+
+typedef struct {
+    const char *name;
+    flag_id_t id;
+    bool has_arg;
+} flag_t;
+
+/* In flag_id_t order: next_flag takes "-h" as flags[F_HELP]. */
+static const flag_t flags[] = {
+    {"config", F_CONFIG, true},         {"listen", F_LISTEN, true},         {"upstream", F_UPSTREAM, true},
+    {"descriptors", F_DESCRIPTORS, true}, {"workers", F_WORKERS, true},     {"access-log", F_ACCESS_LOG, true},
+    {"check-config", F_CHECK, false},   {"help", F_HELP, false},
+};
+
+/*
+ * One flag from argv at *i, advancing *i. A hand loop rather than getopt:
+ * it keeps no state between calls and never permutes argv, and a value that
+ * looks like a flag ("--listen --workers") is a missing value, not a value.
+ */
+static int next_flag(int argc, char **argv, int *i, const flag_t **flag, const char **val, char *err, size_t errlen)
+{
+    const char *arg = argv[(*i)++];
+    if (strcmp(arg, "-h") == 0) {
+        *flag = &flags[F_HELP];
+        *val = NULL;
+        return 0;
+    }
+    if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
+        if (arg[0] == '-' && arg[1] != '\0')
+            errf(err, errlen, "unknown flag %s (try --help)", arg);
+        else
+            errf(err, errlen, "unexpected argument \"%s\" (try --help)", arg);
+        return -1;
+    }
+    const char *name = arg + 2, *eq = strchr(name, '=');
+    size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+    *flag = NULL;
+    for (size_t k = 0; k < sizeof(flags) / sizeof(flags[0]); k++)
+        if (strlen(flags[k].name) == nlen && strncmp(flags[k].name, name, nlen) == 0)
+            *flag = &flags[k];
+    if (*flag == NULL) {
+        errf(err, errlen, "unknown flag --%.*s (try --help)", (int)nlen, name);
+        return -1;
+    }
+    if (!(*flag)->has_arg) {
+        if (eq != NULL) {
+            errf(err, errlen, "--%s takes no argument", (*flag)->name);
+            return -1;
+        }
+        *val = NULL;
+        return 0;
+    }
+    if (eq != NULL) {
+        *val = eq + 1;
+    } else if (*i < argc && strncmp(argv[*i], "--", 2) != 0) {
+        *val = argv[(*i)++];
+    } else {
+        errf(err, errlen, "--%s: missing argument", (*flag)->name);
+        return -1;
+    }
+    if (**val == '\0') {
+        errf(err, errlen, "--%s: empty argument", (*flag)->name);
+        return -1;
+    }
+    return 0;
+}
+
+static int apply_flag(config_t *c, const flag_t *flag, const char *val, bool *listen_seen, bool *upstream_seen,
+                      char *err, size_t errlen)
+{
+    char *host;
+    uint16_t port;
+    const char *why;
+    uint64_t w;
+    switch (flag->id) {
+    case F_CONFIG:
+    case F_HELP:
+        return 0; /* done in the first pass */
+    case F_CHECK:
+        c->check_only = 1;
+        return 0;
+    case F_DESCRIPTORS:
+        set_str(&c->descriptors, val);
+        return 0;
+    case F_ACCESS_LOG:
+        set_str(&c->access_log, val);
+        return 0;
+    case F_WORKERS:
+        if (!parse_u64(val, strlen(val), &w) || w > CONFIG_MAX_WORKERS) {
+            errf(err, errlen, "--workers: expected an integer 0..%d, got \"%s\"", CONFIG_MAX_WORKERS, val);
+            return -1;
+        }
+        c->workers = (unsigned)w;
+        return 0;
+    case F_LISTEN:
+        if ((why = parse_hostport(val, true, &host, &port)) != NULL) {
+            errf(err, errlen, "--listen: bad address \"%s\": %s", val, why);
+            return -1;
+        }
+        /* The first --listen replaces the file's listeners; more add to it. */
+        if (!*listen_seen) {
+            listeners_free(c->listeners, c->nlisteners);
+            c->listeners = NULL;
+            c->nlisteners = 0;
+            *listen_seen = true;
+        }
+        add_listener(c, host, port);
+        free(host);
+        return 0;
+    case F_UPSTREAM: {
+        if ((why = parse_hostport(val, false, &host, &port)) != NULL) {
+            errf(err, errlen, "--upstream: bad address \"%s\": %s", val, why);
+            return -1;
+        }
+        config_cluster_t *cl = cluster_find(c, "default");
+        if (cl == NULL) {
+            c->clusters = xrealloc(c->clusters, c->nclusters + 1, sizeof(*c->clusters));
+            cl = &c->clusters[c->nclusters++];
+            cluster_init(cl, "default");
+        }
+        if (!*upstream_seen) {
+            cluster_clear_targets(cl);
+            services_free(c->services, c->nservices);
+            c->services = NULL;
+            c->nservices = 0;
+            *upstream_seen = true;
+        }
+        cluster_add_target(cl, host, port);
+        free(host);
+        return 0;
+    }
+    }
+    return 0;
+}
+
+int config_parse_args(config_t *c, int argc, char **argv, char *err, size_t errlen)
+{
+    const flag_t *flag;
+    const char *val;
+    /* Pass 1: syntax, --help, and the config files, whatever their place. */
+    for (int i = 1; i < argc;) {
+        if (next_flag(argc, argv, &i, &flag, &val, err, errlen) < 0)
+            return -1;
+        if (flag->id == F_HELP) {
+            config_print_help(stdout);
+            return 1;
+        }
+    }
+    config_t n;
+    config_copy(&n, c);
+    int rc = 0;
+    for (int i = 1; i < argc && rc == 0;) {
+        (void)next_flag(argc, argv, &i, &flag, &val, err, errlen); /* pass 1 checked it */
+        if (flag->id == F_CONFIG)
+            rc = config_load_file(&n, val, err, errlen);
+    }
+    /* Pass 2: every other flag, in order, over the files. */
+    bool listen_seen = false, upstream_seen = false;
+    for (int i = 1; i < argc && rc == 0;) {
+        (void)next_flag(argc, argv, &i, &flag, &val, err, errlen);
+        rc = apply_flag(&n, flag, val, &listen_seen, &upstream_seen, err, errlen);
+    }
+    if (rc < 0) {
+        config_free(&n);
+        return -1;
+    }
+    config_free(c);
+    *c = n;
+    return 0;
+}
+
+/* ---- checks and lookups ------------------------------------------------------- */
+
+int config_validate(const config_t *c, char *err, size_t errlen)
+{
+    if (c->nlisteners == 0) {
+        errf(err, errlen, "listen: no listener");
+        return -1;
+    }
+    for (size_t i = 0; i < c->nlisteners; i++) {
+        if (c->listeners[i].host == NULL || c->listeners[i].host[0] == '\0') {
+            errf(err, errlen, "listen[%zu]: no host", i);
+            return -1;
+        }
+    }
+    if (c->workers > CONFIG_MAX_WORKERS) {
+        errf(err, errlen, "workers: %u is out of range 0..%d", c->workers, CONFIG_MAX_WORKERS);
+        return -1;
+    }
+    if (c->access_log == NULL || c->access_log[0] == '\0') {
+        errf(err, errlen, "access_log: empty");
+        return -1;
+    }
+    const transcode_options_t *o = &c->transcode;
+    const char *zero = o->max_depth == 0      ? "max_depth"
+                       : o->max_body == 0     ? "max_body"
+                       : o->max_string == 0   ? "max_string"
+                       : o->max_repeated == 0 ? "max_repeated"
+                       : o->max_output == 0   ? "max_output"
+                                              : NULL;
+    if (zero != NULL) {
+        errf(err, errlen, "limits.%s: must be greater than 0", zero);
+        return -1;
+    }
+    bool have_default = false;
+    for (size_t i = 0; i < c->nclusters; i++) {
+        const config_cluster_t *cl = &c->clusters[i];
+        if (cl->name == NULL || cl->name[0] == '\0') {
+            errf(err, errlen, "clusters[%zu]: no name", i);
+            return -1;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(c->clusters[j].name, cl->name) == 0) {
+                errf(err, errlen, "duplicate cluster name \"%s\"", cl->name);
+                return -1;
+            }
+        }
+        if (cl->ntargets == 0) {
+            errf(err, errlen, "cluster \"%s\": no targets", cl->name);
+            return -1;
+        }
+        for (size_t j = 0; j < cl->ntargets; j++) {
+            if (cl->targets[j].host == NULL || cl->targets[j].host[0] == '\0' || cl->targets[j].port == 0) {
+                errf(err, errlen, "cluster \"%s\": target %zu needs a host and a port 1..65535", cl->name, j);
+                return -1;
+            }
+        }
+        have_default |= strcmp(cl->name, "default") == 0;
+    }
+    for (size_t i = 0; i < c->nservices; i++) {
+        const config_service_t *s = &c->services[i];
+        bool found = false;
+        for (size_t j = 0; j < c->nclusters && !found; j++)
+            found = strcmp(c->clusters[j].name, s->cluster) == 0;
+        if (!found) {
+            errf(err, errlen, "services: \"%s\" maps to unknown cluster \"%s\"", s->service, s->cluster);
+            return -1;
+        }
+    }
+    /* Without "default", unmapped services have nowhere to go; the gateway
+     * checks its descriptors against the table, so an explicit table is fine. */
+    if (!have_default && c->nservices == 0) {
+        errf(err, errlen, "clusters: no cluster named \"default\" and no services mapped to the others");
+        return -1;
+    }
+    for (size_t i = 0; i < c->nroutes; i++) {
+        const config_route_t *r = &c->routes[i];
+        if (r->success_status != 0 && (r->success_status < 200 || r->success_status > 299)) {
+            errf(err, errlen, "route %s: success_status %d is not 200..299", r->method, r->success_status);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+const config_cluster_t *config_cluster_for_service(const config_t *c, const char *service)
+{
+    const char *name = "default";
+    for (size_t i = 0; i < c->nservices; i++) {
+        if (strcmp(c->services[i].service, service) == 0) {
+            name = c->services[i].cluster;
+            break;
+        }
+    }
+    for (size_t i = 0; i < c->nclusters; i++)
+        if (strcmp(c->clusters[i].name, name) == 0)
+            return &c->clusters[i];
+    return NULL;
+}
+
+const config_route_t *config_route_for_method(const config_t *c, const char *method)
+{
+    for (size_t i = 0; i < c->nroutes; i++)
+        if (strcmp(c->routes[i].method, method) == 0)
+            return &c->routes[i];
+    return NULL;
+}
+
+/* One line of the key reference: the YAML, then its comment in one column. */
+static void ref(FILE *f, const char *comment, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void ref(FILE *f, const char *comment, const char *fmt, ...)
+{
+    char line[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (comment != NULL)
+        fprintf(f, "%-34s# %s\n", line, comment);
+    else
+        fprintf(f, "%s\n", line);
+}
+
+/*
+ * The part after "Config file" is itself a valid config file that yields
+ * the defaults (config_test loads it), so it can't drift from the parser.
+ */
+void config_print_help(FILE *f)
+{
+    fprintf(f,
+            "Usage: aurigraph-gateway [FLAGS]\n"
+            "\n"
+            "Flags (precedence: defaults < --config files < the other flags, whatever the order):\n"
+            "  --config FILE         load a YAML config file (keys below); may be repeated:\n"
+            "                        files load in order, each over the last\n"
+            "  --listen HOST:PORT    listen here instead of the config's listeners; repeat\n"
+            "                        for more (default %s:%d)\n"
+            "  --upstream HOST:PORT  single backend: the \"default\" cluster gets exactly this\n"
+            "                        target (repeat for more) and every service goes to it:\n"
+            "                        the services mapping is cleared (default %s:%d)\n"
+            "  --descriptors FILE    FileDescriptorSet to serve (default: the one built from proto/)\n"
+            "  --workers N           worker threads, 0 = one per core, at most %d (default 0)\n"
+            "  --access-log DEST     stdout | stderr | off | a file path (default stdout)\n"
+            "  --check-config        load and validate everything, then exit: 0 if valid\n"
+            "  -h, --help            print this text and exit\n"
+            "A value follows its flag (--workers 4) or an equals sign (--workers=4).\n"
+            "\n"
+            "Addresses: HOST:PORT, [IPV6]:PORT, or *:PORT (also :PORT) for 0.0.0.0. A listener\n"
+            "may use port 0 (any free port); targets need 1..65535 and may be host names.\n"
+            "Durations (keys ending in _ms): milliseconds, or a number with ms, s, m or h\n"
+            "(\"250ms\", \"5s\"). Sizes: bytes, or a number with KiB/MiB/GiB or k/m/g (x1024),\n"
+            "or KB/MB/GB (x1000), case-insensitive (\"4MiB\", \"512k\"). Booleans: true/false.\n"
+            "A section given in a file replaces the one before it (listen, clusters, services);\n"
+            "routes merge by method instead, and only the keys given change.\n"
+            "\n"
+            "Config file (YAML; every key is optional; shown with its default):\n",
+            CONFIG_DEFAULT_LISTEN_HOST, CONFIG_DEFAULT_LISTEN_PORT, CONFIG_DEFAULT_UPSTREAM_HOST,
+            CONFIG_DEFAULT_UPSTREAM_PORT, CONFIG_MAX_WORKERS);
+    ref(f, "one address, or a list of them", "listen: \"%s:%d\"", CONFIG_DEFAULT_LISTEN_HOST,
+        CONFIG_DEFAULT_LISTEN_PORT);
+    ref(f, "0 = one per core; at most 1024", "workers: 0");
+    ref(f, "~ = the descriptor set built from proto/", "descriptors: ~");
+    ref(f, "stdout | stderr | off | a file path", "access_log: stdout");
+    ref(f, "on shutdown, in-flight calls get this long", "drain_timeout_ms: %d", CONFIG_DEFAULT_DRAIN_MS);
+    ref(f, NULL, "transcode:");
+    ref(f, "print fields that hold their default value", "  emit_defaults: false");
+    ref(f, "skip unknown JSON keys/query params, not 400", "  ignore_unknown_fields: false");
+    ref(f, "print \"tx_hash\", not \"txHash\"", "  use_proto_names: false");
+    ref(f, "print enum numbers, not names", "  enums_as_ints: false");
+    ref(f, NULL, "limits:");
+    ref(f, "4MiB: bytes of request JSON", "  max_body: %u", TRANSCODE_DEFAULT_MAX_BODY);
+    ref(f, "nesting of objects, arrays, messages", "  max_depth: %d", TRANSCODE_DEFAULT_MAX_DEPTH);
+    ref(f, "1MiB: one decoded string or bytes value", "  max_string: %u", TRANSCODE_DEFAULT_MAX_STRING);
+    ref(f, "elements of one repeated field or map", "  max_repeated: %d", TRANSCODE_DEFAULT_MAX_REPEATED);
+    ref(f, "16MiB: one transcoded message", "  max_output: %u", TRANSCODE_DEFAULT_MAX_OUTPUT);
+    ref(f, "when given, replaces this whole list", "clusters:");
+    ref(f, "unique; unmapped services use \"default\"", "  - name: default");
+    ref(f, "HOST:PORT list (or one), round-robin", "    targets: [\"%s:%d\"]", CONFIG_DEFAULT_UPSTREAM_HOST,
+        CONFIG_DEFAULT_UPSTREAM_PORT);
+    ref(f, "deadline of a call, unless its route's", "    timeout_ms: %d", CLUSTER_DEFAULT_TIMEOUT_MS);
+    ref(f, "TCP connect", "    connect_timeout_ms: %d", CLUSTER_DEFAULT_CONNECT_TIMEOUT_MS);
+    ref(f, "PING idle connections this often; 0 = off", "    keepalive_ms: %d", CLUSTER_DEFAULT_KEEPALIVE_MS);
+    ref(f, "re-resolve target names this often", "    resolve_interval_ms: %d", CLUSTER_DEFAULT_RESOLVE_INTERVAL_MS);
+    ref(f, NULL, "    health:");
+    ref(f, "time between checks of a target", "      interval_ms: %d", HEALTH_DEFAULT_INTERVAL_MS);
+    ref(f, "a check slower than this failed", "      timeout_ms: %d", HEALTH_DEFAULT_TIMEOUT_MS);
+    ref(f, "consecutive successes to mark it up", "      healthy_threshold: %d", HEALTH_DEFAULT_HEALTHY);
+    ref(f, "consecutive failures to mark it down", "      unhealthy_threshold: %d", HEALTH_DEFAULT_UNHEALTHY);
+    ref(f, "gRPC service -> cluster name; replaces", "services: {}");
+    ref(f, "the table when given, for example:", "%s", "");
+    ref(f, "  aurigraph.v11.ConsensusService: consensus", "%s", "");
+    ref(f, "per-method overrides, merged by method", "routes:");
+    ref(f, NULL, "  - method: aurigraph.v11.TransactionService.SubmitTransaction");
+    ref(f, "0 = the cluster's timeout_ms", "    timeout_ms: 0");
+    ref(f, "status of a success, 200..299 (else 200)", "    success_status: 202");
+    ref(f, NULL, "  - method: aurigraph.v11.TransactionService.BatchSubmitTransactions");
+    ref(f, NULL, "    success_status: 202");
+}
