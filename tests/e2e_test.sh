@@ -1,0 +1,296 @@
+#!/usr/bin/env bash
+# e2e_test: the gateway end to end, as clients see it. Real processes on
+# loopback (aurigraph-services, aurigraph-gateway), real clients (curl over
+# HTTP/1.1 and HTTP/2 prior knowledge), ports picked at run time, every
+# wait bounded. Ends with "N passed, N failed".
+#
+# Env (set by ctest): AG_BUILD_DIR, AG_SOURCE_DIR.
+set -uo pipefail
+
+build=${AG_BUILD_DIR:?AG_BUILD_DIR must name the build directory}
+src=${AG_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
+gateway_bin=$build/aurigraph-gateway
+services_bin=$build/aurigraph-services
+[ -x "$services_bin" ] || services_bin=$build/services/aurigraph-services
+for b in "$gateway_bin" "$services_bin"; do
+  [ -x "$b" ] || { echo "missing $b"; echo "0 passed, 1 failed"; exit 1; }
+done
+command -v jq >/dev/null || { echo "jq is needed (scripts/install-deps)"; echo "0 passed, 1 failed"; exit 1; }
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); }
+bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
+check() { # check DESCRIPTION COMMAND...
+  local what=$1; shift
+  if "$@"; then ok; else bad "$what"; fi
+}
+
+# wait_line FILE REGEX SECONDS: prints the first matching line
+wait_line() {
+  local file=$1 re=$2 deadline=$((SECONDS + $3))
+  while [ $SECONDS -lt $deadline ]; do
+    if grep -qE "$re" "$file" 2>/dev/null; then grep -E "$re" "$file" | head -n1; return 0; fi
+    sleep 0.05
+  done
+  return 1
+}
+
+# start_services NAME [FLAGS...]: sets svc_port, svc_pid
+start_services() {
+  local name=$1; shift
+  "$services_bin" --listen 127.0.0.1:${SVC_PORT:-0} "$@" >"$work/$name.out" 2>"$work/$name.err" &
+  svc_pid=$!
+  pids+=("$svc_pid")
+  local line
+  line=$(wait_line "$work/$name.out" 'listening on' 10) || { cat "$work/$name.err"; return 1; }
+  svc_port=${line##*:}
+}
+
+# start_gateway NAME [FLAGS...]: sets gw_port, gw_pid, gw (base URL)
+start_gateway() {
+  local name=$1; shift
+  "$gateway_bin" --listen 127.0.0.1:0 --workers 2 --access-log "$work/$name.log" "$@" \
+    >"$work/$name.out" 2>"$work/$name.err" &
+  gw_pid=$!
+  pids+=("$gw_pid")
+  local line
+  line=$(wait_line "$work/$name.err" 'listening on' 10) || { cat "$work/$name.err"; return 1; }
+  line=${line%% (*}
+  gw_port=${line##*:}
+  gw=http://127.0.0.1:$gw_port
+}
+
+wait_ready() { # wait_ready URL SECONDS EXPECTED_STATUS
+  local deadline=$((SECONDS + $2)) code
+  while [ $SECONDS -lt $deadline ]; do
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1/q/health/ready")
+    [ "$code" = "$3" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# req [CURL ARGS...] URL: sets status, body, hdrs
+req() {
+  local out
+  out=$(curl -s --max-time 10 -D "$work/hdrs" -o "$work/body" -w '%{http_code}' "$@")
+  status=$out
+  body=$(cat "$work/body")
+  hdrs=$(tr -d '\r' <"$work/hdrs")
+}
+post() { req -X POST -H 'content-type: application/json' --data-binary "$2" "${@:3}" "$gw$1"; }
+get() { req "${@:2}" "$gw$1"; }
+jqe() { echo "$body" | jq -e "$@" >/dev/null 2>&1; }
+jqf() { jq "$@" >/dev/null 2>&1; }
+
+# ---- start -----------------------------------------------------------------
+
+start_services svc1 --version-tag blue || { echo "0 passed, 1 failed"; exit 1; }
+cat >"$work/gw.yaml" <<EOF
+clusters:
+  - name: default
+    targets: ["127.0.0.1:$svc_port"]
+    timeout_ms: 5000
+    health: {interval_ms: 200, timeout_ms: 500, healthy_threshold: 1, unhealthy_threshold: 2}
+EOF
+main_svc_pid=$svc_pid
+main_svc_port=$svc_port
+start_gateway gw1 --config "$work/gw.yaml" || { echo "0 passed, 1 failed"; exit 1; }
+main_gw=$gw
+main_gw_pid=$gw_pid
+check "gateway becomes ready" wait_ready "$gw" 10 200
+
+# ---- every route, HTTP/1.1 and HTTP/2 -----------------------------------------
+
+for proto in --http1.1 --http2-prior-knowledge; do
+  p="($proto)"
+  submit='{"userId":"alice","fromAddress":"0xa1","toAddress":"0xb2","amount":"12.50","transactionType":"TRANSFER","gasLimit":"21000","gasPrice":"0.000000025","data":"hello"}'
+  post /api/v11/transactions "$submit" $proto
+  check "$p submit answers 202" [ "$status" = 202 ]
+  check "$p submit body is a PENDING transaction" jqe '.status == "PENDING" and .userId == "alice" and .amount == "12.50" and .transactionType == "TRANSFER" and (.txHash | startswith("0x"))'
+  check "$p submit keys are the contract's" jqe 'keys - ["id","txHash","userId","fromAddress","toAddress","amount","status","transactionType","totalFee","blockNumber","confirmationCount","finalityTimeMs","createdAt","confirmedAt","finalizedAt"] == []'
+  check "$p x-request-id echoed" grep -qi '^x-request-id: ' <<<"$hdrs"
+  check "$p version tag as Grpc-Metadata" grep -qi '^grpc-metadata-x-version-tag: blue' <<<"$hdrs"
+  created=$body
+  hash=$(echo "$body" | jq -r .txHash)
+
+  get "/api/v11/transactions/$hash" $proto
+  check "$p get by hash 200" [ "$status" = 200 ]
+  check "$p get returns what submit returned" [ "$body" = "$created" ]
+
+  get /api/v11/transactions/pending $proto
+  check "$p pending lists it" jqe --arg h "$hash" '[.transactions[].txHash] | index($h) != null'
+  get /api/v11/transactions/stats $proto
+  check "$p stats" jqe '(.pendingTransactions | tonumber) >= 1'
+  get "/api/v11/transactions/user/alice?limit=50&offset=0" $proto
+  check "$p user transactions" jqe --arg h "$hash" '[.transactions[].txHash] | index($h) != null'
+
+  req -X POST $proto "$gw/api/v11/transactions/$hash/confirm?blockNumber=42&blockHash=0xbeef"
+  check "$p confirm" jqe '.status == "CONFIRMED" and .blockNumber == "42"'
+  req -X POST $proto "$gw/api/v11/transactions/$hash/finalize"
+  check "$p finalize" jqe '.status == "FINALIZED" and (.finalizedAt | test("Z$"))'
+  req -X POST $proto "$gw/api/v11/transactions/$hash/finalize"
+  check "$p finalize twice is FAILED_PRECONDITION 400" [ "$status" = 400 ]
+  check "$p ... with the error JSON" jqe '.code == 9 and (.message | length > 0) and .details == []'
+
+  post /api/v11/transactions/batch "{\"batchId\":\"b1\",\"transactions\":[$submit,$submit]}" $proto
+  check "$p batch 202" [ "$status" = 202 ]
+  check "$p batch body" jqe '.batchId == "b1" and .requestedCount == 2 and .acceptedCount == 2 and (.txHashes | length) == 2'
+
+  get /api/v11/consensus/status $proto
+  check "$p consensus status" jqe 'has("nodeId") and has("role") and has("currentTerm") and has("leaderNode")'
+  get /api/v11/consensus/nodes $proto
+  check "$p consensus nodes" jqe '(.nodes | length) > 0 and .totalNodes > 0 and has("leaderNode")'
+  post /api/v11/consensus/propose '{"proposalId":"p-1","data":"block"}' $proto
+  check "$p propose" jqe '.status == "PROPOSED" and .proposalId == "p-1"'
+
+  get /api/v11/crypto/status $proto
+  check "$p crypto status 200" [ "$status" = 200 ]
+  get /api/v11/crypto/algorithms $proto
+  check "$p algorithms list available and unavailable ones" jqe '([.algorithms[] | select(.available == true)] | length) > 0 and ([.algorithms[] | select((.available // false) == false)] | length) > 0'
+  alg=$(echo "$body" | jq -r '[.algorithms[] | select(.available == true)][0].name')
+  pq=$(echo "$body" | jq -r '[.algorithms[] | select((.available // false) == false)][0].name')
+  post /api/v11/crypto/keystore/generate "{\"keyId\":\"k$RANDOM$proto\",\"algorithm\":\"$alg\"}" $proto
+  check "$p generate key" jqe '.success == true'
+  key=$(echo "$body" | jq -r .keyId)
+  post /api/v11/crypto/sign "{\"keyId\":\"$key\",\"data\":\"payload\"}" $proto
+  check "$p sign" jqe '.success == true and (.signature | length) > 0'
+  sig=$(echo "$body" | jq -r .signature)
+  post /api/v11/crypto/verify "{\"keyId\":\"$key\",\"data\":\"payload\",\"signature\":\"$sig\"}" $proto
+  check "$p verify valid" jqe '.isValid == true'
+  post /api/v11/crypto/verify "{\"keyId\":\"$key\",\"data\":\"tampered\",\"signature\":\"$sig\"}" $proto
+  check "$p verify tampered" jqe '(.isValid // false) == false'
+  post /api/v11/crypto/keystore/generate "{\"keyId\":\"pq$RANDOM\",\"algorithm\":\"$pq\"}" $proto
+  check "$p post-quantum refused with UNIMPLEMENTED 501" [ "$status" = 501 ]
+  check "$p ... code 12" jqe '.code == 12'
+
+  get /api/v11/ai/models $proto
+  check "$p models" jqe '(.models | length) > 0'
+  model=$(echo "$body" | jq -r '.models[0].id')
+  get "/api/v11/ai/models/$model" $proto
+  check "$p model by id" jqe --arg m "$model" '.id == $m'
+  get /api/v11/ai/models/no-such-model $proto
+  check "$p unknown model 404" [ "$status" = 404 ]
+  post /api/v11/ai/optimize '{"optimizationType":"latency","targetMetric":"p95","parameters":{"a":1,"b":[true,null,"x"],"c":{"d":2.5}}}' $proto
+  check "$p optimize echoes its Struct" jqe '.appliedParameters == {"a":1,"b":[true,null,"x"],"c":{"d":2.5}}'
+
+  get /api/v11/bridge/stats $proto
+  check "$p bridge stats 200" [ "$status" = 200 ]
+  get /api/v11/bridge/supported-chains $proto
+  check "$p chains" jqe '(.chains | length) > 0'
+  chain1=$(echo "$body" | jq -r '.chains[0].name // .chains[0]')
+  chain2=$(echo "$body" | jq -r '.chains[1].name // .chains[1]')
+  post /api/v11/bridge/transfer "{\"sourceChain\":\"$chain1\",\"targetChain\":\"$chain2\",\"asset\":\"AUR\",\"amount\":\"5\",\"recipient\":\"0xr\"}" $proto
+  check "$p transfer" jqe '.status == "INITIATED" and .asset == "AUR"'
+  tid=$(echo "$body" | jq -r .transferId)
+  get "/api/v11/bridge/transfers/$tid" $proto
+  check "$p get transfer" jqe --arg t "$tid" '.transferId == $t'
+  get "/api/v11/bridge/transfer/$tid" $proto
+  check "$p get transfer (additional binding)" jqe --arg t "$tid" '.transferId == $t'
+done
+
+# ---- streaming --------------------------------------------------------------
+
+curl -s -N --max-time 3 "$gw/api/v11/transactions/events" -D "$work/ev.hdrs" >"$work/events" 2>/dev/null &
+evpid=$!
+sleep 0.5
+for i in 1 2 3; do post /api/v11/transactions "$submit" >/dev/null; done
+wait $evpid 2>/dev/null
+check "events stream as application/x-ndjson" grep -qi 'content-type: application/x-ndjson' "$work/ev.hdrs"
+check "several events, one JSON per line" [ "$(jq -c 'select(.eventType)' "$work/events" 2>/dev/null | wc -l)" -ge 3 ]
+curl -s -N --http2-prior-knowledge --max-time 2 "$gw/api/v11/transactions/events" >"$work/events2" 2>/dev/null
+check "events over HTTP/2" [ "$(jq -c . "$work/events2" 2>/dev/null | wc -l)" -ge 1 ]
+
+# ---- bad input: the error JSON, and the gateway keeps serving -----------------
+
+post /api/v11/transactions '{"userId":'
+check "malformed JSON 400" [ "$status" = 400 ]
+check "... error JSON" jqe '.code == 3 and (.message | test("invalid JSON")) and .details == []'
+post /api/v11/transactions '{"userId":5}'
+check "wrong type names the field" jqe '.code == 3 and (.message | test("userId"))'
+post /api/v11/transactions '{"nope":1}'
+check "unknown field 400" jqe '.code == 3 and (.message | test("unknown field"))'
+get /api/v11/nothing/here
+check "unknown path 404" [ "$status" = 404 ]
+check "... code 5" jqe '.code == 5'
+req -X DELETE "$gw/api/v11/transactions"
+check "wrong method 405" [ "$status" = 405 ]
+check "... with Allow" grep -qi '^allow: POST' <<<"$hdrs"
+head -c $((5 * 1024 * 1024)) /dev/zero | tr '\0' ' ' >"$work/big.json"
+req -X POST -H 'content-type: application/json' --data-binary "@$work/big.json" "$gw/api/v11/transactions"
+check "body over limit 413" [ "$status" = 413 ]
+check "... error JSON" jqe '.code == 8'
+req -X POST -H 'content-type: text/plain' --data-binary '{}' "$gw/api/v11/transactions"
+check "unsupported media type 415" [ "$status" = 415 ]
+get /api/v11/transactions/stats
+check "still serving after bad input" [ "$status" = 200 ]
+
+# deadline: the client's grpc-timeout against a slow upstream
+start_services slow --latency-ms 1500
+start_gateway gwslow --upstream "127.0.0.1:$svc_port"
+get /api/v11/transactions/stats -H 'grpc-timeout: 200m'
+check "upstream slower than deadline 504" [ "$status" = 504 ]
+check "... DEADLINE_EXCEEDED" jqe '.code == 4'
+
+# upstream down
+start_gateway gwdown --upstream 127.0.0.1:1
+get /api/v11/transactions/stats
+check "upstream down 503" [ "$status" = 503 ]
+check "... UNAVAILABLE" jqe '.code == 14'
+
+# every gRPC code the upstream may return, mapped per the contract
+declare -A http_of=([1]=499 [2]=500 [3]=400 [4]=504 [5]=404 [6]=409 [7]=403 [8]=429 [9]=400 [10]=409
+                    [11]=400 [12]=501 [13]=500 [14]=503 [15]=500 [16]=401)
+for code in $(seq 1 16); do
+  start_services "fail$code" --fail-rate 1 --fail-code "$code"
+  start_gateway "gwfail$code" --upstream "127.0.0.1:$svc_port"
+  get /api/v11/transactions/stats
+  check "grpc code $code -> HTTP ${http_of[$code]}" [ "$status" = "${http_of[$code]}" ]
+  check "grpc code $code in the body" jqe --argjson c "$code" '.code == $c and (.message | test("injected"))'
+  kill "$gw_pid" "$svc_pid" 2>/dev/null
+done
+
+# ---- health: ready flips with the upstream ------------------------------------
+
+gw=$main_gw
+get /q/health/live
+check "live UP" jqe '.status == "UP"'
+get /q/health
+check "health lists checks" jqe '(.checks | length) >= 3'
+kill "$main_svc_pid" 2>/dev/null
+wait "$main_svc_pid" 2>/dev/null
+check "ready goes DOWN when the services die" wait_ready "$gw" 5 503
+get /q/health/ready
+check "... 503 with the cluster DOWN" jqe '.status == "DOWN" and ([.checks[] | select(.status == "DOWN")] | length) >= 1'
+SVC_PORT=$main_svc_port start_services svc1again
+check "ready comes back UP" wait_ready "$gw" 10 200
+
+# ---- access log --------------------------------------------------------------
+
+sleep 0.3 # the log is flushed every 100 ms
+check "access log has JSON lines" [ "$(jq -c 'select(.method)' "$work/gw1.log" 2>/dev/null | wc -l)" -gt 50 ]
+check "access log fields" jqf -e -s 'map(select(.route == "/api/v11/transactions" and .status == 202))[0] | has("time") and has("grpc_status") and has("duration_us") and has("request_id") and .upstream == "default"' "$work/gw1.log"
+
+# ---- drain -------------------------------------------------------------------
+
+# a child that has exited stays a zombie until waited for: look at its state
+running() { [ -e "/proc/$1" ] && ! grep -q '^[0-9]* (.*) Z' "/proc/$1/stat" 2>/dev/null; }
+kill -TERM "$main_gw_pid"
+deadline=$((SECONDS + 12))
+while running "$main_gw_pid" && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+check "SIGTERM drains and exits" bash -c "! [ -e /proc/$main_gw_pid ] || grep -q ' Z ' /proc/$main_gw_pid/stat"
+wait "$main_gw_pid"
+check "... with status 0" [ $? -eq 0 ]
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
