@@ -31,6 +31,7 @@ struct server {
     worker_t *workers;
     unsigned nworkers;
     int log_fd_owned;
+    int h2o_configured;
 };
 
 static int dispatch(h2o_handler_t *self, h2o_req_t *req)
@@ -168,6 +169,7 @@ server_t *server_new(const config_t *cfg, const schema_t *schema, const binding_
         goto fail;
 
     h2o_config_init(&sh->h2o);
+    s->h2o_configured = 1;
     sh->h2o.server_name = h2o_iovec_init(H2O_STRLIT("aurigraph-gateway"));
     /* our own 413 (with the error JSON) needs bodies a little over the
      * limit to reach the handler; h2o refuses anything beyond that */
@@ -245,6 +247,8 @@ void server_free(server_t *s)
                 close(w->listen_fds[li]);
         free(w->listen_fds);
     }
+    if (s->h2o_configured)
+        h2o_config_dispose(&s->shared.h2o);
     if (s->log_fd_owned && s->shared.log_fd >= 0)
         close(s->shared.log_fd);
     free(s->workers);

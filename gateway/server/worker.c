@@ -129,7 +129,9 @@ static void stop(worker_t *w)
     for (size_t i = 0; w->clusters && i < sh->nclusters; i++)
         if (w->clusters[i])
             upstream_cluster_free(w->clusters[i]);
-    /* let the closes above run their callbacks */
+    /* let the closes above run their callbacks. The h2o context and loop
+     * are not disposed: h2o 2.2 asserts on connections still open, and the
+     * process is about to exit (tests/lsan.supp names what stays). */
     h2o_evloop_run(w->h2o.loop, 0);
     access_log_dispose(&w->log);
     api_worker_dispose(w);

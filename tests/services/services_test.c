@@ -1,0 +1,1161 @@
+/*
+ * services_test.c: end-to-end test of aurigraph-services. Starts the built
+ * binary on a free port (read back from its first stdout line), talks to
+ * it with the gRPC C core client, and checks each service's behaviour, the
+ * event stream, the fault-injection flags and a clean shutdown. Every wait
+ * is bounded; the servers are stopped (killed if need be) at the end.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/support/time.h>
+
+#include "aurigraph/v11/ai.pb-c.h"
+#include "aurigraph/v11/bridge.pb-c.h"
+#include "aurigraph/v11/consensus.pb-c.h"
+#include "aurigraph/v11/crypto.pb-c.h"
+#include "aurigraph/v11/transaction.pb-c.h"
+#include "grpc/health/v1/health.pb-c.h"
+#include "test.h"
+
+#define WAIT_MS 5000
+#define LISTEN_PREFIX "aurigraph-services listening on "
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static gpr_timespec deadline_in(int ms)
+{
+    return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(ms, GPR_TIMESPAN));
+}
+
+/* --- the server process -------------------------------------------------- */
+
+struct server {
+    pid_t pid;
+    int out;
+    char addr[64];
+};
+
+/* quiet: stderr to /dev/null, for runs that are meant to fail */
+static pid_t spawn(const char *const *args, int *out_fd, int quiet)
+{
+    const char *argv[16];
+    posix_spawn_file_actions_t fa;
+    int fds[2];
+    pid_t pid;
+    size_t n = 0;
+
+    argv[n++] = AG_SERVICES_BIN;
+    for (; *args && n < 15; args++)
+        argv[n++] = *args;
+    argv[n] = NULL;
+    if (pipe(fds) != 0)
+        return -1;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    posix_spawn_file_actions_addclose(&fa, fds[0]);
+    posix_spawn_file_actions_addclose(&fa, fds[1]);
+    if (quiet)
+        posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    if (posix_spawn(&pid, AG_SERVICES_BIN, &fa, NULL, (char *const *)argv, environ) != 0)
+        pid = -1;
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[1]);
+    *out_fd = fds[0];
+    return pid;
+}
+
+/* The exit status, or -1 if it had to be killed after WAIT_MS. */
+static int wait_exit(pid_t pid)
+{
+    int64_t end = now_ms() + WAIT_MS;
+    int st;
+
+    while (now_ms() < end) {
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        if (r < 0 && errno != EINTR)
+            return -1;
+        usleep(10000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    return -1;
+}
+
+static int server_start(struct server *s, const char *const *extra)
+{
+    const char *args[16] = {"--listen", "127.0.0.1:0"};
+    char line[256];
+    size_t n = 0, k = 2;
+    int64_t end = now_ms() + WAIT_MS;
+
+    for (; extra && *extra && k < 15; extra++)
+        args[k++] = *extra;
+    args[k] = NULL;
+    s->pid = spawn(args, &s->out, 0);
+    if (s->pid < 0)
+        return -1;
+    while (n < sizeof(line) - 1) {
+        struct pollfd p = {s->out, POLLIN, 0};
+        int left = (int)(end - now_ms());
+        if (left <= 0 || poll(&p, 1, left) <= 0 || read(s->out, &line[n], 1) != 1)
+            break;
+        if (line[n] == '\n')
+            break;
+        n++;
+    }
+    line[n] = '\0';
+    if (strncmp(line, LISTEN_PREFIX, strlen(LISTEN_PREFIX)) != 0) {
+        fprintf(stderr, "server did not report its port (got \"%s\")\n", line);
+        kill(s->pid, SIGKILL);
+        wait_exit(s->pid);
+        close(s->out);
+        return -1;
+    }
+    snprintf(s->addr, sizeof(s->addr), "%.63s", line + strlen(LISTEN_PREFIX));
+    return 0;
+}
+
+static int server_stop(struct server *s)
+{
+    int rc;
+    kill(s->pid, SIGTERM);
+    rc = wait_exit(s->pid);
+    close(s->out);
+    return rc;
+}
+
+/* --- calls --------------------------------------------------------------- */
+
+static grpc_completion_queue *cq;
+
+struct result {
+    grpc_status_code code;
+    char details[512];
+    char version_tag[64];
+    ProtobufCMessage *msg;
+};
+
+static void result_free(struct result *r)
+{
+    if (r->msg)
+        protobuf_c_message_free_unpacked(r->msg, NULL);
+    memset(r, 0, sizeof(*r));
+}
+
+static ProtobufCMessage *unpack(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *d)
+{
+    grpc_byte_buffer_reader rd;
+    ProtobufCMessage *m = NULL;
+
+    if (bb && grpc_byte_buffer_reader_init(&rd, bb)) {
+        grpc_slice s = grpc_byte_buffer_reader_readall(&rd);
+        m = protobuf_c_message_unpack(d, NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
+        grpc_slice_unref(s);
+        grpc_byte_buffer_reader_destroy(&rd);
+    }
+    return m;
+}
+
+static grpc_byte_buffer *pack(const ProtobufCMessage *m)
+{
+    size_t n = protobuf_c_message_get_packed_size(m);
+    grpc_slice s = grpc_slice_malloc(n);
+    grpc_byte_buffer *bb;
+
+    protobuf_c_message_pack(m, GRPC_SLICE_START_PTR(s));
+    bb = grpc_raw_byte_buffer_create(&s, 1);
+    grpc_slice_unref(s);
+    return bb;
+}
+
+static void find_version_tag(const grpc_metadata_array *md, struct result *r)
+{
+    for (size_t i = 0; i < md->count; i++)
+        if (grpc_slice_str_cmp(md->metadata[i].key, "x-version-tag") == 0)
+            snprintf(r->version_tag, sizeof(r->version_tag), "%.*s",
+                     (int)GRPC_SLICE_LENGTH(md->metadata[i].value),
+                     (const char *)GRPC_SLICE_START_PTR(md->metadata[i].value));
+}
+
+static grpc_call *new_call(grpc_channel *ch, const char *method, int timeout_ms)
+{
+    grpc_slice m = grpc_slice_from_static_string(method);
+    grpc_call *c = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq, m, NULL,
+                                            deadline_in(timeout_ms), NULL);
+    grpc_slice_unref(m);
+    return c;
+}
+
+static int pluck(void *tag)
+{
+    grpc_event ev = grpc_completion_queue_pluck(cq, tag, deadline_in(WAIT_MS + 1000), NULL);
+    if (getenv("VERBOSE") && !(ev.type == GRPC_OP_COMPLETE && ev.success))
+        fprintf(stderr, "  pluck: type %d success %d\n", (int)ev.type, ev.success);
+    return ev.type == GRPC_OP_COMPLETE && ev.success;
+}
+
+static void unary(grpc_channel *ch, const char *method, const ProtobufCMessage *req,
+                  const ProtobufCMessageDescriptor *out, struct result *r)
+{
+    grpc_call *c = new_call(ch, method, WAIT_MS);
+    grpc_metadata_array init_md, trail_md;
+    grpc_byte_buffer *send = pack(req), *recv = NULL;
+    grpc_slice details = grpc_empty_slice();
+    grpc_op ops[6];
+    int tag;
+
+    memset(r, 0, sizeof(*r));
+    memset(ops, 0, sizeof(ops));
+    grpc_metadata_array_init(&init_md);
+    grpc_metadata_array_init(&trail_md);
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = send;
+    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &init_md;
+    ops[4].op = GRPC_OP_RECV_MESSAGE;
+    ops[4].data.recv_message.recv_message = &recv;
+    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    ops[5].data.recv_status_on_client.trailing_metadata = &trail_md;
+    ops[5].data.recv_status_on_client.status = &r->code;
+    ops[5].data.recv_status_on_client.status_details = &details;
+    if (grpc_call_start_batch(c, ops, 6, &tag, NULL) != GRPC_CALL_OK || !pluck(&tag)) {
+        r->code = GRPC_STATUS_INTERNAL;
+        snprintf(r->details, sizeof(r->details), "test client: call did not complete");
+    } else {
+        snprintf(r->details, sizeof(r->details), "%.*s", (int)GRPC_SLICE_LENGTH(details),
+                 (const char *)GRPC_SLICE_START_PTR(details));
+        find_version_tag(&init_md, r);
+        if (r->code == GRPC_STATUS_OK)
+            r->msg = unpack(recv, out);
+    }
+    if (r->code != GRPC_STATUS_OK && getenv("VERBOSE"))
+        fprintf(stderr, "  %s -> %d %s\n", method, (int)r->code, r->details);
+    grpc_slice_unref(details);
+    grpc_metadata_array_destroy(&init_md);
+    grpc_metadata_array_destroy(&trail_md);
+    grpc_byte_buffer_destroy(send);
+    if (recv)
+        grpc_byte_buffer_destroy(recv);
+    grpc_call_unref(c);
+}
+
+#define CALL(ch, svc, method, req, outtype, r)                                                 \
+    unary(ch, "/aurigraph.v11." svc "/" method, &(req).base, &outtype##__descriptor, r)
+
+/* --- TransactionService -------------------------------------------------- */
+
+typedef Aurigraph__V11__Transaction Tx;
+
+static void submit_req(Aurigraph__V11__SubmitTransactionRequest *q, const char *user,
+                       const char *amount)
+{
+    aurigraph__v11__submit_transaction_request__init(q);
+    q->user_id = (char *)user;
+    q->from_address = "0xfrom";
+    q->to_address = "0xto";
+    q->amount = (char *)amount;
+    q->transaction_type = AURIGRAPH__V11__TRANSACTION_TYPE__TRANSFER;
+    q->gas_limit = 21000;
+    q->gas_price = "0.000001";
+    q->data = "hello";
+}
+
+/* Submits and returns the new tx_hash (malloc'd) or NULL. */
+static char *submit(grpc_channel *ch, const char *user, const char *amount)
+{
+    Aurigraph__V11__SubmitTransactionRequest q;
+    struct result r;
+    char *hash = NULL;
+
+    submit_req(&q, user, amount);
+    CALL(ch, "TransactionService", "SubmitTransaction", q, aurigraph__v11__transaction, &r);
+    if (r.code == GRPC_STATUS_OK && r.msg)
+        hash = strdup(((Tx *)r.msg)->tx_hash);
+    result_free(&r);
+    return hash;
+}
+
+static void expect_invalid(grpc_channel *ch, Aurigraph__V11__SubmitTransactionRequest *q,
+                           const char *field)
+{
+    struct result r;
+    CALL(ch, "TransactionService", "SubmitTransaction", *q, aurigraph__v11__transaction, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_INVALID_ARGUMENT);
+    CHECK(strstr(r.details, field) != NULL);
+    result_free(&r);
+}
+
+static int same_ts(const Google__Protobuf__Timestamp *a, const Google__Protobuf__Timestamp *b)
+{
+    return a && b && a->seconds == b->seconds && a->nanos == b->nanos;
+}
+
+static void test_transactions(grpc_channel *ch)
+{
+    Aurigraph__V11__SubmitTransactionRequest q;
+    Aurigraph__V11__GetTransactionRequest g = AURIGRAPH__V11__GET_TRANSACTION_REQUEST__INIT;
+    Aurigraph__V11__ConfirmTransactionRequest c = AURIGRAPH__V11__CONFIRM_TRANSACTION_REQUEST__INIT;
+    Aurigraph__V11__FinalizeTransactionRequest f = AURIGRAPH__V11__FINALIZE_TRANSACTION_REQUEST__INIT;
+    Aurigraph__V11__GetTransactionStatsRequest sq = AURIGRAPH__V11__GET_TRANSACTION_STATS_REQUEST__INIT;
+    Aurigraph__V11__ListPendingTransactionsRequest pq =
+        AURIGRAPH__V11__LIST_PENDING_TRANSACTIONS_REQUEST__INIT;
+    Aurigraph__V11__ListUserTransactionsRequest uq =
+        AURIGRAPH__V11__LIST_USER_TRANSACTIONS_REQUEST__INIT;
+    struct result r1, r2;
+    char *hash2;
+
+    /* submit, then get: the stored transaction is the one returned */
+    submit_req(&q, "alice", "100.50");
+    CALL(ch, "TransactionService", "SubmitTransaction", q, aurigraph__v11__transaction, &r1);
+    CHECK_INTEQ(r1.code, GRPC_STATUS_OK);
+    if (!r1.msg)
+        return;
+    Tx *t = (Tx *)r1.msg;
+    CHECK(strncmp(t->tx_hash, "0x", 2) == 0 && strlen(t->tx_hash) == 66);
+    CHECK(t->id[0] != '\0');
+    CHECK_STREQ(t->user_id, "alice");
+    CHECK_STREQ(t->amount, "100.50");
+    CHECK_STREQ(t->total_fee, "0.021"); /* 21000 * 0.000001 */
+    CHECK_INTEQ(t->status, AURIGRAPH__V11__TRANSACTION_STATUS__PENDING);
+    CHECK_INTEQ(t->transaction_type, AURIGRAPH__V11__TRANSACTION_TYPE__TRANSFER);
+    CHECK(t->created_at && t->created_at->seconds > 1600000000);
+    CHECK(t->confirmed_at == NULL && t->finalized_at == NULL);
+
+    g.tx_hash = t->tx_hash;
+    CALL(ch, "TransactionService", "GetTransaction", g, aurigraph__v11__transaction, &r2);
+    CHECK_INTEQ(r2.code, GRPC_STATUS_OK);
+    if (r2.msg) {
+        Tx *u = (Tx *)r2.msg;
+        CHECK_STREQ(u->id, t->id);
+        CHECK_STREQ(u->tx_hash, t->tx_hash);
+        CHECK_STREQ(u->user_id, t->user_id);
+        CHECK_STREQ(u->from_address, t->from_address);
+        CHECK_STREQ(u->to_address, t->to_address);
+        CHECK_STREQ(u->amount, t->amount);
+        CHECK_STREQ(u->total_fee, t->total_fee);
+        CHECK_INTEQ(u->status, t->status);
+        CHECK_INTEQ(u->transaction_type, t->transaction_type);
+        CHECK(same_ts(u->created_at, t->created_at));
+    }
+    result_free(&r2);
+
+    /* identical submissions get distinct hashes */
+    hash2 = submit(ch, "alice", "100.50");
+    CHECK(hash2 && strcmp(hash2, t->tx_hash) != 0);
+
+    g.tx_hash = "0xdoesnotexist";
+    CALL(ch, "TransactionService", "GetTransaction", g, aurigraph__v11__transaction, &r2);
+    CHECK_INTEQ(r2.code, GRPC_STATUS_NOT_FOUND);
+    result_free(&r2);
+
+    /* validation names the field */
+    submit_req(&q, "alice", "abc");
+    expect_invalid(ch, &q, "amount must be a positive decimal");
+    submit_req(&q, "alice", "0.00");
+    expect_invalid(ch, &q, "amount");
+    submit_req(&q, "alice", "-5");
+    expect_invalid(ch, &q, "amount");
+    submit_req(&q, "", "1");
+    expect_invalid(ch, &q, "user_id");
+    submit_req(&q, "alice", "1");
+    q.to_address = "";
+    expect_invalid(ch, &q, "to_address");
+    submit_req(&q, "alice", "1");
+    q.transaction_type = AURIGRAPH__V11__TRANSACTION_TYPE__TRANSACTION_TYPE_UNSPECIFIED;
+    expect_invalid(ch, &q, "transaction_type");
+    submit_req(&q, "alice", "1");
+    q.gas_price = "1e5";
+    expect_invalid(ch, &q, "gas_price");
+
+    /* lifecycle: finalize before confirm is refused */
+    f.tx_hash = t->tx_hash;
+    CALL(ch, "TransactionService", "FinalizeTransaction", f, aurigraph__v11__transaction, &r2);
+    CHECK_INTEQ(r2.code, GRPC_STATUS_FAILED_PRECONDITION);
+    CHECK(strstr(r2.details, "PENDING") != NULL);
+    result_free(&r2);
+
+    c.tx_hash = t->tx_hash;
+    c.block_number = 42;
+    c.block_hash = "0xblock42";
+    CALL(ch, "TransactionService", "ConfirmTransaction", c, aurigraph__v11__transaction, &r2);
+    CHECK_INTEQ(r2.code, GRPC_STATUS_OK);
+    if (r2.msg) {
+        Tx *u = (Tx *)r2.msg;
+        CHECK_INTEQ(u->status, AURIGRAPH__V11__TRANSACTION_STATUS__CONFIRMED);
+        CHECK_INTEQ(u->block_number, 42);
+        CHECK_INTEQ(u->confirmation_count, 1);
+        CHECK(u->confirmed_at != NULL);
+    }
+    result_free(&r2);
+
+    CALL(ch, "TransactionService", "ConfirmTransaction", c, aurigraph__v11__transaction, &r2);
+    CHECK_INTEQ(r2.code, GRPC_STATUS_FAILED_PRECONDITION);
+    result_free(&r2);
+
+    CALL(ch, "TransactionService", "FinalizeTransaction", f, aurigraph__v11__transaction, &r2);
+    CHECK_INTEQ(r2.code, GRPC_STATUS_OK);
+    if (r2.msg) {
+        Tx *u = (Tx *)r2.msg;
+        CHECK_INTEQ(u->status, AURIGRAPH__V11__TRANSACTION_STATUS__FINALIZED);
+        CHECK(u->finalized_at != NULL);
+        CHECK(u->finality_time_ms >= 0);
+        CHECK(u->confirmation_count >= 1);
+        CHECK_INTEQ(u->block_number, 42);
+    }
+    result_free(&r2);
+
+    CALL(ch, "TransactionService", "FinalizeTransaction", f, aurigraph__v11__transaction, &r2);
+    CHECK_INTEQ(r2.code, GRPC_STATUS_FAILED_PRECONDITION);
+    result_free(&r2);
+
+    f.tx_hash = "0xnope";
+    CALL(ch, "TransactionService", "FinalizeTransaction", f, aurigraph__v11__transaction, &r2);
+    CHECK_INTEQ(r2.code, GRPC_STATUS_NOT_FOUND);
+    result_free(&r2);
+
+    /* counters: one finalized, one pending */
+    CALL(ch, "TransactionService", "GetTransactionStats", sq, aurigraph__v11__transaction_stats,
+         &r2);
+    CHECK_INTEQ(r2.code, GRPC_STATUS_OK);
+    if (r2.msg) {
+        Aurigraph__V11__TransactionStats *s = (void *)r2.msg;
+        CHECK_INTEQ(s->pending_transactions, 1);
+        CHECK_INTEQ(s->confirmed_transactions, 0);
+        CHECK_INTEQ(s->finalized_transactions, 1);
+        CHECK_INTEQ(s->total_transactions, 2);
+    }
+    result_free(&r2);
+
+    CALL(ch, "TransactionService", "ListPendingTransactions", pq,
+         aurigraph__v11__list_pending_transactions_response, &r2);
+    CHECK_INTEQ(r2.code, GRPC_STATUS_OK);
+    if (r2.msg) {
+        Aurigraph__V11__ListPendingTransactionsResponse *l = (void *)r2.msg;
+        CHECK_INTEQ(l->total_count, 1);
+        CHECK(l->n_transactions == 1 && hash2 && strcmp(l->transactions[0]->tx_hash, hash2) == 0);
+    }
+    result_free(&r2);
+
+    uq.user_id = "alice";
+    uq.limit = 1;
+    uq.offset = 1;
+    CALL(ch, "TransactionService", "ListUserTransactions", uq,
+         aurigraph__v11__list_user_transactions_response, &r2);
+    CHECK_INTEQ(r2.code, GRPC_STATUS_OK);
+    if (r2.msg) {
+        Aurigraph__V11__ListUserTransactionsResponse *l = (void *)r2.msg;
+        CHECK_INTEQ(l->total_count, 2);
+        CHECK(l->n_transactions == 1 && hash2 && strcmp(l->transactions[0]->tx_hash, hash2) == 0);
+    }
+    result_free(&r2);
+
+    /* batch: invalid entries are skipped */
+    {
+        Aurigraph__V11__BatchSubmitTransactionsRequest b =
+            AURIGRAPH__V11__BATCH_SUBMIT_TRANSACTIONS_REQUEST__INIT;
+        Aurigraph__V11__SubmitTransactionRequest e[3], *ep[3] = {&e[0], &e[1], &e[2]};
+        submit_req(&e[0], "bob", "1");
+        submit_req(&e[1], "bob", "not-a-number");
+        submit_req(&e[2], "bob", "2.5");
+        b.transactions = ep;
+        b.n_transactions = 3;
+        b.batch_id = "batch-test";
+        CALL(ch, "TransactionService", "BatchSubmitTransactions", b,
+             aurigraph__v11__batch_submit_transactions_response, &r2);
+        CHECK_INTEQ(r2.code, GRPC_STATUS_OK);
+        if (r2.msg) {
+            Aurigraph__V11__BatchSubmitTransactionsResponse *br = (void *)r2.msg;
+            CHECK_STREQ(br->batch_id, "batch-test");
+            CHECK_INTEQ(br->requested_count, 3);
+            CHECK_INTEQ(br->accepted_count, 2);
+            CHECK_INTEQ(br->n_tx_hashes, 2);
+        }
+        result_free(&r2);
+    }
+
+    free(hash2);
+    result_free(&r1);
+}
+
+/* --- the event stream ---------------------------------------------------- */
+
+struct stream_call {
+    grpc_call *call;
+    grpc_metadata_array init_md, trail_md;
+    grpc_byte_buffer *send;
+    grpc_status_code code;
+    grpc_slice details;
+};
+
+static int stream_open(grpc_channel *ch, struct stream_call *s, const char *user)
+{
+    Aurigraph__V11__StreamTransactionEventsRequest q =
+        AURIGRAPH__V11__STREAM_TRANSACTION_EVENTS_REQUEST__INIT;
+    grpc_op ops[4];
+    int tag;
+
+    memset(s, 0, sizeof(*s));
+    memset(ops, 0, sizeof(ops));
+    q.user_id = (char *)user;
+    s->call = new_call(ch, "/aurigraph.v11.TransactionService/StreamTransactionEvents", 30000);
+    s->send = pack(&q.base);
+    s->details = grpc_empty_slice();
+    grpc_metadata_array_init(&s->init_md);
+    grpc_metadata_array_init(&s->trail_md);
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = s->send;
+    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &s->init_md;
+    return grpc_call_start_batch(s->call, ops, 4, &tag, NULL) == GRPC_CALL_OK && pluck(&tag);
+}
+
+/* The next event, or NULL when the stream ended or WAIT_MS passed. */
+static Aurigraph__V11__TransactionEvent *stream_next(struct stream_call *s)
+{
+    grpc_byte_buffer *bb = NULL;
+    grpc_op op;
+    int tag;
+    void *ev = NULL;
+
+    memset(&op, 0, sizeof(op));
+    op.op = GRPC_OP_RECV_MESSAGE;
+    op.data.recv_message.recv_message = &bb;
+    if (grpc_call_start_batch(s->call, &op, 1, &tag, NULL) == GRPC_CALL_OK && pluck(&tag) && bb)
+        ev = unpack(bb, &aurigraph__v11__transaction_event__descriptor);
+    if (bb)
+        grpc_byte_buffer_destroy(bb);
+    return ev;
+}
+
+static grpc_status_code stream_finish(struct stream_call *s, int cancel)
+{
+    grpc_op op;
+    int tag;
+
+    if (cancel) {
+        grpc_call_cancel(s->call, NULL);
+    } else {
+        /* the core holds the status back until every message is read */
+        Aurigraph__V11__TransactionEvent *ev;
+        for (int i = 0; i < 1000 && (ev = stream_next(s)) != NULL; i++)
+            protobuf_c_message_free_unpacked(&ev->base, NULL);
+    }
+    memset(&op, 0, sizeof(op));
+    op.op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    op.data.recv_status_on_client.trailing_metadata = &s->trail_md;
+    op.data.recv_status_on_client.status = &s->code;
+    op.data.recv_status_on_client.status_details = &s->details;
+    if (grpc_call_start_batch(s->call, &op, 1, &tag, NULL) != GRPC_CALL_OK || !pluck(&tag))
+        s->code = GRPC_STATUS_INTERNAL;
+    if (getenv("VERBOSE"))
+        fprintf(stderr, "  stream ended: %d %.*s\n", (int)s->code,
+                (int)GRPC_SLICE_LENGTH(s->details), (const char *)GRPC_SLICE_START_PTR(s->details));
+    grpc_slice_unref(s->details);
+    grpc_metadata_array_destroy(&s->init_md);
+    grpc_metadata_array_destroy(&s->trail_md);
+    grpc_byte_buffer_destroy(s->send);
+    grpc_call_unref(s->call);
+    return s->code;
+}
+
+static void check_event(Aurigraph__V11__TransactionEvent *ev, const char *type, const char *hash)
+{
+    CHECK(ev != NULL);
+    if (!ev)
+        return;
+    CHECK_STREQ(ev->event_type, type);
+    CHECK(ev->transaction && hash && strcmp(ev->transaction->tx_hash, hash) == 0);
+    CHECK(ev->timestamp != NULL);
+    protobuf_c_message_free_unpacked(&ev->base, NULL);
+}
+
+static void test_stream(grpc_channel *ch)
+{
+    Aurigraph__V11__ConfirmTransactionRequest c = AURIGRAPH__V11__CONFIRM_TRANSACTION_REQUEST__INIT;
+    struct stream_call s;
+    struct result r;
+    char *h1 = submit(ch, "streamer", "5");
+    char *h2, *other;
+
+    CHECK(h1 != NULL);
+    CHECK(stream_open(ch, &s, "streamer"));
+    /* the pending transaction is replayed first */
+    check_event(stream_next(&s), "SUBMITTED", h1);
+
+    other = submit(ch, "someone-else", "1"); /* filtered out */
+    h2 = submit(ch, "streamer", "6");
+    c.tx_hash = h1;
+    CALL(ch, "TransactionService", "ConfirmTransaction", c, aurigraph__v11__transaction, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+    result_free(&r);
+    check_event(stream_next(&s), "SUBMITTED", h2);
+    check_event(stream_next(&s), "CONFIRMED", h1);
+
+    CHECK_INTEQ(stream_finish(&s, 1), GRPC_STATUS_CANCELLED);
+    free(h1);
+    free(h2);
+    free(other);
+}
+
+/* --- the other services -------------------------------------------------- */
+
+static void test_health(grpc_channel *ch)
+{
+    Grpc__Health__V1__HealthCheckRequest q = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+    struct result r;
+    const char *names[] = {"", "aurigraph.v11.TransactionService", "aurigraph.v11.ConsensusService",
+                           "aurigraph.v11.QuantumCryptoService",
+                           "aurigraph.v11.AIOptimizationService",
+                           "aurigraph.v11.CrossChainBridgeService"};
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        q.service = (char *)names[i];
+        unary(ch, "/grpc.health.v1.Health/Check", &q.base,
+              &grpc__health__v1__health_check_response__descriptor, &r);
+        CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+        CHECK(r.msg && ((Grpc__Health__V1__HealthCheckResponse *)r.msg)->status ==
+                           GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING);
+        result_free(&r);
+    }
+    q.service = "no.such.Service";
+    unary(ch, "/grpc.health.v1.Health/Check", &q.base,
+          &grpc__health__v1__health_check_response__descriptor, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_NOT_FOUND);
+    result_free(&r);
+
+    /* anything unregistered is UNIMPLEMENTED at once, not left hanging */
+    unary(ch, "/grpc.health.v1.Health/Watch", &q.base,
+          &grpc__health__v1__health_check_response__descriptor, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_UNIMPLEMENTED);
+    result_free(&r);
+    unary(ch, "/aurigraph.v11.TransactionService/NoSuchMethod", &q.base,
+          &grpc__health__v1__health_check_response__descriptor, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_UNIMPLEMENTED);
+    result_free(&r);
+}
+
+static void test_crypto(grpc_channel *ch)
+{
+    Aurigraph__V11__ListAlgorithmsRequest lq = AURIGRAPH__V11__LIST_ALGORITHMS_REQUEST__INIT;
+    struct result la, r;
+    int available = 0, unavailable = 0;
+
+    CALL(ch, "QuantumCryptoService", "ListAlgorithms", lq,
+         aurigraph__v11__list_algorithms_response, &la);
+    CHECK_INTEQ(la.code, GRPC_STATUS_OK);
+    if (!la.msg)
+        return;
+    Aurigraph__V11__ListAlgorithmsResponse *l = (void *)la.msg;
+    CHECK(l->n_algorithms >= 4);
+    for (size_t i = 0; i < l->n_algorithms; i++) {
+        Aurigraph__V11__CryptoAlgorithm *a = l->algorithms[i];
+        Aurigraph__V11__GenerateKeyRequest gq = AURIGRAPH__V11__GENERATE_KEY_REQUEST__INIT;
+        char key_id[64];
+
+        snprintf(key_id, sizeof(key_id), "test-%s", a->name);
+        gq.key_id = key_id;
+        gq.algorithm = a->name;
+        CALL(ch, "QuantumCryptoService", "GenerateKey", gq, aurigraph__v11__generate_key_response,
+             &r);
+        if (!a->available) {
+            /* listed, refused, never imitated */
+            unavailable++;
+            CHECK_INTEQ(r.code, GRPC_STATUS_UNIMPLEMENTED);
+            CHECK(strstr(r.details, a->name) != NULL);
+            result_free(&r);
+            continue;
+        }
+        available++;
+        CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+        if (r.msg) {
+            Aurigraph__V11__GenerateKeyResponse *g = (void *)r.msg;
+            CHECK(g->success);
+            CHECK_STREQ(g->key_id, key_id);
+            CHECK(g->public_key_size > 0 && g->private_key_size > 0);
+            CHECK(g->latency_ms > 0);
+        }
+        result_free(&r);
+        if (strcmp(a->type, "SIGNATURE") != 0)
+            continue;
+
+        Aurigraph__V11__SignRequest sq = AURIGRAPH__V11__SIGN_REQUEST__INIT;
+        sq.key_id = key_id;
+        sq.data = "transfer 100.50 to 0xto";
+        CALL(ch, "QuantumCryptoService", "Sign", sq, aurigraph__v11__sign_response, &r);
+        CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+        if (!r.msg) {
+            result_free(&r);
+            continue;
+        }
+        Aurigraph__V11__SignResponse *s = (void *)r.msg;
+        CHECK(s->success && s->signature.len > 0);
+        CHECK_STREQ(s->status, "SIGNED");
+
+        Aurigraph__V11__VerifyRequest vq = AURIGRAPH__V11__VERIFY_REQUEST__INIT;
+        struct result v;
+        vq.key_id = key_id;
+        vq.data = sq.data;
+        vq.signature = s->signature;
+        CALL(ch, "QuantumCryptoService", "Verify", vq, aurigraph__v11__verify_response, &v);
+        CHECK_INTEQ(v.code, GRPC_STATUS_OK);
+        CHECK(v.msg && ((Aurigraph__V11__VerifyResponse *)v.msg)->is_valid);
+        result_free(&v);
+
+        vq.data = "transfer 900.50 to 0xto"; /* tampered data */
+        CALL(ch, "QuantumCryptoService", "Verify", vq, aurigraph__v11__verify_response, &v);
+        CHECK_INTEQ(v.code, GRPC_STATUS_OK);
+        CHECK(v.msg && !((Aurigraph__V11__VerifyResponse *)v.msg)->is_valid);
+        CHECK(v.msg && strcmp(((Aurigraph__V11__VerifyResponse *)v.msg)->status, "INVALID") == 0);
+        result_free(&v);
+
+        vq.data = sq.data; /* tampered signature */
+        s->signature.data[s->signature.len / 2] ^= 0x01;
+        CALL(ch, "QuantumCryptoService", "Verify", vq, aurigraph__v11__verify_response, &v);
+        CHECK_INTEQ(v.code, GRPC_STATUS_OK);
+        CHECK(v.msg && !((Aurigraph__V11__VerifyResponse *)v.msg)->is_valid);
+        result_free(&v);
+        result_free(&r);
+    }
+    CHECK(available >= 3);      /* Ed25519, ECDSA-P256, RSA-3072 */
+    CHECK(unavailable + available == (int)l->n_algorithms);
+    if (getenv("VERBOSE"))
+        fprintf(stderr, "  crypto: %d available, %d unavailable\n", available, unavailable);
+    result_free(&la);
+
+    Aurigraph__V11__SignRequest sq = AURIGRAPH__V11__SIGN_REQUEST__INIT;
+    sq.key_id = "no-such-key";
+    sq.data = "x";
+    CALL(ch, "QuantumCryptoService", "Sign", sq, aurigraph__v11__sign_response, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_NOT_FOUND);
+    result_free(&r);
+
+    Aurigraph__V11__GenerateKeyRequest gq = AURIGRAPH__V11__GENERATE_KEY_REQUEST__INIT;
+    gq.algorithm = "ROT13";
+    CALL(ch, "QuantumCryptoService", "GenerateKey", gq, aurigraph__v11__generate_key_response, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_INVALID_ARGUMENT);
+    result_free(&r);
+
+    Aurigraph__V11__GetCryptoStatusRequest cq_ = AURIGRAPH__V11__GET_CRYPTO_STATUS_REQUEST__INIT;
+    CALL(ch, "QuantumCryptoService", "GetStatus", cq_, aurigraph__v11__crypto_status, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+    CHECK(r.msg && ((Aurigraph__V11__CryptoStatus *)r.msg)->keys_stored >= 3);
+    result_free(&r);
+}
+
+static void test_consensus(grpc_channel *ch)
+{
+    Aurigraph__V11__GetConsensusStatusRequest sq = AURIGRAPH__V11__GET_CONSENSUS_STATUS_REQUEST__INIT;
+    Aurigraph__V11__ListNodesRequest nq = AURIGRAPH__V11__LIST_NODES_REQUEST__INIT;
+    Aurigraph__V11__ProposeBlockRequest pq = AURIGRAPH__V11__PROPOSE_BLOCK_REQUEST__INIT;
+    struct result r;
+
+    CALL(ch, "ConsensusService", "GetConsensusStatus", sq, aurigraph__v11__consensus_status, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+    if (r.msg) {
+        Aurigraph__V11__ConsensusStatus *s = (void *)r.msg;
+        CHECK_STREQ(s->role, "LEADER");
+        CHECK(s->current_term >= 1 && s->block_height >= 1 && s->commit_index >= s->last_applied);
+    }
+    result_free(&r);
+
+    CALL(ch, "ConsensusService", "ListNodes", nq, aurigraph__v11__list_nodes_response, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+    if (r.msg) {
+        Aurigraph__V11__ListNodesResponse *l = (void *)r.msg;
+        int leaders = 0;
+        CHECK_INTEQ(l->total_nodes, 5);
+        CHECK_INTEQ(l->n_nodes, 5);
+        for (size_t i = 0; i < l->n_nodes; i++)
+            leaders += strcmp(l->nodes[i]->role, "LEADER") == 0;
+        CHECK_INTEQ(leaders, 1);
+    }
+    result_free(&r);
+
+    pq.proposal_id = "prop-1";
+    pq.data = "{\"txs\":3}";
+    CALL(ch, "ConsensusService", "ProposeBlock", pq, aurigraph__v11__propose_block_response, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+    if (r.msg) {
+        Aurigraph__V11__ProposeBlockResponse *p = (void *)r.msg;
+        CHECK_STREQ(p->status, "PROPOSED");
+        CHECK_STREQ(p->proposal_id, "prop-1");
+        CHECK(p->term >= 1);
+    }
+    result_free(&r);
+}
+
+static void test_ai(grpc_channel *ch)
+{
+    Aurigraph__V11__ListModelsRequest lq = AURIGRAPH__V11__LIST_MODELS_REQUEST__INIT;
+    Aurigraph__V11__GetModelRequest gq = AURIGRAPH__V11__GET_MODEL_REQUEST__INIT;
+    Aurigraph__V11__OptimizeRequest oq = AURIGRAPH__V11__OPTIMIZE_REQUEST__INIT;
+    Google__Protobuf__Struct params = GOOGLE__PROTOBUF__STRUCT__INIT;
+    Google__Protobuf__Struct__FieldsEntry e[2], *ep[2] = {&e[0], &e[1]};
+    Google__Protobuf__Value v[2];
+    struct result r;
+    char first_id[64] = "";
+
+    CALL(ch, "AIOptimizationService", "ListModels", lq, aurigraph__v11__list_models_response, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+    if (r.msg) {
+        Aurigraph__V11__ListModelsResponse *l = (void *)r.msg;
+        CHECK(l->n_models >= 1 && l->total_models == (int32_t)l->n_models);
+        if (l->n_models)
+            snprintf(first_id, sizeof(first_id), "%s", l->models[0]->id);
+    }
+    result_free(&r);
+
+    gq.model_id = first_id;
+    CALL(ch, "AIOptimizationService", "GetModel", gq, aurigraph__v11__model, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+    CHECK(r.msg && strcmp(((Aurigraph__V11__Model *)r.msg)->id, first_id) == 0);
+    result_free(&r);
+    gq.model_id = "no-such-model";
+    CALL(ch, "AIOptimizationService", "GetModel", gq, aurigraph__v11__model, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_NOT_FOUND);
+    result_free(&r);
+
+    /* parameters {"batchSize": 512, "mode": "fast"} come back unchanged */
+    google__protobuf__struct__fields_entry__init(&e[0]);
+    google__protobuf__struct__fields_entry__init(&e[1]);
+    google__protobuf__value__init(&v[0]);
+    google__protobuf__value__init(&v[1]);
+    v[0].kind_case = GOOGLE__PROTOBUF__VALUE__KIND_NUMBER_VALUE;
+    v[0].number_value = 512;
+    v[1].kind_case = GOOGLE__PROTOBUF__VALUE__KIND_STRING_VALUE;
+    v[1].string_value = "fast";
+    e[0].key = "batchSize";
+    e[0].value = &v[0];
+    e[1].key = "mode";
+    e[1].value = &v[1];
+    params.fields = ep;
+    params.n_fields = 2;
+    oq.optimization_type = "CONSENSUS";
+    oq.target_metric = "throughput";
+    oq.parameters = &params;
+    CALL(ch, "AIOptimizationService", "Optimize", oq, aurigraph__v11__optimize_response, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+    if (r.msg) {
+        Aurigraph__V11__OptimizeResponse *o = (void *)r.msg;
+        CHECK(o->optimization_id[0] != '\0');
+        CHECK(o->status[0] != '\0');
+        CHECK(o->applied_parameters && o->applied_parameters->n_fields == 2);
+        if (o->applied_parameters && o->applied_parameters->n_fields == 2) {
+            Google__Protobuf__Struct *a = o->applied_parameters;
+            CHECK_STREQ(a->fields[0]->key, "batchSize");
+            CHECK(a->fields[0]->value && a->fields[0]->value->number_value == 512);
+            CHECK_STREQ(a->fields[1]->key, "mode");
+            CHECK(a->fields[1]->value &&
+                  a->fields[1]->value->kind_case == GOOGLE__PROTOBUF__VALUE__KIND_STRING_VALUE &&
+                  strcmp(a->fields[1]->value->string_value, "fast") == 0);
+        }
+    }
+    result_free(&r);
+}
+
+static void test_bridge(grpc_channel *ch)
+{
+    Aurigraph__V11__ListSupportedChainsRequest lq =
+        AURIGRAPH__V11__LIST_SUPPORTED_CHAINS_REQUEST__INIT;
+    Aurigraph__V11__InitiateTransferRequest iq = AURIGRAPH__V11__INITIATE_TRANSFER_REQUEST__INIT;
+    Aurigraph__V11__GetTransferRequest gq = AURIGRAPH__V11__GET_TRANSFER_REQUEST__INIT;
+    Aurigraph__V11__GetBridgeStatsRequest sq = AURIGRAPH__V11__GET_BRIDGE_STATS_REQUEST__INIT;
+    struct result r, r2;
+    int has_eth = 0;
+
+    CALL(ch, "CrossChainBridgeService", "ListSupportedChains", lq,
+         aurigraph__v11__list_supported_chains_response, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+    if (r.msg) {
+        Aurigraph__V11__ListSupportedChainsResponse *l = (void *)r.msg;
+        for (size_t i = 0; i < l->n_chains; i++)
+            has_eth |= strcmp(l->chains[i]->name, "ethereum") == 0 && l->chains[i]->enabled;
+    }
+    CHECK(has_eth);
+    result_free(&r);
+
+    iq.source_chain = "ethereum";
+    iq.target_chain = "polygon";
+    iq.asset = "USDC";
+    iq.amount = "12.5";
+    iq.recipient = "0xrecipient";
+    CALL(ch, "CrossChainBridgeService", "InitiateTransfer", iq, aurigraph__v11__bridge_transfer, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+    if (r.msg) {
+        Aurigraph__V11__BridgeTransfer *t = (void *)r.msg;
+        CHECK_STREQ(t->status, "INITIATED");
+        CHECK(t->transfer_id[0] != '\0');
+        CHECK(t->created_at != NULL);
+        gq.transfer_id = t->transfer_id;
+        CALL(ch, "CrossChainBridgeService", "GetTransfer", gq, aurigraph__v11__bridge_transfer,
+             &r2);
+        CHECK_INTEQ(r2.code, GRPC_STATUS_OK);
+        if (r2.msg) {
+            Aurigraph__V11__BridgeTransfer *u = (void *)r2.msg;
+            CHECK_STREQ(u->transfer_id, t->transfer_id);
+            CHECK_STREQ(u->source_chain, "ethereum");
+            CHECK_STREQ(u->target_chain, "polygon");
+            CHECK_STREQ(u->asset, "USDC");
+            CHECK_STREQ(u->amount, "12.5");
+            CHECK_STREQ(u->recipient, "0xrecipient");
+            CHECK(same_ts(u->created_at, t->created_at));
+        }
+        result_free(&r2);
+    }
+    result_free(&r);
+
+    iq.target_chain = "narnia";
+    CALL(ch, "CrossChainBridgeService", "InitiateTransfer", iq, aurigraph__v11__bridge_transfer, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_INVALID_ARGUMENT);
+    CHECK(strstr(r.details, "target_chain") != NULL);
+    result_free(&r);
+
+    gq.transfer_id = "no-such-transfer";
+    CALL(ch, "CrossChainBridgeService", "GetTransfer", gq, aurigraph__v11__bridge_transfer, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_NOT_FOUND);
+    result_free(&r);
+
+    CALL(ch, "CrossChainBridgeService", "GetBridgeStats", sq, aurigraph__v11__bridge_stats, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+    if (r.msg) {
+        Aurigraph__V11__BridgeStats *s = (void *)r.msg;
+        CHECK_INTEQ(s->total_transfers, 1);
+        CHECK_STREQ(s->total_volume, "12.5");
+        CHECK(s->supported_chains >= 2);
+    }
+    result_free(&r);
+}
+
+/* --- flags --------------------------------------------------------------- */
+
+static grpc_channel *connect_to(const char *addr)
+{
+    grpc_channel_credentials *creds = grpc_insecure_credentials_create();
+    grpc_channel *ch = grpc_channel_create(addr, creds, NULL);
+    grpc_channel_credentials_release(creds);
+    return ch;
+}
+
+static void test_faults(void)
+{
+    const char *flags[] = {"--fail-rate", "1", "--fail-code", "5", "--version-tag", "v2-canary",
+                           NULL};
+    Aurigraph__V11__GetConsensusStatusRequest sq = AURIGRAPH__V11__GET_CONSENSUS_STATUS_REQUEST__INIT;
+    Grpc__Health__V1__HealthCheckRequest hq = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+    struct server s;
+    struct stream_call st;
+    struct result r;
+    grpc_channel *ch;
+
+    CHECK(server_start(&s, flags) == 0);
+    if (s.addr[0] == '\0')
+        return;
+    ch = connect_to(s.addr);
+    for (int i = 0; i < 3; i++) {
+        CALL(ch, "ConsensusService", "GetConsensusStatus", sq, aurigraph__v11__consensus_status, &r);
+        CHECK_INTEQ(r.code, GRPC_STATUS_NOT_FOUND);
+        CHECK_STREQ(r.details, "injected failure");
+        CHECK_STREQ(r.version_tag, "v2-canary");
+        result_free(&r);
+    }
+    /* health is exempt: a probe must see the server as it is */
+    unary(ch, "/grpc.health.v1.Health/Check", &hq.base,
+          &grpc__health__v1__health_check_response__descriptor, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+    CHECK_STREQ(r.version_tag, "v2-canary");
+    result_free(&r);
+    /* a stream fails the same way */
+    if (stream_open(ch, &st, "")) {
+        CHECK(stream_next(&st) == NULL);
+        CHECK_INTEQ(stream_finish(&st, 0), GRPC_STATUS_NOT_FOUND);
+    } else {
+        CHECK(0);
+        stream_finish(&st, 1);
+    }
+    grpc_channel_destroy(ch);
+    CHECK_INTEQ(server_stop(&s), 0);
+}
+
+static void test_latency(void)
+{
+    /* several pollers: the delayed replies are scheduled across threads */
+    const char *flags[] = {"--latency-ms", "200", "--threads", "3", NULL};
+    Aurigraph__V11__GetConsensusStatusRequest sq = AURIGRAPH__V11__GET_CONSENSUS_STATUS_REQUEST__INIT;
+    grpc_byte_buffer *send = pack(&sq.base);
+    struct server s;
+    grpc_channel *ch;
+    enum { N = 10 };
+    struct {
+        grpc_call *call;
+        grpc_metadata_array init_md, trail_md;
+        grpc_byte_buffer *recv;
+        grpc_status_code code;
+        grpc_slice details;
+    } c[N];
+    grpc_completion_queue *ncq = grpc_completion_queue_create_for_next(NULL);
+    int64_t t0;
+    int done = 0, ok = 0;
+
+    CHECK(server_start(&s, flags) == 0);
+    if (s.addr[0] == '\0')
+        goto out;
+    ch = connect_to(s.addr);
+    {
+        /* warm the connection so the timing below is only the delay */
+        Grpc__Health__V1__HealthCheckRequest hq = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+        struct result r;
+        unary(ch, "/grpc.health.v1.Health/Check", &hq.base,
+              &grpc__health__v1__health_check_response__descriptor, &r);
+        CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+        result_free(&r);
+    }
+    /* N delayed calls at once: they overlap rather than queue */
+    t0 = now_ms();
+    for (int i = 0; i < N; i++) {
+        grpc_slice m = grpc_slice_from_static_string("/aurigraph.v11.ConsensusService/GetConsensusStatus");
+        grpc_op ops[6];
+        memset(ops, 0, sizeof(ops));
+        c[i].call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, ncq, m, NULL,
+                                             deadline_in(WAIT_MS), NULL);
+        grpc_slice_unref(m);
+        grpc_metadata_array_init(&c[i].init_md);
+        grpc_metadata_array_init(&c[i].trail_md);
+        c[i].recv = NULL;
+        c[i].details = grpc_empty_slice();
+        ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+        ops[1].op = GRPC_OP_SEND_MESSAGE;
+        ops[1].data.send_message.send_message = send;
+        ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+        ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+        ops[3].data.recv_initial_metadata.recv_initial_metadata = &c[i].init_md;
+        ops[4].op = GRPC_OP_RECV_MESSAGE;
+        ops[4].data.recv_message.recv_message = &c[i].recv;
+        ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+        ops[5].data.recv_status_on_client.trailing_metadata = &c[i].trail_md;
+        ops[5].data.recv_status_on_client.status = &c[i].code;
+        ops[5].data.recv_status_on_client.status_details = &c[i].details;
+        grpc_call_start_batch(c[i].call, ops, 6, &c[i], NULL);
+    }
+    while (done < N) {
+        grpc_event ev = grpc_completion_queue_next(ncq, deadline_in(WAIT_MS + 1000), NULL);
+        if (ev.type != GRPC_OP_COMPLETE)
+            break;
+        done++;
+    }
+    int64_t elapsed = now_ms() - t0;
+    CHECK_INTEQ(done, N);
+    for (int i = 0; i < N; i++) {
+        ok += done == N && c[i].code == GRPC_STATUS_OK && c[i].recv != NULL;
+        if (c[i].recv)
+            grpc_byte_buffer_destroy(c[i].recv);
+        grpc_slice_unref(c[i].details);
+        grpc_metadata_array_destroy(&c[i].init_md);
+        grpc_metadata_array_destroy(&c[i].trail_md);
+        grpc_call_unref(c[i].call);
+    }
+    CHECK_INTEQ(ok, N);
+    if (getenv("VERBOSE"))
+        fprintf(stderr, "  %d calls with --latency-ms 200 took %lld ms\n", N, (long long)elapsed);
+    CHECK(elapsed >= 190);
+    CHECK(elapsed < 200 * N / 2); /* serialised they would take 2 s */
+    grpc_channel_destroy(ch);
+    CHECK_INTEQ(server_stop(&s), 0);
+out:
+    grpc_byte_buffer_destroy(send);
+    grpc_completion_queue_shutdown(ncq);
+    while (grpc_completion_queue_next(ncq, deadline_in(WAIT_MS), NULL).type != GRPC_QUEUE_SHUTDOWN)
+        ;
+    grpc_completion_queue_destroy(ncq);
+}
+
+static void test_cli(const char *taken_addr)
+{
+    const char *bad_rate[] = {"--fail-rate", "2", NULL};
+    const char *bad_flag[] = {"--frobnicate", NULL};
+    const char *taken[] = {"--listen", taken_addr, NULL};
+    const char *help[] = {"--help", NULL};
+    int fd;
+    pid_t p;
+
+    p = spawn(bad_rate, &fd, 1);
+    CHECK_INTEQ(wait_exit(p), 2);
+    close(fd);
+    p = spawn(bad_flag, &fd, 1);
+    CHECK_INTEQ(wait_exit(p), 2);
+    close(fd);
+    p = spawn(help, &fd, 1);
+    CHECK_INTEQ(wait_exit(p), 0);
+    close(fd);
+    /* a port already served must be an error, not silently shared */
+    p = spawn(taken, &fd, 1);
+    CHECK_INTEQ(wait_exit(p), 1);
+    close(fd);
+}
+
+int main(void)
+{
+    struct server s;
+    grpc_channel *ch;
+    struct stream_call open_stream;
+    int stream_ok;
+
+    signal(SIGPIPE, SIG_IGN);
+    grpc_init();
+    cq = grpc_completion_queue_create_for_pluck(NULL);
+
+    if (server_start(&s, NULL) != 0) {
+        CHECK(0);
+    } else {
+        ch = connect_to(s.addr);
+        test_health(ch);
+        test_transactions(ch);
+        test_stream(ch);
+        test_crypto(ch);
+        test_consensus(ch);
+        test_ai(ch);
+        test_bridge(ch);
+        test_cli(s.addr);
+
+        /* SIGTERM with a stream open: the server cancels it and exits 0 */
+        stream_ok = stream_open(ch, &open_stream, "");
+        CHECK(stream_ok);
+        CHECK_INTEQ(server_stop(&s), 0);
+        {
+            grpc_status_code code = stream_finish(&open_stream, !stream_ok);
+            CHECK(code == GRPC_STATUS_CANCELLED || code == GRPC_STATUS_UNAVAILABLE);
+        }
+        grpc_channel_destroy(ch);
+    }
+    test_faults();
+    test_latency();
+
+    grpc_completion_queue_shutdown(cq);
+    while (grpc_completion_queue_pluck(cq, NULL, deadline_in(WAIT_MS), NULL).type !=
+           GRPC_QUEUE_SHUTDOWN)
+        ;
+    grpc_completion_queue_destroy(cq);
+    grpc_shutdown_blocking();
+    return test_summary();
+}
