@@ -597,7 +597,7 @@ static void install_signals(void)
 
 int server_run(const struct server_opts *opts)
 {
-    grpc_arg arg;
+    grpc_arg argv[4];
     grpc_channel_args args;
     grpc_server_credentials *creds;
     const char *colon;
@@ -611,12 +611,23 @@ int server_run(const struct server_opts *opts)
     crypto_init();
 
     grpc_init();
-    /* A second instance on a taken port must fail, not share it. */
-    arg.type = GRPC_ARG_INTEGER;
-    arg.key = (char *)GRPC_ARG_ALLOW_REUSEPORT;
-    arg.value.integer = 0;
-    args.num_args = 1;
-    args.args = &arg;
+    /* A second instance on a taken port must fail, not share it. The others
+     * let a gateway keep idle connections alive with PINGs (every 10 s by
+     * default) instead of being sent away with "too_many_pings". */
+    argv[0].type = GRPC_ARG_INTEGER;
+    argv[0].key = (char *)GRPC_ARG_ALLOW_REUSEPORT;
+    argv[0].value.integer = 0;
+    argv[1].type = GRPC_ARG_INTEGER;
+    argv[1].key = (char *)GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS;
+    argv[1].value.integer = 1000;
+    argv[2].type = GRPC_ARG_INTEGER;
+    argv[2].key = (char *)GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS;
+    argv[2].value.integer = 1;
+    argv[3].type = GRPC_ARG_INTEGER;
+    argv[3].key = (char *)GRPC_ARG_HTTP2_MAX_PING_STRIKES;
+    argv[3].value.integer = 0;
+    args.num_args = 4;
+    args.args = argv;
     S.server = grpc_server_create(&args, NULL);
     S.cq = grpc_completion_queue_create_for_next(NULL);
     grpc_server_register_completion_queue(S.server, S.cq, NULL);
