@@ -18,6 +18,7 @@
 #include <openssl/x509.h>
 
 #include "aurigraph/v11/crypto.pb-c.h"
+#include "google/protobuf/wrappers.pb-c.h"
 #include "svc.h"
 
 #define MAX_KEY_ID 128
@@ -135,6 +136,7 @@ static void list_algorithms(const ProtobufCMessage *in, struct reply *r)
     Aurigraph__V11__ListAlgorithmsResponse resp = AURIGRAPH__V11__LIST_ALGORITHMS_RESPONSE__INIT;
     Aurigraph__V11__CryptoAlgorithm a[N_ALGS];
     Aurigraph__V11__CryptoAlgorithm *ptrs[N_ALGS];
+    Google__Protobuf__BoolValue avail[N_ALGS];
 
     (void)in;
     for (size_t i = 0; i < N_ALGS; i++) {
@@ -142,7 +144,9 @@ static void list_algorithms(const ProtobufCMessage *in, struct reply *r)
         a[i].name = (char *)algs[i].name;
         a[i].type = (char *)algs[i].type;
         a[i].security_level = algs[i].level;
-        a[i].available = algs[i].available;
+        google__protobuf__bool_value__init(&avail[i]);
+        avail[i].value = algs[i].available;
+        a[i].available = &avail[i];
         ptrs[i] = &a[i];
     }
     resp.algorithms = ptrs;
