@@ -86,7 +86,10 @@ struct rpc {
     int delayed;
     int64_t due_ns;
     struct rpc *delay_next;
+    grpc_metadata *md;            /* initial metadata of the answer, built once */
+    size_t n_md;
 };
+
 
 static struct {
     const struct server_opts *opts;
@@ -102,6 +105,39 @@ static struct {
     int64_t shutdown_started_ns;
     struct tag t_shutdown;
 } S;
+
+#define ECHO_PREFIX "x-echo-"
+
+/* The answer's initial metadata: the server-wide entries (x-version-tag),
+ * then, as a test hook for gateways, the request's `traceparent` and every
+ * `x-echo-*` entry sent back unchanged. */
+static void build_initial_md(struct rpc *rpc)
+{
+    size_t extra = 0;
+    for (size_t i = 0; i < rpc->req_md.count; i++) {
+        const grpc_slice k = rpc->req_md.metadata[i].key;
+        if (grpc_slice_str_cmp(k, "traceparent") == 0 ||
+            (GRPC_SLICE_LENGTH(k) > strlen(ECHO_PREFIX) &&
+             memcmp(GRPC_SLICE_START_PTR(k), ECHO_PREFIX, strlen(ECHO_PREFIX)) == 0))
+            extra++;
+    }
+    rpc->md = calloc(S.n_initial_md + extra + 1, sizeof(*rpc->md));
+    if (rpc->md == NULL)
+        return;
+    for (size_t i = 0; i < S.n_initial_md; i++) {
+        rpc->md[rpc->n_md].key = grpc_slice_ref(S.initial_md[i].key);
+        rpc->md[rpc->n_md++].value = grpc_slice_ref(S.initial_md[i].value);
+    }
+    for (size_t i = 0; i < rpc->req_md.count && extra; i++) {
+        const grpc_slice k = rpc->req_md.metadata[i].key;
+        if (grpc_slice_str_cmp(k, "traceparent") == 0 ||
+            (GRPC_SLICE_LENGTH(k) > strlen(ECHO_PREFIX) &&
+             memcmp(GRPC_SLICE_START_PTR(k), ECHO_PREFIX, strlen(ECHO_PREFIX)) == 0)) {
+            rpc->md[rpc->n_md].key = grpc_slice_ref(k);
+            rpc->md[rpc->n_md++].value = grpc_slice_ref(rpc->req_md.metadata[i].value);
+        }
+    }
+}
 
 /* lock-free, so safe to set from a signal handler on any thread */
 static atomic_int stop_requested;
@@ -147,6 +183,11 @@ static void rpc_free(struct rpc *rpc)
         stream_free(rpc->stream);
     if (rpc->call)
         grpc_call_unref(rpc->call);
+    for (size_t i = 0; i < rpc->n_md; i++) {
+        grpc_slice_unref(rpc->md[i].key);
+        grpc_slice_unref(rpc->md[i].value);
+    }
+    free(rpc->md);
     grpc_metadata_array_destroy(&rpc->req_md);
     if (rpc->payload)
         grpc_byte_buffer_destroy(rpc->payload);
@@ -201,9 +242,11 @@ static void finish(struct rpc *rpc)
     size_t n = 0;
 
     memset(ops, 0, sizeof(ops));
+    if (rpc->md == NULL)
+        build_initial_md(rpc);
     ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[n].data.send_initial_metadata.count = S.n_initial_md;
-    ops[n].data.send_initial_metadata.metadata = S.initial_md;
+    ops[n].data.send_initial_metadata.count = rpc->md ? rpc->n_md : S.n_initial_md;
+    ops[n].data.send_initial_metadata.metadata = rpc->md ? rpc->md : S.initial_md;
     n++;
     if (rpc->reply.code == GRPC_STATUS_OK && rpc->reply.has_body) {
         rpc->send_buf = grpc_raw_byte_buffer_create(&rpc->reply.body, 1);
@@ -248,9 +291,11 @@ static void stream_pump(struct stream *st)
     /* headers go out at once, even with nothing queued: a REST client
      * waiting on the stream sees its 200 before the first event */
     if (!st->md_sent) {
+        if (rpc->md == NULL)
+            build_initial_md(rpc);
         ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
-        ops[n].data.send_initial_metadata.count = S.n_initial_md;
-        ops[n].data.send_initial_metadata.metadata = S.initial_md;
+        ops[n].data.send_initial_metadata.count = rpc->md ? rpc->n_md : S.n_initial_md;
+        ops[n].data.send_initial_metadata.metadata = rpc->md ? rpc->md : S.initial_md;
         n++;
         st->md_sent = 1;
     }

@@ -121,6 +121,12 @@ for proto in --http1.1 --http2-prior-knowledge; do
   check "$p submit keys are the contract's" jqe 'keys - ["id","txHash","userId","fromAddress","toAddress","amount","status","transactionType","totalFee","blockNumber","confirmationCount","finalityTimeMs","createdAt","confirmedAt","finalizedAt"] == []'
   check "$p x-request-id echoed" grep -qi '^x-request-id: ' <<<"$hdrs"
   check "$p version tag as Grpc-Metadata" grep -qi '^grpc-metadata-x-version-tag: blue' <<<"$hdrs"
+  # metadata up and back: the services echo traceparent and x-echo-* in their answer
+  post /api/v11/transactions "$submit" $proto -H 'Grpc-Metadata-X-Echo-Color: green' \
+    -H 'traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' -H 'x-request-id: req-42'
+  check "$p Grpc-Metadata-* goes up and comes back" grep -qi '^grpc-metadata-x-echo-color: green' <<<"$hdrs"
+  check "$p traceparent goes up" grep -qi '^grpc-metadata-traceparent: 00-0af7651916cd43dd8448eb211c80319c' <<<"$hdrs"
+  check "$p a client's x-request-id is kept" grep -qi '^x-request-id: req-42$' <<<"$hdrs"
   created=$body
   hash=$(echo "$body" | jq -r .txHash)
 
@@ -234,6 +240,14 @@ req -X POST -H 'content-type: text/plain' --data-binary '{}' "$gw/api/v11/transa
 check "unsupported media type 415" [ "$status" = 415 ]
 get /api/v11/transactions/stats
 check "still serving after bad input" [ "$status" = 200 ]
+
+# HTTP/1.1 pipelining: two requests in one write, two answers in order
+exec 3<>"/dev/tcp/127.0.0.1/$gw_port"
+printf 'GET /api/v11/consensus/status HTTP/1.1\r\nHost: x\r\n\r\nGET /api/v11/bridge/stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&3
+timeout 5 cat <&3 >"$work/pipelined" || true
+exec 3<&-
+check "pipelined requests: two 200s" [ "$(grep -o 'HTTP/1.1 200' "$work/pipelined" | wc -l)" = 2 ]
+check "pipelined answers in order" bash -c "grep -n 'nodeId\|supportedChains' '$work/pipelined' | head -1 | grep -q nodeId"
 
 # deadline: the client's grpc-timeout against a slow upstream
 start_services slow --latency-ms 1500
