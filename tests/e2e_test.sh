@@ -22,7 +22,13 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-  rm -rf "$work"
+  if [ "${failed:-0}" -gt 0 ]; then
+    # keep the processes' output for whoever reads the failure
+    keep=${TMPDIR:-/tmp}/e2e_test.failed.$$
+    rm -rf "$keep" && mv "$work" "$keep" && echo "outputs kept in $keep"
+  else
+    rm -rf "$work"
+  fi
 }
 trap cleanup EXIT
 
