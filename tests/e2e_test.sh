@@ -223,6 +223,25 @@ check "several events, one JSON per line" [ "$(jq -c 'select(.eventType)' "$work
 curl -s -N --http2-prior-knowledge --max-time 2 "$gw/api/v11/transactions/events" >"$work/events2" 2>/dev/null
 check "events over HTTP/2" [ "$(jq -c . "$work/events2" 2>/dev/null | wc -l)" -ge 1 ]
 
+curl -s --http2 -o /dev/null -w '%{http_version}' "$gw/api/v11/transactions/stats" >"$work/upgrade"
+check "h2c upgrade from HTTP/1.1" [ "$(cat "$work/upgrade")" = 2 ]
+
+# an upstream that dies mid-stream: the stream ends with an {"error": ...} line
+start_services streamsvc
+stream_svc_pid=$svc_pid
+start_gateway gwstream --upstream "127.0.0.1:$svc_port"
+post /api/v11/transactions "$submit" >/dev/null
+curl -s -N --max-time 5 "$gw/api/v11/transactions/events" >"$work/events3" 2>/dev/null &
+evpid=$!
+sleep 0.7
+kill "$stream_svc_pid"
+wait $evpid 2>/dev/null
+check "events before the failure arrive" [ "$(jq -c 'select(.eventType)' "$work/events3" 2>/dev/null | wc -l)" -ge 1 ]
+check "a failure mid-stream is a final error line" bash -c "tail -n1 '$work/events3' | jq -e '.error.code > 0 and (.error.message | length) > 0' >/dev/null"
+kill "$gw_pid" 2>/dev/null
+gw=$main_gw
+gw_port=${main_gw##*:}
+
 # ---- bad input: the error JSON, and the gateway keeps serving -----------------
 
 post /api/v11/transactions '{"userId":'
