@@ -96,7 +96,11 @@ req() {
 }
 post() { req -X POST -H 'content-type: application/json' --data-binary "$2" "${@:3}" "$gw$1"; }
 get() { req "${@:2}" "$gw$1"; }
-jqe() { echo "$body" | jq -e "$@" >/dev/null 2>&1; }
+# jq -e alone passes on empty input: `input` makes an empty body fail
+jqe() {
+  local filter=${*: -1}
+  echo "$body" | jq -e -n "${@:1:$#-1}" "input | ($filter)" >/dev/null 2>&1
+}
 jqf() { jq "$@" >/dev/null 2>&1; }
 
 # ---- start -----------------------------------------------------------------
@@ -237,7 +241,7 @@ sleep 0.7
 kill "$stream_svc_pid"
 wait $evpid 2>/dev/null
 check "events before the failure arrive" [ "$(jq -c 'select(.eventType)' "$work/events3" 2>/dev/null | wc -l)" -ge 1 ]
-check "a failure mid-stream is a final error line" bash -c "tail -n1 '$work/events3' | jq -e '.error.code > 0 and (.error.message | length) > 0' >/dev/null"
+check "a failure mid-stream is a final error line" bash -c "tail -n1 '$work/events3' | jq -e -n 'input | .error.code > 0 and (.error.message | length) > 0' >/dev/null"
 kill "$gw_pid" 2>/dev/null
 gw=$main_gw
 gw_port=${main_gw##*:}
