@@ -233,6 +233,15 @@ static int start_batch(struct rpc *rpc, const grpc_op *ops, size_t n, struct tag
     return 0;
 }
 
+static void initial_md_op(struct rpc *rpc, grpc_op *op)
+{
+    if (rpc->md == NULL)
+        build_initial_md(rpc);
+    op->op = GRPC_OP_SEND_INITIAL_METADATA;
+    op->data.send_initial_metadata.count = rpc->md ? rpc->n_md : S.n_initial_md;
+    op->data.send_initial_metadata.metadata = rpc->md ? rpc->md : S.initial_md;
+}
+
 /* --- unary replies ------------------------------------------------------- */
 
 /* Everything a unary call still owes the client, in one batch. */
@@ -242,12 +251,7 @@ static void finish(struct rpc *rpc)
     size_t n = 0;
 
     memset(ops, 0, sizeof(ops));
-    if (rpc->md == NULL)
-        build_initial_md(rpc);
-    ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[n].data.send_initial_metadata.count = rpc->md ? rpc->n_md : S.n_initial_md;
-    ops[n].data.send_initial_metadata.metadata = rpc->md ? rpc->md : S.initial_md;
-    n++;
+    initial_md_op(rpc, &ops[n++]);
     if (rpc->reply.code == GRPC_STATUS_OK && rpc->reply.has_body) {
         rpc->send_buf = grpc_raw_byte_buffer_create(&rpc->reply.body, 1);
         ops[n].op = GRPC_OP_SEND_MESSAGE;
@@ -291,12 +295,7 @@ static void stream_pump(struct stream *st)
     /* headers go out at once, even with nothing queued: a REST client
      * waiting on the stream sees its 200 before the first event */
     if (!st->md_sent) {
-        if (rpc->md == NULL)
-            build_initial_md(rpc);
-        ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
-        ops[n].data.send_initial_metadata.count = rpc->md ? rpc->n_md : S.n_initial_md;
-        ops[n].data.send_initial_metadata.metadata = rpc->md ? rpc->md : S.initial_md;
-        n++;
+        initial_md_op(rpc, &ops[n++]);
         st->md_sent = 1;
     }
     if (st->len) {
