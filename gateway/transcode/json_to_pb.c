@@ -711,6 +711,17 @@ static int begin_value(encoder_t *e, const schema_message_t *m, const token_t *t
     return value_done(e);
 }
 
+/* Struct is its `fields` map, ListValue its `values` array. */
+static int push_field_frame(encoder_t *e, frame_kind_t kind, const schema_field_t *field, unsigned closes)
+{
+    frame_t *f = field ? push(e, kind) : NULL;
+    if (f == NULL)
+        return 0;
+    f->field = field;
+    f->closes = (uint8_t)closes;
+    return 1;
+}
+
 static int begin_body(encoder_t *e, const schema_message_t *m, const token_t *t, unsigned closes)
 {
     const char *why = NULL;
@@ -724,28 +735,14 @@ static int begin_body(encoder_t *e, const schema_message_t *m, const token_t *t,
         if (t->ev != EV_START_MAP)
             return FAIL(e, "expected an object with \"@type\", got %s", token_name(t));
         return begin_any(e, m, closes);
-    case WKT_STRUCT: {
+    case WKT_STRUCT:
         if (t->ev != EV_START_MAP)
             return FAIL(e, "expected an object, got %s", token_name(t));
-        const schema_field_t *fields = field_no(e, m, 1);
-        frame_t *f = fields ? push(e, FRAME_MAP) : NULL;
-        if (f == NULL)
-            return 0;
-        f->field = fields;
-        f->closes = (uint8_t)closes;
-        return 1;
-    }
-    case WKT_LIST_VALUE: {
+        return push_field_frame(e, FRAME_MAP, field_no(e, m, 1), closes);
+    case WKT_LIST_VALUE:
         if (t->ev != EV_START_ARRAY)
             return FAIL(e, "expected an array, got %s", token_name(t));
-        const schema_field_t *values = field_no(e, m, 1);
-        frame_t *f = values ? push(e, FRAME_ARRAY) : NULL;
-        if (f == NULL)
-            return 0;
-        f->field = values;
-        f->closes = (uint8_t)closes;
-        return 1;
-    }
+        return push_field_frame(e, FRAME_ARRAY, field_no(e, m, 1), closes);
     case WKT_VALUE:
         return begin_value(e, m, t, closes);
     case WKT_TIMESTAMP:
