@@ -73,8 +73,10 @@ struct api_request {
     int stream_done;          /* the upstream call has ended */
     int paused;
     arena_t msg_arena;        /* scratch of one streamed message */
-    /* access log */
+    /* access log and metrics */
     struct timespec started;
+    struct timespec call_started;
+    uint64_t call_us;
     const char *request_id;
     size_t request_id_len;
     arena_t arena;
@@ -147,17 +149,28 @@ static void respond_error(api_request_t *r, int http_status, int grpc_code, cons
 
 /* ---- contexts ---------------------------------------------------------- */
 
-static void log_request(api_request_t *r)
+static uint64_t us_since(const struct timespec *t0)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)(now.tv_sec - t0->tv_sec) * 1000000u + (uint64_t)((now.tv_nsec - t0->tv_nsec) / 1000);
+}
+
+/* The request is over: metrics and the access log. */
+static void record_request(api_request_t *r)
 {
     worker_t *w = r->w;
+    h2o_req_t *req = r->req;
+    uint64_t us = us_since(&r->started);
+    size_t bi = r->binding ? (size_t)(r->binding - binding_at(w->shared->bindings, 0)) : SIZE_MAX;
+    metrics_record_http(w->metrics, bi, req->method.base, req->method.len, req->res.status, us, req->entity.len,
+                        req->bytes_sent);
+    if (r->binding && r->state != API_ROUTED && r->grpc_code >= 0)
+        metrics_record_grpc(w->metrics, bi, r->grpc_code, r->call_us);
     if (w->log.fd < 0)
         return;
-    struct timespec now, wall;
-    clock_gettime(CLOCK_MONOTONIC, &now);
+    struct timespec wall;
     clock_gettime(CLOCK_REALTIME, &wall);
-    h2o_req_t *req = r->req;
-    uint64_t us = (uint64_t)(now.tv_sec - r->started.tv_sec) * 1000000u +
-                  (uint64_t)((now.tv_nsec - r->started.tv_nsec) / 1000);
     size_t path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
     access_log_entry_t e = {
         .unix_ms = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000,
@@ -202,8 +215,9 @@ static void on_pool_dispose(void *p)
         upstream_call_cancel(r->call);
         r->call_active = 0;
         r->grpc_code = GRPC_CANCELLED;
+        r->call_us = us_since(&r->call_started);
     }
-    log_request(r);
+    record_request(r);
     release(r);
 }
 
@@ -583,6 +597,7 @@ static void on_close(void *ctx, int code, const char *message, size_t message_le
 {
     api_request_t *r = ctx;
     r->call_active = 0;
+    r->call_us = us_since(&r->call_started);
     r->grpc_code = code;
     if (code == GRPC_OK && r->response_error)
         r->grpc_code = r->st.code;
@@ -714,6 +729,7 @@ int api_handle(h2o_req_t *req)
 
     r->state = API_CALLING;
     r->call_active = 1;
+    clock_gettime(CLOCK_MONOTONIC, &r->call_started);
     r->call = upstream_call_start(w->clusters[r->route->cluster], b->method->grpc_path, (const uint8_t *)pb.data, pb.len,
                                   md, nmd, timeout, &handlers, r);
     if (r->call == NULL)

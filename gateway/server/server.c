@@ -22,6 +22,7 @@
 
 #include "server/api.h"
 #include "server/health.h"
+#include "server/metrics.h"
 #include "server/worker.h"
 
 #define SERVER_MAX_WORKERS 1024
@@ -37,7 +38,7 @@ struct server {
 static int dispatch(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
-    if (health_handle(req))
+    if (health_handle(req) || metrics_handle(req))
         return 0;
     return api_handle(req);
 }
@@ -179,9 +180,19 @@ server_t *server_new(const config_t *cfg, const schema_t *schema, const binding_
     h2o_handler_t *h = h2o_create_handler(path, sizeof(*h));
     h->on_req = dispatch;
 
+    sh->worker_metrics = calloc(s->nworkers, sizeof(*sh->worker_metrics));
+    if (sh->worker_metrics == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     for (unsigned wi = 0; wi < s->nworkers; wi++) {
         worker_t *w = &s->workers[wi];
         w->id = wi;
+        w->metrics = sh->worker_metrics[wi] = metrics_new(binding_count(bindings));
+        if (w->metrics == NULL) {
+            snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
         w->shared = sh;
         w->nlisten = cfg->nlisteners;
         w->listen_fds = malloc(cfg->nlisteners * sizeof(int));
@@ -251,6 +262,9 @@ void server_free(server_t *s)
         h2o_config_dispose(&s->shared.h2o);
     if (s->log_fd_owned && s->shared.log_fd >= 0)
         close(s->shared.log_fd);
+    for (unsigned i = 0; s->shared.worker_metrics && i < s->nworkers; i++)
+        metrics_free(s->shared.worker_metrics[i]);
+    free(s->shared.worker_metrics);
     free(s->workers);
     free(s->shared.clusters);
     free(s->shared.routes);

@@ -14,6 +14,7 @@
 #include "config/config.h"
 #include "schema/schema.h"
 #include "server/access_log.h"
+#include "server/metrics.h"
 #include "transcode/binding.h"
 #include "upstream/upstream.h"
 
@@ -42,6 +43,7 @@ typedef struct shared {
     cluster_health_t *clusters;     /* one per cfg->clusters */
     size_t nclusters;
     unsigned nworkers;
+    metrics_t **worker_metrics;     /* one block per worker, summed at scrape */
     h2o_globalconf_t h2o;
     int log_fd;                     /* -1: access log off */
     _Atomic int started;            /* every worker is serving */
@@ -66,6 +68,7 @@ typedef struct worker {
     size_t nfree_requests;
     uint64_t in_flight;
     access_log_t log;
+    metrics_t *metrics;             /* shared->worker_metrics[id]: written only here */
     h2o_timeout_t tick;             /* 100 ms: log flush, health probes, drain */
     h2o_timeout_entry_t tick_entry;
     uint64_t drain_deadline;        /* loop ms; 0 while serving */

@@ -1,0 +1,387 @@
+/*
+ * metrics.c: the per-worker blocks and the text exposition (Prometheus
+ * 0.0.4).
+ *
+ * A block is a flat array of uint64 counters laid out per "row" (a binding,
+ * or an unmatched method): status-code counts, latency histogram buckets,
+ * sums. Only the owning worker writes a block; the scraper reads all of
+ * them with relaxed atomic loads, so a scrape sees each counter whole,
+ * possibly a request behind.
+ */
+#include "server/metrics.h"
+
+#include <dirent.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/status.h"
+#include "server/api.h"
+#include "server/worker.h"
+
+/* Buckets include 0.2 and 0.5 so the release gates (p95 > 200 ms, 500 ms)
+ * read exactly off them. */
+static const double bucket_le[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.25, 0.5, 1, 2.5, 5, 10};
+#define NBUCKETS (sizeof(bucket_le) / sizeof(bucket_le[0]))
+
+static const int status_codes[] = {200, 201, 202, 204, 400, 401, 403, 404, 405, 409,
+                                   413, 415, 429, 499, 500, 501, 502, 503, 504};
+#define NSTATUS (sizeof(status_codes) / sizeof(status_codes[0]))
+#define NSTATUS_SLOTS (NSTATUS + 5) /* + 1xx..5xx for the rest */
+
+static const char *const methods[] = {"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "OTHER"};
+#define NMETHODS (sizeof(methods) / sizeof(methods[0]))
+
+#define NGRPC (GRPC_CODE_MAX + 1)
+
+typedef _Atomic uint64_t counter_t;
+
+/* One row of HTTP figures. */
+typedef struct http_row {
+    counter_t status[NSTATUS_SLOTS];
+    counter_t le[NBUCKETS];  /* cumulative at scrape, per bucket here */
+    counter_t count, sum_us, req_bytes, resp_bytes;
+} http_row_t;
+
+typedef struct grpc_row {
+    counter_t code[NGRPC];
+    counter_t le[NBUCKETS];
+    counter_t count, sum_us;
+} grpc_row_t;
+
+struct metrics {
+    size_t nbindings;
+    http_row_t *http; /* nbindings rows, then NMETHODS rows for unmatched */
+    grpc_row_t *grpc; /* nbindings rows */
+};
+
+metrics_t *metrics_new(size_t nbindings)
+{
+    metrics_t *m = calloc(1, sizeof(*m));
+    if (m == NULL)
+        return NULL;
+    m->nbindings = nbindings;
+    m->http = calloc(nbindings + NMETHODS, sizeof(*m->http));
+    m->grpc = calloc(nbindings ? nbindings : 1, sizeof(*m->grpc));
+    if (m->http == NULL || m->grpc == NULL) {
+        metrics_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void metrics_free(metrics_t *m)
+{
+    if (m == NULL)
+        return;
+    free(m->http);
+    free(m->grpc);
+    free(m);
+}
+
+/* Only the owner writes: a plain add, no lock prefix, is enough. */
+static inline void bump(counter_t *c, uint64_t by)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + by, memory_order_relaxed);
+}
+
+static size_t status_slot(int status)
+{
+    for (size_t i = 0; i < NSTATUS; i++)
+        if (status_codes[i] == status)
+            return i;
+    int cls = status / 100;
+    return NSTATUS + (size_t)(cls >= 1 && cls <= 5 ? cls - 1 : 4);
+}
+
+static size_t bucket_of(uint64_t us)
+{
+    double s = (double)us / 1e6;
+    size_t i = 0;
+    while (i < NBUCKETS && s > bucket_le[i])
+        i++;
+    return i; /* NBUCKETS: only +Inf */
+}
+
+void metrics_record_http(metrics_t *m, size_t binding, const char *method, size_t method_len, int status,
+                         uint64_t duration_us, size_t request_bytes, size_t response_bytes)
+{
+    size_t row = binding;
+    if (binding >= m->nbindings) {
+        size_t k = 0;
+        while (k < NMETHODS - 1 && !(strlen(methods[k]) == method_len && memcmp(methods[k], method, method_len) == 0))
+            k++;
+        row = m->nbindings + k;
+    }
+    http_row_t *r = &m->http[row];
+    bump(&r->status[status_slot(status)], 1);
+    size_t b = bucket_of(duration_us);
+    if (b < NBUCKETS)
+        bump(&r->le[b], 1);
+    bump(&r->count, 1);
+    bump(&r->sum_us, duration_us);
+    bump(&r->req_bytes, request_bytes);
+    bump(&r->resp_bytes, response_bytes);
+}
+
+void metrics_record_grpc(metrics_t *m, size_t binding, int code, uint64_t duration_us)
+{
+    if (binding >= m->nbindings)
+        return;
+    grpc_row_t *r = &m->grpc[binding];
+    bump(&r->code[code >= 0 && code < NGRPC ? code : GRPC_UNKNOWN], 1);
+    size_t b = bucket_of(duration_us);
+    if (b < NBUCKETS)
+        bump(&r->le[b], 1);
+    bump(&r->count, 1);
+    bump(&r->sum_us, duration_us);
+}
+
+/* ---- exposition ---------------------------------------------------------- */
+
+static uint64_t sum_http(shared_t *sh, size_t row, size_t field_offset)
+{
+    uint64_t total = 0;
+    for (unsigned w = 0; w < sh->nworkers; w++)
+        total += atomic_load_explicit((counter_t *)((char *)&sh->worker_metrics[w]->http[row] + field_offset),
+                                      memory_order_relaxed);
+    return total;
+}
+
+static uint64_t sum_grpc(shared_t *sh, size_t row, size_t field_offset)
+{
+    uint64_t total = 0;
+    for (unsigned w = 0; w < sh->nworkers; w++)
+        total += atomic_load_explicit((counter_t *)((char *)&sh->worker_metrics[w]->grpc[row] + field_offset),
+                                      memory_order_relaxed);
+    return total;
+}
+
+static void put_label(buf_t *b, const char *name, const char *value)
+{
+    buf_printf(b, "%s=\"", name);
+    for (const char *p = value; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            buf_putc(b, '\\');
+        if (*p == '\n')
+            buf_puts_lit(b, "\\n");
+        else
+            buf_putc(b, *p);
+    }
+    buf_putc(b, '"');
+}
+
+static void http_labels(buf_t *b, shared_t *sh, size_t row)
+{
+    size_t nb = sh->worker_metrics[0]->nbindings;
+    if (row < nb) {
+        const binding_t *bd = binding_at(sh->bindings, row);
+        put_label(b, "method", bd->rule->method);
+        buf_putc(b, ',');
+        put_label(b, "route", bd->rule->path);
+    } else {
+        put_label(b, "method", methods[row - nb]);
+        buf_puts_lit(b, ",route=\"\"");
+    }
+}
+
+static void grpc_labels(buf_t *b, shared_t *sh, size_t row)
+{
+    const binding_t *bd = binding_at(sh->bindings, row);
+    const char *full = bd->method->full_name;
+    const char *dot = strrchr(full, '.');
+    buf_printf(b, "service=\"%.*s\",method=\"%s\"", (int)(dot - full), full, bd->method->name);
+}
+
+static void histogram(buf_t *b, const char *name, shared_t *sh, size_t row, int grpc)
+{
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i <= NBUCKETS; i++) {
+        if (i < NBUCKETS) {
+            size_t off = grpc ? offsetof(grpc_row_t, le) : offsetof(http_row_t, le);
+            cumulative += grpc ? sum_grpc(sh, row, off + i * sizeof(counter_t))
+                               : sum_http(sh, row, off + i * sizeof(counter_t));
+        } else {
+            cumulative = grpc ? sum_grpc(sh, row, offsetof(grpc_row_t, count))
+                              : sum_http(sh, row, offsetof(http_row_t, count));
+        }
+        buf_printf(b, "%s_bucket{", name);
+        if (grpc)
+            grpc_labels(b, sh, row);
+        else
+            http_labels(b, sh, row);
+        if (i < NBUCKETS)
+            buf_printf(b, ",le=\"%g\"} %llu\n", bucket_le[i], (unsigned long long)cumulative);
+        else
+            buf_printf(b, ",le=\"+Inf\"} %llu\n", (unsigned long long)cumulative);
+    }
+    uint64_t sum_us = grpc ? sum_grpc(sh, row, offsetof(grpc_row_t, sum_us)) : sum_http(sh, row, offsetof(http_row_t, sum_us));
+    buf_printf(b, "%s_sum{", name);
+    if (grpc)
+        grpc_labels(b, sh, row);
+    else
+        http_labels(b, sh, row);
+    buf_printf(b, "} %.6f\n%s_count{", (double)sum_us / 1e6, name);
+    if (grpc)
+        grpc_labels(b, sh, row);
+    else
+        http_labels(b, sh, row);
+    buf_printf(b, "} %llu\n", (unsigned long long)cumulative);
+}
+
+static void process_metrics(buf_t *b)
+{
+    long hz = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+    unsigned long utime = 0, stime = 0, threads = 0;
+    unsigned long long starttime = 0;
+    long rss = 0;
+    FILE *f = fopen("/proc/self/stat", "r");
+    if (f) {
+        /* fields after the command, which may hold spaces: skip to ") " */
+        char line[1024];
+        if (fgets(line, sizeof(line), f)) {
+            char *p = strrchr(line, ')');
+            if (p && sscanf(p + 2,
+                            "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d %*d %lu %*d %llu %*u %ld",
+                            &utime, &stime, &threads, &starttime, &rss) != 5)
+                utime = stime = 0;
+        }
+        fclose(f);
+    }
+    double boot = 0;
+    f = fopen("/proc/stat", "r");
+    if (f) {
+        char line[256];
+        while (fgets(line, sizeof(line), f))
+            if (sscanf(line, "btime %lf", &boot) == 1)
+                break;
+        fclose(f);
+    }
+    size_t fds = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (d) {
+        while (readdir(d))
+            fds++;
+        closedir(d);
+        fds = fds > 2 ? fds - 3 : 0; /* ".", "..", and the directory's own fd */
+    }
+    struct rlimit rl = {0};
+    getrlimit(RLIMIT_NOFILE, &rl);
+    buf_printf(b,
+               "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n"
+               "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total %.2f\n"
+               "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+               "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %ld\n"
+               "# HELP process_open_fds Number of open file descriptors.\n"
+               "# TYPE process_open_fds gauge\nprocess_open_fds %zu\n"
+               "# HELP process_max_fds Maximum number of open file descriptors.\n"
+               "# TYPE process_max_fds gauge\nprocess_max_fds %llu\n"
+               "# HELP process_start_time_seconds Start time of the process since unix epoch in seconds.\n"
+               "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds %.2f\n"
+               "# HELP process_threads Number of OS threads in the process.\n"
+               "# TYPE process_threads gauge\nprocess_threads %lu\n",
+               hz > 0 ? (double)(utime + stime) / (double)hz : 0.0, rss * page, fds,
+               (unsigned long long)rl.rlim_cur, boot + (hz > 0 ? (double)starttime / (double)hz : 0.0), threads);
+}
+
+static void render(buf_t *b, shared_t *sh)
+{
+    size_t nb = sh->worker_metrics[0]->nbindings;
+    buf_puts_lit(b, "# HELP http_requests_total HTTP requests answered, by route template and status.\n"
+                    "# TYPE http_requests_total counter\n");
+    for (size_t row = 0; row < nb + NMETHODS; row++) {
+        for (size_t s = 0; s < NSTATUS_SLOTS; s++) {
+            uint64_t n = sum_http(sh, row, offsetof(http_row_t, status) + s * sizeof(counter_t));
+            if (n == 0)
+                continue;
+            buf_puts_lit(b, "http_requests_total{");
+            http_labels(b, sh, row);
+            if (s < NSTATUS)
+                buf_printf(b, ",code=\"%d\"} %llu\n", status_codes[s], (unsigned long long)n);
+            else
+                buf_printf(b, ",code=\"%zuxx\"} %llu\n", s - NSTATUS + 1, (unsigned long long)n);
+        }
+    }
+    buf_puts_lit(b, "# HELP http_request_duration_seconds Time from request to the end of the response.\n"
+                    "# TYPE http_request_duration_seconds histogram\n");
+    for (size_t row = 0; row < nb + NMETHODS; row++)
+        if (sum_http(sh, row, offsetof(http_row_t, count)))
+            histogram(b, "http_request_duration_seconds", sh, row, 0);
+    const char *sizes[2][3] = {{"http_request_size_bytes", "Request body bytes.", "req"},
+                               {"http_response_size_bytes", "Response bytes sent.", "resp"}};
+    for (int k = 0; k < 2; k++) {
+        buf_printf(b, "# HELP %s %s\n# TYPE %s summary\n", sizes[k][0], sizes[k][1], sizes[k][0]);
+        for (size_t row = 0; row < nb + NMETHODS; row++) {
+            uint64_t count = sum_http(sh, row, offsetof(http_row_t, count));
+            if (count == 0)
+                continue;
+            uint64_t sum = sum_http(sh, row, k ? offsetof(http_row_t, resp_bytes) : offsetof(http_row_t, req_bytes));
+            buf_printf(b, "%s_sum{", sizes[k][0]);
+            http_labels(b, sh, row);
+            buf_printf(b, "} %llu\n%s_count{", (unsigned long long)sum, sizes[k][0]);
+            http_labels(b, sh, row);
+            buf_printf(b, "} %llu\n", (unsigned long long)count);
+        }
+    }
+    buf_puts_lit(b, "# HELP grpc_requests_total Upstream gRPC calls, by service, method and status.\n"
+                    "# TYPE grpc_requests_total counter\n");
+    for (size_t row = 0; row < nb; row++) {
+        for (int c = 0; c < NGRPC; c++) {
+            uint64_t n = sum_grpc(sh, row, offsetof(grpc_row_t, code) + (size_t)c * sizeof(counter_t));
+            if (n == 0)
+                continue;
+            buf_puts_lit(b, "grpc_requests_total{");
+            grpc_labels(b, sh, row);
+            buf_printf(b, ",code=\"%s\"} %llu\n", status_grpc_name(c), (unsigned long long)n);
+        }
+    }
+    buf_puts_lit(b, "# HELP grpc_request_duration_seconds Upstream gRPC call time.\n"
+                    "# TYPE grpc_request_duration_seconds histogram\n");
+    for (size_t row = 0; row < nb; row++)
+        if (sum_grpc(sh, row, offsetof(grpc_row_t, count)))
+            histogram(b, "grpc_request_duration_seconds", sh, row, 1);
+
+    buf_puts_lit(b, "# HELP gateway_upstream_healthy Whether the cluster passes its health checks (1) or not (0).\n"
+                    "# TYPE gateway_upstream_healthy gauge\n");
+    for (size_t i = 0; i < sh->nclusters; i++) {
+        buf_puts_lit(b, "gateway_upstream_healthy{");
+        put_label(b, "cluster", sh->clusters[i].cfg->name);
+        buf_printf(b, "} %d\n", atomic_load(&sh->clusters[i].up));
+    }
+    buf_printf(b,
+               "# HELP gateway_draining Whether the gateway is draining (1) or serving (0).\n"
+               "# TYPE gateway_draining gauge\ngateway_draining %d\n"
+               "# HELP gateway_workers Worker threads.\n# TYPE gateway_workers gauge\ngateway_workers %u\n",
+               atomic_load(&sh->draining), sh->nworkers);
+    process_metrics(b);
+}
+
+int metrics_handle(h2o_req_t *req)
+{
+    size_t len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    if (len != 10 || memcmp(req->path.base, "/q/metrics", 10) != 0)
+        return 0;
+    worker_t *w = worker_of(req->conn->ctx);
+    shared_t *sh = w->shared;
+    arena_t a;
+    arena_init(&a);
+    buf_t b;
+    buf_init(&b, &a, 16384);
+    render(&b, sh);
+    if (b.oom) {
+        api_send_error(req, 500, GRPC_INTERNAL, H2O_STRLIT("out of memory rendering metrics"));
+    } else {
+        req->res.status = 200;
+        req->res.reason = "OK";
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                       H2O_STRLIT("text/plain; version=0.0.4; charset=utf-8"));
+        h2o_send_inline(req, b.data, b.len);
+    }
+    arena_free(&a);
+    return 1;
+}
