@@ -267,6 +267,14 @@ check "body over limit 413" [ "$status" = 413 ]
 check "... error JSON" jqe '.code == 8'
 req -X POST -H 'content-type: text/plain' --data-binary '{}' "$gw/api/v11/transactions"
 check "unsupported media type 415" [ "$status" = 415 ]
+# garbage on the wire: not HTTP at all, a broken HTTP/2 preface, a huge header
+for junk in 'GARBAGE\r\n\r\n' 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\xff\xff\xff\xff' \
+            "GET /api/v11/transactions/stats HTTP/1.1\r\nX-Big: $(head -c 70000 /dev/zero | tr '\0' a)\r\n\r\n"; do
+  exec 3<>"/dev/tcp/127.0.0.1/$gw_port"
+  printf "$junk" >&3 2>/dev/null || true
+  timeout 3 cat <&3 >/dev/null 2>&1 || true
+  exec 3<&-
+done
 get /api/v11/transactions/stats
 check "still serving after bad input" [ "$status" = 200 ]
 
