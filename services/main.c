@@ -17,7 +17,8 @@
 static void usage(FILE *out)
 {
     fputs("usage: aurigraph-services [--listen HOST:PORT] [--fail-rate F] [--fail-code N]\n"
-          "                          [--latency-ms N] [--version-tag TAG] [--threads N] [--help]\n"
+          "                          [--fail-details TEXT] [--latency-ms N] [--version-tag TAG]\n"
+          "                          [--threads N] [--help]\n"
           "\n"
           "Reference gRPC services of the Aurigraph V11 API (package aurigraph.v11)\n"
           "plus grpc.health.v1.Health/Check, on an insecure HTTP/2 port.\n"
@@ -29,6 +30,9 @@ static void usage(FILE *out)
           "                      Health/Check) with message \"injected failure\"\n"
           "  --fail-code N       gRPC status code of those failures (default 14,\n"
           "                      UNAVAILABLE)\n"
+          "  --fail-details TEXT those failures also carry grpc-status-details-bin: a\n"
+          "                      google.rpc.Status whose one detail is a\n"
+          "                      google.protobuf.StringValue holding TEXT\n"
           "  --latency-ms N      delay every answer (not Health/Check) by N ms\n"
           "  --version-tag TAG   send initial metadata \"x-version-tag: TAG\" on every call\n"
           "  --threads N         threads polling gRPC (default 1; more help only with\n"
@@ -93,6 +97,7 @@ int main(int argc, char **argv)
             return 0;
         }
         if (strcmp(flag, "--listen") && strcmp(flag, "--fail-rate") && strcmp(flag, "--fail-code") &&
+            strcmp(flag, "--fail-details") &&
             strcmp(flag, "--latency-ms") && strcmp(flag, "--version-tag") &&
             strcmp(flag, "--threads"))
             return bad(flag, NULL, "unknown option");
@@ -117,6 +122,10 @@ int main(int argc, char **argv)
             if (parse_long(val, 1, 16, &n) != 0)
                 return bad(flag, val, "expected a gRPC status code from 1 to 16");
             o.fail_code = (grpc_status_code)n;
+        } else if (strcmp(flag, "--fail-details") == 0) {
+            if (strlen(val) > 200)
+                return bad(flag, val, "expected at most 200 characters");
+            o.fail_details = val;
         } else if (strcmp(flag, "--latency-ms") == 0) {
             if (parse_long(val, 0, 600000, &n) != 0)
                 return bad(flag, val, "expected milliseconds from 0 to 600000");

@@ -88,6 +88,9 @@ struct rpc {
     struct rpc *delay_next;
     grpc_metadata *md;            /* initial metadata of the answer, built once */
     size_t n_md;
+    int injected;                 /* failed on purpose (--fail-rate) */
+    grpc_metadata trailer;        /* grpc-status-details-bin, when has_trailer */
+    int has_trailer;
 };
 
 
@@ -188,6 +191,10 @@ static void rpc_free(struct rpc *rpc)
         grpc_slice_unref(rpc->md[i].value);
     }
     free(rpc->md);
+    if (rpc->has_trailer) {
+        grpc_slice_unref(rpc->trailer.key);
+        grpc_slice_unref(rpc->trailer.value);
+    }
     grpc_metadata_array_destroy(&rpc->req_md);
     if (rpc->payload)
         grpc_byte_buffer_destroy(rpc->payload);
@@ -242,6 +249,46 @@ static void initial_md_op(struct rpc *rpc, grpc_op *op)
     op->data.send_initial_metadata.metadata = rpc->md ? rpc->md : S.initial_md;
 }
 
+/* --- status details ------------------------------------------------------ */
+
+static size_t put_varint(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+static size_t put_bytes(uint8_t *p, unsigned field, const void *data, size_t len)
+{
+    size_t n = put_varint(p, (uint64_t)field << 3 | 2);
+    n += put_varint(p + n, len);
+    memcpy(p + n, data, len);
+    return n + len;
+}
+
+/* google.rpc.Status{code, message, details: [Any{StringValue{text}}]},
+ * encoded by hand: three small messages do not need generated code. */
+static void attach_details(struct rpc *rpc, const char *text)
+{
+    static const char type_url[] = "type.googleapis.com/google.protobuf.StringValue";
+    uint8_t sv[256], any[512], status[1024];
+    size_t svn = put_bytes(sv, 1, text, strlen(text));
+    size_t anyn = put_bytes(any, 1, type_url, sizeof(type_url) - 1);
+    anyn += put_bytes(any + anyn, 2, sv, svn);
+    size_t n = put_varint(status, 1 << 3);
+    n += put_varint(status + n, (uint64_t)rpc->reply.code);
+    n += put_bytes(status + n, 2, rpc->reply.message, strlen(rpc->reply.message));
+    n += put_bytes(status + n, 3, any, anyn);
+    /* C core base64-encodes -bin values on the wire itself */
+    rpc->trailer.key = grpc_slice_from_static_string("grpc-status-details-bin");
+    rpc->trailer.value = grpc_slice_from_copied_buffer((const char *)status, n);
+    rpc->has_trailer = 1;
+}
+
 /* --- unary replies ------------------------------------------------------- */
 
 /* Everything a unary call still owes the client, in one batch. */
@@ -264,6 +311,12 @@ static void finish(struct rpc *rpc)
         rpc->status_details = grpc_slice_from_copied_string(rpc->reply.message);
         rpc->has_status_details = 1;
         ops[n].data.send_status_from_server.status_details = &rpc->status_details;
+    }
+    if (rpc->injected && S.opts->fail_details && !rpc->has_trailer)
+        attach_details(rpc, S.opts->fail_details);
+    if (rpc->has_trailer) {
+        ops[n].data.send_status_from_server.trailing_metadata_count = 1;
+        ops[n].data.send_status_from_server.trailing_metadata = &rpc->trailer;
     }
     n++;
     ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
@@ -436,6 +489,7 @@ static void on_new(struct rpc *rpc, int ok)
     exempt = reg->svc->exempt;
     if (!exempt && inject_failure()) {
         reply_error(&rpc->reply, S.opts->fail_code, "injected failure");
+        rpc->injected = 1;
     } else if (!rpc->payload) {
         reply_error(&rpc->reply, GRPC_STATUS_INVALID_ARGUMENT, "request message missing");
     } else {

@@ -11,6 +11,7 @@ struct server_opts {
     const char *listen;           /* HOST:PORT; port 0 picks a free one */
     double fail_rate;             /* 0..1: share of calls failed on purpose */
     grpc_status_code fail_code;   /* status those calls get */
+    const char *fail_details;     /* NULL, or text of a StringValue detail on those failures */
     int latency_ms;               /* added before every answer */
     const char *version_tag;      /* NULL: no x-version-tag metadata */
     int threads;                  /* completion-queue pollers, >= 1 */

@@ -311,6 +311,14 @@ for code in $(seq 1 16); do
   kill "$gw_pid" "$svc_pid" 2>/dev/null
 done
 
+# grpc-status-details-bin becomes the error's details
+start_services details --fail-rate 1 --fail-code 9 --fail-details "retry in 5s"
+start_gateway gwdetails --upstream "127.0.0.1:$svc_port"
+get /api/v11/transactions/stats
+check "status details decoded into details" jqe '.code == 9 and .details == [{"@type":"type.googleapis.com/google.protobuf.StringValue","value":"retry in 5s"}]'
+check "error responses keep the connection" bash -c "curl -s -v -o /dev/null -o /dev/null '$gw/nope' '$gw/api/v11/transactions/stats' 2>&1 | grep -q 'Re-using existing connection'"
+kill "$gw_pid" "$svc_pid" 2>/dev/null
+
 # ---- health: ready flips with the upstream ------------------------------------
 
 gw=$main_gw

@@ -120,8 +120,12 @@ static void send_error_body(h2o_req_t *req, int http_status, int grpc_code, cons
     req->res.status = http_status;
     req->res.reason = reason_phrase(http_status);
     h2o_set_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, H2O_STRLIT("application/json"), 1);
+    /* h2o_send_inline leaves the length out, which costs HTTP/1.1 clients
+     * their keep-alive connection on every error: say it */
+    static const char too_large[] = "{\"code\":13,\"message\":\"error too large to render\",\"details\":[]}";
+    req->res.content_length = b.oom ? sizeof(too_large) - 1 : b.len;
     if (b.oom)
-        h2o_send_inline(req, H2O_STRLIT("{\"code\":13,\"message\":\"error too large to render\",\"details\":[]}"));
+        h2o_send_inline(req, too_large, sizeof(too_large) - 1);
     else
         h2o_send_inline(req, b.data, b.len); /* copies into the pool */
     arena_free(&a);

@@ -187,6 +187,7 @@ static void answer(h2o_req_t *req, int set)
     req->res.reason = all_up ? "OK" : "Service Unavailable";
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
+    req->res.content_length = b.len + wl;
     h2o_send_inline(req, out, b.len + wl);
     arena_free(&a);
 }

@@ -380,6 +380,7 @@ int metrics_handle(h2o_req_t *req)
         req->res.reason = "OK";
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
                        H2O_STRLIT("text/plain; version=0.0.4; charset=utf-8"));
+        req->res.content_length = b.len;
         h2o_send_inline(req, b.data, b.len);
     }
     arena_free(&a);
