@@ -9,6 +9,7 @@
 #include "server/health.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/arena.h"
@@ -17,7 +18,6 @@
 #include "server/api.h"
 
 #define HEALTH_CHECK_PATH "/grpc.health.v1.Health/Check"
-#define HEALTH_MAX_CLUSTERS 256
 
 /* One probe per cluster at a time; lives in worker 0's state. */
 typedef struct probe {
@@ -27,8 +27,6 @@ typedef struct probe {
     int serving;          /* HealthCheckResponse.status == SERVING */
     uint64_t next_due;    /* loop ms */
 } probe_t;
-
-static probe_t probes[HEALTH_MAX_CLUSTERS]; /* worker 0 only */
 
 static void probe_on_headers(void *ctx, const upstream_header_t *h, size_t n)
 {
@@ -88,8 +86,10 @@ void health_tick(worker_t *w)
 {
     shared_t *sh = w->shared;
     uint64_t now = h2o_now(w->h2o.loop);
-    for (size_t i = 0; i < sh->nclusters && i < HEALTH_MAX_CLUSTERS; i++) {
-        probe_t *p = &probes[i];
+    if (w->probes == NULL && (w->probes = calloc(sh->nclusters ? sh->nclusters : 1, sizeof(probe_t))) == NULL)
+        return;
+    for (size_t i = 0; i < sh->nclusters; i++) {
+        probe_t *p = &w->probes[i];
         p->health = &sh->clusters[i];
         if (p->active || now < p->next_due)
             continue;
@@ -106,12 +106,11 @@ void health_tick(worker_t *w)
 
 void health_dispose(worker_t *w)
 {
-    for (size_t i = 0; i < w->shared->nclusters && i < HEALTH_MAX_CLUSTERS; i++) {
-        if (probes[i].active && probes[i].call)
-            upstream_call_cancel(probes[i].call);
-        probes[i].active = 0;
-        probes[i].call = NULL;
-    }
+    for (size_t i = 0; w->probes && i < w->shared->nclusters; i++)
+        if (w->probes[i].active && w->probes[i].call)
+            upstream_call_cancel(w->probes[i].call);
+    free(w->probes);
+    w->probes = NULL;
 }
 
 /* ---- answers ------------------------------------------------------------ */
