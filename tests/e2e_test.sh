@@ -345,6 +345,10 @@ check "unmatched paths are not labels" bash -c "! grep -q 'nothing/here' '$work/
 check "latency histogram has the 0.2 and 0.5 buckets" bash -c "grep -q 'http_request_duration_seconds_bucket{method=\"GET\",route=\"/api/v11/transactions/stats\",le=\"0.2\"}' '$work/body' && grep -q 'le=\"0.5\"' '$work/body'"
 check "process metrics" bash -c "grep -q '^process_resident_memory_bytes [1-9]' '$work/body' && grep -q '^process_open_fds ' '$work/body'"
 check "promtool check metrics" bash -c "promtool check metrics < '$work/body' >/dev/null 2>&1"
+req -H 'Accept: application/openmetrics-text; version=1.0.0' "$gw/q/metrics"
+check "OpenMetrics when asked" grep -qi '^content-type: application/openmetrics-text; version=1.0.0' <<<"$hdrs"
+check "OpenMetrics ends with # EOF" [ "$(tail -n1 "$work/body")" = "# EOF" ]
+check "OpenMetrics counter families drop _total" bash -c "grep -q '^# TYPE http_requests counter' '$work/body' && grep -q '^http_requests_total{' '$work/body'"
 
 # ---- access log --------------------------------------------------------------
 

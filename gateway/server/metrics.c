@@ -162,6 +162,16 @@ static uint64_t sum_grpc(shared_t *sh, size_t row, size_t field_offset)
     return total;
 }
 
+/* HELP and TYPE of a family. OpenMetrics names a counter's family without
+ * the _total its samples carry. */
+static void family(buf_t *b, int om, const char *name, const char *type, const char *help)
+{
+    size_t len = strlen(name);
+    if (om && strcmp(type, "counter") == 0 && len > 6 && strcmp(name + len - 6, "_total") == 0)
+        len -= 6;
+    buf_printf(b, "# HELP %.*s %s\n# TYPE %.*s %s\n", (int)len, name, help, (int)len, name, type);
+}
+
 static void put_label(buf_t *b, const char *name, const char *value)
 {
     buf_printf(b, "%s=\"", name);
@@ -234,7 +244,7 @@ static void histogram(buf_t *b, const char *name, shared_t *sh, size_t row, int 
     buf_printf(b, "} %llu\n", (unsigned long long)cumulative);
 }
 
-static void process_metrics(buf_t *b)
+static void process_metrics(buf_t *b, int om)
 {
     long hz = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
     unsigned long utime = 0, stime = 0, threads = 0;
@@ -272,28 +282,25 @@ static void process_metrics(buf_t *b)
     }
     struct rlimit rl = {0};
     getrlimit(RLIMIT_NOFILE, &rl);
-    buf_printf(b,
-               "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n"
-               "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total %.2f\n"
-               "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
-               "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %ld\n"
-               "# HELP process_open_fds Number of open file descriptors.\n"
-               "# TYPE process_open_fds gauge\nprocess_open_fds %zu\n"
-               "# HELP process_max_fds Maximum number of open file descriptors.\n"
-               "# TYPE process_max_fds gauge\nprocess_max_fds %llu\n"
-               "# HELP process_start_time_seconds Start time of the process since unix epoch in seconds.\n"
-               "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds %.2f\n"
-               "# HELP process_threads Number of OS threads in the process.\n"
-               "# TYPE process_threads gauge\nprocess_threads %lu\n",
-               hz > 0 ? (double)(utime + stime) / (double)hz : 0.0, rss * page, fds,
-               (unsigned long long)rl.rlim_cur, boot + (hz > 0 ? (double)starttime / (double)hz : 0.0), threads);
+    double cpu = hz > 0 ? (double)(utime + stime) / (double)hz : 0.0;
+    family(b, om, "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.");
+    buf_printf(b, "process_cpu_seconds_total %.2f\n", cpu);
+    family(b, om, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+    buf_printf(b, "process_resident_memory_bytes %ld\n", rss * page);
+    family(b, om, "process_open_fds", "gauge", "Number of open file descriptors.");
+    buf_printf(b, "process_open_fds %zu\n", fds);
+    family(b, om, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
+    buf_printf(b, "process_max_fds %llu\n", (unsigned long long)rl.rlim_cur);
+    family(b, om, "process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.");
+    buf_printf(b, "process_start_time_seconds %.2f\n", boot + (hz > 0 ? (double)starttime / (double)hz : 0.0));
+    family(b, om, "process_threads", "gauge", "Number of OS threads in the process.");
+    buf_printf(b, "process_threads %lu\n", threads);
 }
 
-static void render(buf_t *b, shared_t *sh)
+static void render(buf_t *b, shared_t *sh, int om)
 {
     size_t nb = sh->worker_metrics[0]->nbindings;
-    buf_puts_lit(b, "# HELP http_requests_total HTTP requests answered, by route template and status.\n"
-                    "# TYPE http_requests_total counter\n");
+    family(b, om, "http_requests_total", "counter", "HTTP requests answered, by route template and status.");
     for (size_t row = 0; row < nb + NMETHODS; row++) {
         for (size_t s = 0; s < NSTATUS_SLOTS; s++) {
             uint64_t n = sum_http(sh, row, offsetof(http_row_t, status) + s * sizeof(counter_t));
@@ -307,15 +314,14 @@ static void render(buf_t *b, shared_t *sh)
                 buf_printf(b, ",code=\"%zuxx\"} %llu\n", s - NSTATUS + 1, (unsigned long long)n);
         }
     }
-    buf_puts_lit(b, "# HELP http_request_duration_seconds Time from request to the end of the response.\n"
-                    "# TYPE http_request_duration_seconds histogram\n");
+    family(b, om, "http_request_duration_seconds", "histogram", "Time from request to the end of the response.");
     for (size_t row = 0; row < nb + NMETHODS; row++)
         if (sum_http(sh, row, offsetof(http_row_t, count)))
             histogram(b, "http_request_duration_seconds", sh, row, 0);
     const char *sizes[2][3] = {{"http_request_size_bytes", "Request body bytes.", "req"},
                                {"http_response_size_bytes", "Response bytes sent.", "resp"}};
     for (int k = 0; k < 2; k++) {
-        buf_printf(b, "# HELP %s %s\n# TYPE %s summary\n", sizes[k][0], sizes[k][1], sizes[k][0]);
+        family(b, om, sizes[k][0], "summary", sizes[k][1]);
         for (size_t row = 0; row < nb + NMETHODS; row++) {
             uint64_t count = sum_http(sh, row, offsetof(http_row_t, count));
             if (count == 0)
@@ -328,8 +334,7 @@ static void render(buf_t *b, shared_t *sh)
             buf_printf(b, "} %llu\n", (unsigned long long)count);
         }
     }
-    buf_puts_lit(b, "# HELP grpc_requests_total Upstream gRPC calls, by service, method and status.\n"
-                    "# TYPE grpc_requests_total counter\n");
+    family(b, om, "grpc_requests_total", "counter", "Upstream gRPC calls, by service, method and status.");
     for (size_t row = 0; row < nb; row++) {
         for (int c = 0; c < NGRPC; c++) {
             uint64_t n = sum_grpc(sh, row, offsetof(grpc_row_t, code) + (size_t)c * sizeof(counter_t));
@@ -340,25 +345,24 @@ static void render(buf_t *b, shared_t *sh)
             buf_printf(b, ",code=\"%s\"} %llu\n", status_grpc_name(c), (unsigned long long)n);
         }
     }
-    buf_puts_lit(b, "# HELP grpc_request_duration_seconds Upstream gRPC call time.\n"
-                    "# TYPE grpc_request_duration_seconds histogram\n");
+    family(b, om, "grpc_request_duration_seconds", "histogram", "Upstream gRPC call time.");
     for (size_t row = 0; row < nb; row++)
         if (sum_grpc(sh, row, offsetof(grpc_row_t, count)))
             histogram(b, "grpc_request_duration_seconds", sh, row, 1);
 
-    buf_puts_lit(b, "# HELP gateway_upstream_healthy Whether the cluster passes its health checks (1) or not (0).\n"
-                    "# TYPE gateway_upstream_healthy gauge\n");
+    family(b, om, "gateway_upstream_healthy", "gauge", "Whether the cluster passes its health checks (1) or not (0).");
     for (size_t i = 0; i < sh->nclusters; i++) {
         buf_puts_lit(b, "gateway_upstream_healthy{");
         put_label(b, "cluster", sh->clusters[i].cfg->name);
         buf_printf(b, "} %d\n", atomic_load(&sh->clusters[i].up));
     }
-    buf_printf(b,
-               "# HELP gateway_draining Whether the gateway is draining (1) or serving (0).\n"
-               "# TYPE gateway_draining gauge\ngateway_draining %d\n"
-               "# HELP gateway_workers Worker threads.\n# TYPE gateway_workers gauge\ngateway_workers %u\n",
-               atomic_load(&sh->draining), sh->nworkers);
-    process_metrics(b);
+    family(b, om, "gateway_draining", "gauge", "Whether the gateway is draining (1) or serving (0).");
+    buf_printf(b, "gateway_draining %d\n", atomic_load(&sh->draining));
+    family(b, om, "gateway_workers", "gauge", "Worker threads.");
+    buf_printf(b, "gateway_workers %u\n", sh->nworkers);
+    process_metrics(b, om);
+    if (om)
+        buf_puts_lit(b, "# EOF\n");
 }
 
 int metrics_handle(h2o_req_t *req)
@@ -368,18 +372,26 @@ int metrics_handle(h2o_req_t *req)
         return 0;
     worker_t *w = worker_of(req->conn->ctx);
     shared_t *sh = w->shared;
+    /* OpenMetrics when the scraper asks for it, the 0.0.4 text otherwise */
+    ssize_t accept = h2o_find_header(&req->headers, H2O_TOKEN_ACCEPT, -1);
+    int om = accept >= 0 && memmem(req->headers.entries[accept].value.base, req->headers.entries[accept].value.len,
+                                   "application/openmetrics-text", 28) != NULL;
     arena_t a;
     arena_init(&a);
     buf_t b;
     buf_init(&b, &a, 16384);
-    render(&b, sh);
+    render(&b, sh, om);
     if (b.oom) {
         api_send_error(req, 500, GRPC_INTERNAL, H2O_STRLIT("out of memory rendering metrics"));
     } else {
         req->res.status = 200;
         req->res.reason = "OK";
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
-                       H2O_STRLIT("text/plain; version=0.0.4; charset=utf-8"));
+        if (om)
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                           H2O_STRLIT("application/openmetrics-text; version=1.0.0; charset=utf-8"));
+        else
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                           H2O_STRLIT("text/plain; version=0.0.4; charset=utf-8"));
         req->res.content_length = b.len;
         h2o_send_inline(req, b.data, b.len);
     }
