@@ -68,6 +68,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <nghttp2/nghttp2.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1325,6 +1326,10 @@ static int conn_start(target_t *t)
         return -1;
     }
     conn->sock->data = conn;
+    /* h2o does not set it: without it Nagle holds a second call's frames
+     * until the first is acknowledged, a delayed ACK away */
+    int one = 1;
+    setsockopt(h2o_socket_get_fd(conn->sock), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     h2o_linklist_insert(&c->conns, &conn->link);
     t->conn = conn;
     return 0;
