@@ -453,14 +453,37 @@ static const char digit_pairs[201] =
 
 /* Writes v's digits ending just before `end`; returns where they start.
  * Values that fit 32 bits (most of them) take the cheaper 32-bit divisions. */
+/* Exactly four digits, leading zeros kept (v < 10000). */
+static inline void put4(char *p, uint32_t v)
+{
+    uint32_t hi = v / 100, lo = v - hi * 100;
+    memcpy(p, digit_pairs + 2 * hi, 2);
+    memcpy(p + 2, digit_pairs + 2 * lo, 2);
+}
+
+/* Big values split into independent 4-digit chunks first: fewer dependent
+ * divisions than a pair-at-a-time loop (the int32-array hot path). */
 static inline char *u32_digits(char *end, uint32_t v)
 {
     char *p = end;
-    while (v >= 100) {
-        uint32_t r = v % 100;
-        v /= 100;
+    if (v >= 100000000) {
+        uint32_t top = v / 100000000, rest = v - top * 100000000;
+        uint32_t a = rest / 10000;
+        put4(p - 4, rest - a * 10000);
+        put4(p - 8, a);
+        p -= 8;
+        v = top; /* 1..42 */
+    } else if (v >= 10000) {
+        uint32_t a = v / 10000;
+        put4(p - 4, v - a * 10000);
+        p -= 4;
+        v = a;
+    }
+    if (v >= 100) {
+        uint32_t hi = v / 100;
         p -= 2;
-        memcpy(p, digit_pairs + 2 * r, 2);
+        memcpy(p, digit_pairs + 2 * (v - hi * 100), 2);
+        v = hi;
     }
     if (v >= 10) {
         p -= 2;
