@@ -5,6 +5,7 @@
 #ifndef AG_BENCH_COMMON_H
 #define AG_BENCH_COMMON_H
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,26 @@ static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+/* A non-negative integer flag value, or exit 2 naming the flag. */
+static long parse_long(const char *s, const char *what)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < 0) {
+        fprintf(stderr, "bad %s: %s\n", what, s);
+        exit(2);
+    }
+    return v;
+}
+
+/* Sorts per[0..n) and returns the median; per[0] is then the minimum. */
+static double median_of(double *per, int n)
+{
+    qsort(per, (size_t)n, sizeof(double), cmp_double);
+    return n % 2 ? per[n / 2] : (per[n / 2 - 1] + per[n / 2]) / 2;
 }
 
 #endif

@@ -259,21 +259,9 @@ static double measure(tok_ctx_t *t, int which, const char *json, size_t len, int
         runs = 64;
     for (int i = 0; i < runs; i++)
         per[i] = time_iters(t, which, json, len, iters) / (double)iters;
-    qsort(per, (size_t)runs, sizeof(double), cmp_double);
+    double median = median_of(per, runs);
     *min_out = per[0];
-    return runs % 2 ? per[runs / 2] : (per[runs / 2 - 1] + per[runs / 2]) / 2;
-}
-
-static long parse_long(const char *s, const char *what)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || v < 0) {
-        fprintf(stderr, "bad %s: %s\n", what, s);
-        exit(2);
-    }
-    return v;
+    return median;
 }
 
 int main(int argc, char **argv)

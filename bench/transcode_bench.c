@@ -226,8 +226,7 @@ static result_t measure(runner_t *r, const bench_case_t *c, int dir, int runs, d
         runs = 64;
     for (int i = 0; i < runs; i++)
         per[i] = time_iters(r, c, dir, iters) / (double)iters;
-    qsort(per, (size_t)runs, sizeof(double), cmp_double);
-    res.median_ns = runs % 2 ? per[runs / 2] : (per[runs / 2 - 1] + per[runs / 2]) / 2;
+    res.median_ns = median_of(per, runs);
     res.min_ns = per[0];
     res.max_ns = per[runs - 1];
 
@@ -303,18 +302,6 @@ static int selected(const char *only, const bench_case_t *c, int dir)
     int match = (strlen(c->key) == kl && strncmp(only, c->key, kl) == 0) ||
                 (strlen(c->name) == kl && strncmp(only, c->name, kl) == 0);
     return match && (only[kl] != ':' || strcmp(only + kl + 1, dir_key[dir]) == 0);
-}
-
-static long parse_long(const char *s, const char *what)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || v < 0) {
-        fprintf(stderr, "bad %s: %s\n", what, s);
-        exit(2);
-    }
-    return v;
 }
 
 int main(int argc, char **argv)
