@@ -21,6 +21,8 @@
  *   descriptors: ~             FileDescriptorSet path; ~/null/empty = built one
  *   access_log: stdout         stdout | stderr | off | a file path
  *   drain_timeout_ms: 10000
+ *   http1: uring               uring | h2o: HTTP/1.1 front end (HTTP/2 is h2o's);
+ *                              uring falls back to h2o where io_uring is unusable
  *   transcode: {emit_defaults, ignore_unknown_fields, use_proto_names,
  *               enums_as_ints}                      booleans, all false
  *   limits: {max_body, max_depth, max_string, max_repeated, max_output}
@@ -244,7 +246,7 @@ static config_cluster_t *cluster_find(config_t *c, const char *name)
 
 void config_defaults(config_t *c)
 {
-    *c = (config_t){.drain_timeout_ms = CONFIG_DEFAULT_DRAIN_MS};
+    *c = (config_t){.drain_timeout_ms = CONFIG_DEFAULT_DRAIN_MS, .http1 = CONFIG_DEFAULT_HTTP1};
     add_listener(c, CONFIG_DEFAULT_LISTEN_HOST, CONFIG_DEFAULT_LISTEN_PORT);
     c->access_log = xstrdup("stdout");
     transcode_options_default(&c->transcode);
@@ -528,6 +530,17 @@ static int unknown_key(loader_t *L, const yaml_node_t *k, const char *section)
 
 #define PAIRS(n, p) (yaml_node_pair_t *p = (n)->data.mapping.pairs.start; p < (n)->data.mapping.pairs.top; p++)
 #define ITEMS(n, it) (yaml_node_item_t *it = (n)->data.sequence.items.start; it < (n)->data.sequence.items.top; it++)
+
+static int parse_http1(const char *v, config_http1_t *out)
+{
+    if (strcmp(v, "uring") == 0)
+        *out = CONFIG_HTTP1_URING;
+    else if (strcmp(v, "h2o") == 0)
+        *out = CONFIG_HTTP1_H2O;
+    else
+        return -1;
+    return 0;
+}
 
 static int get_string(loader_t *L, const yaml_node_t *n, const char *what, char **out)
 {
@@ -970,6 +983,14 @@ static int load_root(loader_t *L, const yaml_node_t *root, config_t *c)
             rc = get_string(L, v, "access_log", &c->access_log);
         else if (!strcmp(key, "drain_timeout_ms"))
             rc = get_duration(L, v, "drain_timeout_ms", &c->drain_timeout_ms);
+        else if (!strcmp(key, "http1")) {
+            if (scalar(L, v, "http1", "uring or h2o") < 0)
+                rc = -1;
+            else if (parse_http1(sval(v), &c->http1) != 0)
+                rc = expected(L, v, "http1", "uring or h2o");
+            else
+                rc = 0;
+        }
         else if (!strcmp(key, "transcode"))
             rc = load_transcode(L, v, &c->transcode);
         else if (!strcmp(key, "limits"))
@@ -1087,7 +1108,7 @@ out:
 
 /* ---- the command line ------------------------------------------------------ */
 
-typedef enum { F_CONFIG, F_LISTEN, F_UPSTREAM, F_DESCRIPTORS, F_WORKERS, F_ACCESS_LOG, F_CHECK, F_HELP } flag_id_t;
+typedef enum { F_CONFIG, F_LISTEN, F_UPSTREAM, F_DESCRIPTORS, F_WORKERS, F_ACCESS_LOG, F_HTTP1, F_CHECK, F_HELP } flag_id_t;
 
 typedef struct {
     const char *name;
@@ -1099,7 +1120,7 @@ typedef struct {
 static const flag_t flags[] = {
     {"config", F_CONFIG, true},         {"listen", F_LISTEN, true},         {"upstream", F_UPSTREAM, true},
     {"descriptors", F_DESCRIPTORS, true}, {"workers", F_WORKERS, true},     {"access-log", F_ACCESS_LOG, true},
-    {"check-config", F_CHECK, false},   {"help", F_HELP, false},
+    {"http1", F_HTTP1, true},           {"check-config", F_CHECK, false},   {"help", F_HELP, false},
 };
 
 /*
@@ -1174,6 +1195,12 @@ static int apply_flag(config_t *c, const flag_t *flag, const char *val, bool *li
         return 0;
     case F_ACCESS_LOG:
         set_str(&c->access_log, val);
+        return 0;
+    case F_HTTP1:
+        if (parse_http1(val, &c->http1) != 0) {
+            errf(err, errlen, "--http1: expected uring or h2o, got \"%s\"", val);
+            return -1;
+        }
         return 0;
     case F_WORKERS:
         if (!parse_u64(val, strlen(val), &w) || w > CONFIG_MAX_WORKERS) {
@@ -1401,6 +1428,8 @@ void config_print_help(FILE *f)
             "  --descriptors FILE    FileDescriptorSet to serve (default: the one built from proto/)\n"
             "  --workers N           worker threads, 0 = one per core, at most %d (default 0)\n"
             "  --access-log DEST     stdout | stderr | off | a file path (default stdout)\n"
+            "  --http1 uring|h2o     HTTP/1.1 front end: io_uring, or h2o's epoll loop (default\n"
+            "                        uring; h2o wherever io_uring is unusable). HTTP/2 is h2o's\n"
             "  --check-config        load and validate everything, then exit: 0 if valid\n"
             "  -h, --help            print this text and exit\n"
             "A value follows its flag (--workers 4) or an equals sign (--workers=4).\n"
@@ -1422,6 +1451,7 @@ void config_print_help(FILE *f)
     ref(f, "~ = the descriptor set built from proto/", "descriptors: ~");
     ref(f, "stdout | stderr | off | a file path", "access_log: stdout");
     ref(f, "on shutdown, in-flight calls get this long", "drain_timeout_ms: %d", CONFIG_DEFAULT_DRAIN_MS);
+    ref(f, "HTTP/1.1 front end: uring | h2o", "http1: %s", CONFIG_DEFAULT_HTTP1 == CONFIG_HTTP1_URING ? "uring" : "h2o");
     ref(f, NULL, "transcode:");
     ref(f, "print fields that hold their default value", "  emit_defaults: false");
     ref(f, "skip unknown JSON keys/query params, not 400", "  ignore_unknown_fields: false");

@@ -60,6 +60,13 @@ typedef struct config_listener {
     uint16_t port;
 } config_listener_t;
 
+/* Which front end serves HTTP/1.1 (HTTP/2 is always h2o's). */
+typedef enum config_http1 {
+    CONFIG_HTTP1_URING = 0,      /* io_uring (gateway/front/), h2o when io_uring is unusable */
+    CONFIG_HTTP1_H2O = 1,        /* h2o's epoll loop */
+} config_http1_t;
+#define CONFIG_DEFAULT_HTTP1 CONFIG_HTTP1_URING
+
 typedef struct config {
     config_listener_t *listeners;
     size_t nlisteners;
@@ -74,6 +81,7 @@ typedef struct config {
     config_route_t *routes;
     size_t nroutes;
     uint32_t drain_timeout_ms;   /* graceful shutdown: 10000 */
+    config_http1_t http1;        /* uring (default) | h2o */
     int check_only;              /* --check-config: validate everything, then exit */
     char *config_path;           /* the file loaded, for messages */
 } config_t;

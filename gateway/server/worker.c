@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "front/http1_uring.h"
 #include "server/api.h"
 #include "server/health.h"
 
@@ -41,6 +42,8 @@ static void start_drain(worker_t *w)
             w->listeners[i] = NULL;
         }
     }
+    if (w->uring)
+        http1_uring_drain(w->uring);
     h2o_context_request_shutdown(&w->h2o);
     w->drain_deadline = h2o_now(w->h2o.loop) + w->shared->cfg->drain_timeout_ms;
 }
@@ -102,7 +105,15 @@ static int start(worker_t *w)
         snprintf(w->start_error, sizeof(w->start_error), "out of memory");
         return -1;
     }
-    for (size_t i = 0; i < w->nlisten; i++) {
+    if (sh->cfg->http1 == CONFIG_HTTP1_URING) {
+        /* io_uring takes the listeners (h2c and prior knowledge go on to h2o
+         * from there); where it cannot run, h2o serves, and says so once */
+        char err[200];
+        w->uring = http1_uring_new(w, err, sizeof(err));
+        if (w->uring == NULL && atomic_fetch_add(&sh->uring_fallbacks, 1) == 0)
+            fprintf(stderr, "aurigraph-gateway: io_uring unavailable (%s): HTTP/1.1 on h2o's epoll loop\n", err);
+    }
+    for (size_t i = 0; i < w->nlisten && w->uring == NULL; i++) {
         w->listeners[i] = h2o_evloop_socket_create(w->h2o.loop, w->listen_fds[i], H2O_SOCKET_FLAG_DONT_READ);
         w->listen_fds[i] = -1; /* the socket owns it now */
         w->listeners[i]->data = w;
@@ -119,6 +130,9 @@ static int start(worker_t *w)
 static void stop(worker_t *w)
 {
     shared_t *sh = w->shared;
+    /* first: its requests' dispose hooks still cancel upstream calls */
+    http1_uring_free(w->uring);
+    w->uring = NULL;
     if (w->id == 0)
         health_dispose(w);
     if (w->tick_entry.cb && h2o_timeout_is_linked(&w->tick_entry))
@@ -151,8 +165,11 @@ void *worker_main(void *arg)
     } else {
         if (atomic_fetch_add(&sh->workers_running, 1) + 1 == sh->nworkers)
             atomic_store(&sh->started, 1);
-        while (!w->stop)
+        while (!w->stop) {
             h2o_evloop_run(w->h2o.loop, INT32_MAX);
+            if (w->uring)
+                http1_uring_flush(w->uring); /* one submission per loop iteration */
+        }
     }
     stop(w);
     return NULL;

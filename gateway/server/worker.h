@@ -50,6 +50,7 @@ typedef struct shared {
     _Atomic int draining;
     _Atomic int stop_requested;     /* server_stop(): workers see it at their next tick */
     _Atomic unsigned workers_running;
+    _Atomic unsigned uring_fallbacks; /* workers where io_uring could not start */
 } shared_t;
 
 typedef struct api_request api_request_t;
@@ -73,6 +74,7 @@ typedef struct worker {
     h2o_timeout_entry_t tick_entry;
     uint64_t drain_deadline;        /* loop ms; 0 while serving */
     struct probe *probes;           /* worker 0: one health probe per cluster */
+    struct http1_uring *uring;      /* HTTP/1.1 on io_uring (config http1: uring), or NULL */
     int stop;
     int start_failed;
     char start_error[256];
