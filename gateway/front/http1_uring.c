@@ -755,6 +755,8 @@ static char *put_uint(char *d, size_t v)
 static int write_headers(u_conn_t *c, h2o_req_t *req)
 {
     h2o_context_t *ctx = c->super.ctx;
+    if (c->u->draining)
+        req->http1_is_persistent = 0; /* the drain began while this request was handled */
     if (req->res.content_length == SIZE_MAX && h2o_find_header(&req->res.headers, H2O_TOKEN_TRANSFER_ENCODING, -1) < 0)
         req->http1_is_persistent = 0; /* the end of the body is the end of the connection */
     const char *connection = req->http1_is_persistent ? "keep-alive" : "close";
