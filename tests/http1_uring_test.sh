@@ -22,7 +22,7 @@ command -v jq >/dev/null || { echo "jq is needed (scripts/install-deps)"; echo "
 work=$(mktemp -d)
 pids=()
 cleanup() {
-  exec 3<&- 4<&- 5<&- 2>/dev/null
+  exec 3<&- 4<&- 5<&- 6<&- 2>/dev/null
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
   if [ "${failed:-0}" -gt 0 ]; then
@@ -98,6 +98,12 @@ start_services svc || { echo "0 passed, 1 failed"; exit 1; }
 start_gateway gw --upstream "127.0.0.1:$svc_port" || { echo "0 passed, 1 failed"; exit 1; }
 check "io_uring serves (no fallback line)" bash -c "! grep -q 'io_uring unavailable' '$work/gw.err'"
 check "the gateway holds an io_uring instance" bash -c "ls -l /proc/$gw_pid/fd 2>/dev/null | grep -q io_uring"
+
+# a client that never finishes its headers: checked at the end, once h2o's
+# 10 s request timeout has passed
+exec 6<>"/dev/tcp/127.0.0.1/$gw_port"
+printf 'GET /api/v11/bridge/stats HTTP/1.1\r\nHost: x\r\nX-Slow: ' >&6
+slow_started=$SECONDS
 
 # ---- one request, split byte by byte -----------------------------------------
 request=$'GET /api/v11/transactions/stats HTTP/1.1\r\nHost: x\r\nX-Request-Id: split-1\r\nConnection: close\r\n\r\n'
@@ -181,9 +187,9 @@ printf 'GET / HTTP/1.1\r\nContent-Length: abc\r\n\r\n' | raw "$work/badlen" 5
 check "broken Content-Length: 400" grep -aq '^HTTP/1.1 400' "$work/badlen"
 
 # ---- a reader that reads nothing for a while ------------------------------------------
-# 3000 pipelined requests (~190 KB) sent without reading: the gateway must
+# 6000 pipelined requests (~380 KB) sent without reading: the gateway must
 # stop reading ahead, keep serving others, and answer every one in the end
-n=3000
+n=6000
 {
   for i in $(seq 1 $((n - 1))); do printf 'GET /api/v11/transactions/stats HTTP/1.1\r\nHost: x\r\n\r\n'; done
   printf 'GET /api/v11/transactions/stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
@@ -248,6 +254,12 @@ deadline=$((SECONDS + 10))
 while kill -0 "$gw_pid" 2>/dev/null && ! grep -q '^[0-9]* (.*) Z' "/proc/$gw_pid/stat" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
 wait "$gw_pid"
 check "... and exits 0" [ $? -eq 0 ]
+
+# ---- the slow client from the start -------------------------------------------------------
+timeout $((slow_started + 20 - SECONDS)) cat <&6 >"$work/slowloris" 2>/dev/null
+check "a request that never completes is closed by the request timeout" [ $? -eq 0 ]
+check "... without an answer" [ ! -s "$work/slowloris" ]
+exec 6<&-
 
 # ---- --http1 h2o -------------------------------------------------------------------------
 start_gateway gwh2o --upstream "127.0.0.1:$svc_port" --http1 h2o || { echo "0 passed, 1 failed"; exit 1; }
