@@ -267,5 +267,11 @@ check "--http1 h2o: no io_uring instance" bash -c "! ls -l /proc/$gw_pid/fd 2>/d
 printf 'GET /api/v11/nothing HTTP/1.1\r\nHost: x\r\n\r\nGET /q/health/live HTTP/1.1\r\nConnection: close\r\n\r\n' | raw "$work/h2o" 5
 check "--http1 h2o serves HTTP/1.1" [ "$(statuses "$work/h2o")" = "404 200 " ]
 
+# ---- sanitizer builds: nothing reported by any gateway, at exit included ------------------
+for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+pids=()
+check "no sanitizer report from any gateway" bash -c "! grep -l 'Sanitizer\|runtime error' '$work'/gw*.err"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -134,6 +134,7 @@ struct http1_uring {
     size_t nfree_blocks;
     size_t nclosing;                  /* closed, waiting for the kernel to let go */
     int draining;
+    int freeing;                      /* http1_uring_free: completions are reaped by hand */
 };
 
 static void conn_close(u_conn_t *c);
@@ -260,7 +261,7 @@ static void mark_dirty(u_conn_t *c)
         c->dirty_next = u->dirty;
         u->dirty = c;
     }
-    if (!h2o_timeout_is_linked(&u->work_entry))
+    if (!u->freeing && !h2o_timeout_is_linked(&u->work_entry))
         h2o_timeout_link(u->w->h2o.loop, &u->w->h2o.zero_timeout, &u->work_entry);
 }
 
@@ -993,7 +994,7 @@ static void on_accept(u_listener_t *l, struct io_uring_cqe *cqe)
     if (!(cqe->flags & IORING_CQE_F_MORE))
         l->armed = 0;
     if (cqe->res >= 0) {
-        if (u->draining)
+        if (u->draining || u->freeing)
             close(cqe->res);
         else
             conn_new(u, cqe->res);
@@ -1206,6 +1207,7 @@ void http1_uring_free(http1_uring_t *u)
 {
     if (u == NULL)
         return;
+    u->freeing = 1;
     if (h2o_timeout_is_linked(&u->accept_retry))
         h2o_timeout_unlink(&u->accept_retry);
     while (u->conns)
@@ -1238,6 +1240,8 @@ void http1_uring_free(http1_uring_t *u)
         if (io_uring_wait_cqe_timeout(&u->ring, &cqe, &ts) == 0)
             on_ring_ready(u->ring_sock, NULL);
         on_work(&u->work_entry);
+        if (h2o_timeout_is_linked(&u->accept_retry)) /* an accept that ended with EMFILE meanwhile */
+            h2o_timeout_unlink(&u->accept_retry);
     }
     for (size_t k = 0; k < u->nlisten; k++)
         if (u->listeners[k].fd >= 0)
