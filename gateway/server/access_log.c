@@ -24,6 +24,7 @@ void access_log_init(access_log_t *l, int fd)
 {
     memset(l, 0, sizeof(*l));
     l->fd = fd;
+    l->stamp_sec = INT64_MIN;
     if (fd >= 0) {
         l->buf = malloc(ACCESS_LOG_BUFFER);
         l->cap = l->buf ? ACCESS_LOG_BUFFER : 0;
@@ -36,6 +37,35 @@ static void put_json_string(buf_t *b, const char *s, size_t len)
     if (len > 512)
         len = 512;
     status_json_quote(b, s, len);
+}
+
+/* The time as scalar_format_timestamp prints it at millisecond precision,
+ * with the date and time of day formatted once per second, not per line. */
+static void put_time(access_log_t *l, buf_t *b, int64_t unix_ms)
+{
+    int64_t sec = unix_ms / 1000, ms = unix_ms % 1000;
+    if (ms < 0) {
+        ms += 1000;
+        sec--;
+    }
+    if (sec != l->stamp_sec) {
+        buf_t t = {.data = l->stamp_text, .len = 0, .cap = sizeof(l->stamp_text), .arena = b->arena};
+        scalar_format_timestamp(&t, sec, 0);
+        l->stamp_len = t.oom || t.len == 0 ? 0 : t.len - 1; /* without the 'Z' */
+        l->stamp_sec = sec;
+    }
+    buf_append(b, l->stamp_text, l->stamp_len);
+    if (ms) {
+        char f[4] = {'.', (char)('0' + ms / 100), (char)('0' + ms / 10 % 10), (char)('0' + ms % 10)};
+        buf_append(b, f, 4);
+    }
+    buf_putc(b, 'Z');
+}
+
+static void put_uint(buf_t *b, uint64_t v)
+{
+    if (buf_reserve(b, SCALAR_INT_MAX_TEXT) == 0)
+        b->len += scalar_write_uint(b->data + b->len, v, 0);
 }
 
 void access_log_add(access_log_t *l, const access_log_entry_t *e)
@@ -53,7 +83,7 @@ void access_log_add(access_log_t *l, const access_log_entry_t *e)
     buf_t b = {.data = l->buf + l->len, .len = 0, .cap = ACCESS_LOG_LINE_MAX, .arena = &none};
 
     buf_puts_lit(&b, "{\"time\":\"");
-    scalar_format_timestamp(&b, e->unix_ms / 1000, (int32_t)(e->unix_ms % 1000) * 1000000);
+    put_time(l, &b, e->unix_ms);
     buf_puts_lit(&b, "\",\"method\":");
     put_json_string(&b, e->method, e->method_len);
     if (e->route) {
@@ -63,13 +93,19 @@ void access_log_add(access_log_t *l, const access_log_entry_t *e)
         buf_puts_lit(&b, ",\"route\":null,\"path\":");
         put_json_string(&b, e->path ? e->path : "", e->path ? e->path_len : 0);
     }
-    buf_printf(&b, ",\"status\":%d,\"grpc_status\":", e->status);
+    /* integers by hand: the printf family was most of a line's cost */
+    buf_puts_lit(&b, ",\"status\":");
+    put_uint(&b, (uint64_t)(e->status > 0 ? e->status : 0));
+    buf_puts_lit(&b, ",\"grpc_status\":");
     if (e->grpc_status >= 0)
-        buf_printf(&b, "%d", e->grpc_status);
+        put_uint(&b, (uint64_t)e->grpc_status);
     else
         buf_puts_lit(&b, "null");
-    buf_printf(&b, ",\"bytes\":%llu,\"duration_us\":%llu,\"upstream\":", (unsigned long long)e->bytes_sent,
-               (unsigned long long)e->duration_us);
+    buf_puts_lit(&b, ",\"bytes\":");
+    put_uint(&b, e->bytes_sent);
+    buf_puts_lit(&b, ",\"duration_us\":");
+    put_uint(&b, e->duration_us);
+    buf_puts_lit(&b, ",\"upstream\":");
     if (e->upstream)
         put_json_string(&b, e->upstream, strlen(e->upstream));
     else

@@ -15,6 +15,9 @@ typedef struct access_log {
     char *buf;
     size_t len, cap;
     uint64_t dropped; /* lines lost because the buffer was full */
+    int64_t stamp_sec;    /* the second stamp_text holds, "YYYY-MM-DDTHH:MM:SS" */
+    char stamp_text[32];
+    size_t stamp_len;
 } access_log_t;
 
 typedef struct access_log_entry {
