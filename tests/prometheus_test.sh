@@ -1,0 +1,301 @@
+#!/usr/bin/env bash
+# prometheus_test: a real Prometheus scrapes a real gateway. Reference
+# services, gateway and Prometheus (Debian's /usr/bin/prometheus) all on
+# loopback with ports picked by the OS; Prometheus scrapes /q/metrics every
+# second and evaluates deployment/prometheus/alerts.yml. A known number of
+# requests goes through the gateway; once Prometheus has scraped after the
+# last of them, its query API must count exactly those, per route and code
+# and per gRPC method; the target must be up with no scrape error; promtool
+# must accept a scrape; every alert rule and dashboard query must evaluate on
+# the real series without error; and every gateway series that deployment/
+# names must be one the gateway exports (once the admin API of issue 5 is
+# there: before that the series it brings are listed, not failed).
+#
+# Env (set by ctest): AG_BUILD_DIR, AG_SOURCE_DIR. Ends with "N passed, N failed".
+set -uo pipefail
+
+build=${AG_BUILD_DIR:?AG_BUILD_DIR must name the build directory}
+src=${AG_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
+dep=$src/deployment
+gateway_bin=$build/aurigraph-gateway
+services_bin=$build/aurigraph-services
+[ -x "$services_bin" ] || services_bin=$build/services/aurigraph-services
+for b in "$gateway_bin" "$services_bin"; do
+  [ -x "$b" ] || { echo "missing $b"; echo "0 passed, 1 failed"; exit 1; }
+done
+for t in prometheus promtool jq curl; do
+  command -v "$t" >/dev/null || { echo "$t is needed (scripts/install-deps)"; echo "0 passed, 1 failed"; exit 1; }
+done
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+  if [ "${failed:-0}" -gt 0 ]; then
+    keep=${TMPDIR:-/tmp}/prometheus_test.failed.$$
+    rm -rf "$keep" && mv "$work" "$keep" && echo "outputs kept in $keep"
+  else
+    rm -rf "$work"
+  fi
+}
+trap cleanup EXIT
+
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); }
+bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
+check() { # check DESCRIPTION COMMAND...
+  local what=$1; shift
+  if "$@"; then ok; else bad "$what"; fi
+}
+jqf() { jq "$@" >/dev/null 2>&1; }
+give_up() { bad "$1"; echo "$passed passed, $failed failed"; exit 1; }
+
+# wait_line FILE REGEX SECONDS: prints the first matching line
+wait_line() {
+  local file=$1 re=$2 deadline=$((SECONDS + $3))
+  while [ $SECONDS -lt $deadline ]; do
+    if grep -qE "$re" "$file" 2>/dev/null; then grep -E "$re" "$file" | head -n1; return 0; fi
+    sleep 0.05
+  done
+  return 1
+}
+
+# listen_port PID: the TCP port PID listens on (it was started on port 0
+# and does not say which one it got)
+listen_port() {
+  local f l inodes=" "
+  for f in /proc/"$1"/fd/*; do
+    l=$(readlink "$f" 2>/dev/null) || continue
+    case $l in socket:\[*\]) l=${l#socket:[}; inodes+="${l%]} " ;; esac
+  done
+  local hex
+  hex=$(awk -v inodes="$inodes" '$4 == "0A" && index(inodes, " " $10 " ") { split($2, a, ":"); print a[2]; exit }' \
+        /proc/net/tcp /proc/net/tcp6 2>/dev/null)
+  [ -n "$hex" ] && echo $((16#$hex))
+}
+
+# ---- services and gateway ---------------------------------------------------------
+
+"$services_bin" --listen 127.0.0.1:0 >"$work/svc.out" 2>"$work/svc.err" &
+pids+=($!)
+line=$(wait_line "$work/svc.out" 'listening on' 30) || { cat "$work/svc.err"; give_up "services start"; }
+svc_port=${line##*:}
+
+cat >"$work/gw.yaml" <<EOF
+clusters:
+  - name: default
+    targets: ["127.0.0.1:$svc_port"]
+    timeout_ms: 5000
+    health: {interval_ms: 200, timeout_ms: 1000, healthy_threshold: 1, unhealthy_threshold: 3}
+EOF
+# the admin listener (issue 5) defaults to 127.0.0.1:9005: keep it off that
+# fixed port where this gateway has one
+admin=()
+has_admin=
+if "$gateway_bin" --help 2>&1 | grep -q -- '--admin'; then
+  admin=(--admin 127.0.0.1:0)
+  has_admin=1
+fi
+"$gateway_bin" --listen 127.0.0.1:0 --workers 2 --access-log off --config "$work/gw.yaml" "${admin[@]}" \
+  >"$work/gw.out" 2>"$work/gw.err" &
+gw_pid=$!
+pids+=("$gw_pid")
+line=$(wait_line "$work/gw.err" 'aurigraph-gateway listening on' 30) || { cat "$work/gw.err"; give_up "gateway starts"; }
+line=${line%% (*}
+gw_port=${line##*:}
+gw=http://127.0.0.1:$gw_port
+deadline=$((SECONDS + 30))
+until [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$gw/q/health/ready")" = 200 ] || [ $SECONDS -ge $deadline ]; do
+  sleep 0.1
+done
+check "gateway becomes ready" [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$gw/q/health/ready")" = 200 ]
+
+# ---- Prometheus -------------------------------------------------------------------
+
+job=aurigraph-gateway
+cp "$dep/prometheus/alerts.yml" "$work/alerts.yml"
+cat >"$work/prometheus.yml" <<EOF
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+  evaluation_interval: 1s
+rule_files:
+  - $work/alerts.yml
+scrape_configs:
+  - job_name: $job
+    metrics_path: /q/metrics
+    static_configs:
+      - targets: ["127.0.0.1:$gw_port"]
+EOF
+prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/tsdb" \
+  --web.listen-address=127.0.0.1:0 >"$work/prometheus.log" 2>&1 &
+prom_pid=$!
+pids+=("$prom_pid")
+prom=
+prom_ready() { [ -n "$prom" ] && [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$prom/-/ready")" = 200 ]; }
+deadline=$((SECONDS + 30))
+while [ $SECONDS -lt $deadline ] && [ -e "/proc/$prom_pid" ] && ! prom_ready; do
+  [ -n "$prom" ] || { port=$(listen_port "$prom_pid") && prom=http://127.0.0.1:$port; }
+  sleep 0.2
+done
+prom_ready || { tail -n 20 "$work/prometheus.log"; give_up "prometheus starts and becomes ready"; }
+ok
+
+# q EXPR: the query's JSON answer in $work/q.json; 0 when it succeeded
+q() {
+  curl -s --max-time 10 -G --data-urlencode "query=$1" "$prom/api/v1/query" >"$work/q.json" &&
+    jq -e -n 'input | .status == "success"' "$work/q.json" >/dev/null 2>&1
+}
+# value EXPR: the single value of a one-element result ("" when not one)
+value() {
+  q "$1" && jq -r -n 'input | .data.result | if length == 1 then .[0].value[1] else "" end' "$work/q.json"
+}
+
+deadline=$((SECONDS + 30))
+until [ "$(value "up{job=\"$job\"}")" = 1 ] || [ $SECONDS -ge $deadline ]; do sleep 0.2; done
+check "target is up (up == 1)" [ "$(value "up{job=\"$job\"}")" = 1 ]
+
+# ---- known traffic ----------------------------------------------------------------
+
+submit='{"userId":"alice","fromAddress":"0xa1","toAddress":"0xb2","amount":"12.50","transactionType":"TRANSFER","gasLimit":"21000","gasPrice":"0.000000025"}'
+n_post=37 n_get=11 n_404=5
+codes() { # codes N CURL ARGS...: the status of each of N requests, sorted and counted
+  local n=$1; shift
+  for ((i = 0; i < n; i++)); do curl -s -o /dev/null --max-time 10 -w '%{http_code}\n' "$@"; done | sort | uniq -c | awk '{print $2 "x" $1}'
+}
+check "$n_post POST /api/v11/transactions answered 202" \
+  [ "$(codes $n_post -X POST -H 'content-type: application/json' --data-binary "$submit" "$gw/api/v11/transactions")" = "202x$n_post" ]
+check "$n_get GET /api/v11/transactions/stats answered 200" [ "$(codes $n_get "$gw/api/v11/transactions/stats")" = "200x$n_get" ]
+check "$n_404 GET of an unknown path answered 404" [ "$(codes $n_404 "$gw/api/v11/no/such/path")" = "404x$n_404" ]
+sent_at=$(date +%s.%N)
+
+# A scrape's samples carry the time the scrape started: wait for one that
+# started after the last response (and a margin for the worker that
+# answered it to record it)
+scraped_after() {
+  local t
+  t=$(value "timestamp(up{job=\"$job\"})")
+  [ -n "$t" ] && awk -v t="$t" -v s="$sent_at" 'BEGIN { exit !(t > s + 0.3) }'
+}
+deadline=$((SECONDS + 30))
+until scraped_after || [ $SECONDS -ge $deadline ]; do sleep 0.2; done
+check "prometheus scraped after the requests" scraped_after
+
+# ---- what Prometheus counted --------------------------------------------------------
+
+# series_map EXPR LABELS...: the result as sorted "label1 label2 ...=value" lines
+series_map() {
+  local expr=$1; shift
+  local labels
+  labels=$(printf '.metric.%s // "", ' "$@")
+  q "$expr" && jq -r -n "input | .data.result[] | [${labels%, }] | join(\" \")" "$work/q.json" >"$work/keys" &&
+    jq -r -n 'input | .data.result[] | .value[1]' "$work/q.json" >"$work/vals" &&
+    paste -d= "$work/keys" "$work/vals" | sort
+}
+expect_http=$(printf '%s\n' "GET /api/v11/transactions/stats 200=$n_get" "GET  404=$n_404" \
+              "POST /api/v11/transactions 202=$n_post" | sort)
+got_http=$(series_map "sum by (method, route, code) (http_requests_total{job=\"$job\"})" method route code)
+check "http_requests_total by method, route, code is what was sent" [ "$got_http" = "$expect_http" ]
+[ "$got_http" = "$expect_http" ] || { echo "    expected:"; sed 's/^/      /' <<<"$expect_http"; echo "    got:"; sed 's/^/      /' <<<"$got_http"; }
+
+expect_grpc=$(printf '%s\n' "aurigraph.v11.TransactionService GetTransactionStats OK=$n_get" \
+              "aurigraph.v11.TransactionService SubmitTransaction OK=$n_post" | sort)
+got_grpc=$(series_map "sum by (service, method, code) (grpc_requests_total{job=\"$job\"})" service method code)
+check "grpc_requests_total by service, method, code is what was sent" [ "$got_grpc" = "$expect_grpc" ]
+[ "$got_grpc" = "$expect_grpc" ] || { echo "    expected:"; sed 's/^/      /' <<<"$expect_grpc"; echo "    got:"; sed 's/^/      /' <<<"$got_grpc"; }
+
+total=$((n_post + n_get + n_404))
+check "http_request_duration_seconds_count sums to $total" [ "$(value "sum(http_request_duration_seconds_count{job=\"$job\"})")" = "$total" ]
+check "... and so does its +Inf bucket" [ "$(value "sum(http_request_duration_seconds_bucket{job=\"$job\",le=\"+Inf\"})")" = "$total" ]
+check "grpc_request_duration_seconds_count sums to $((n_post + n_get))" \
+  [ "$(value "sum(grpc_request_duration_seconds_count{job=\"$job\"})")" = "$((n_post + n_get))" ]
+check "http_request_size_bytes_sum is the bytes posted ($n_post x ${#submit})" \
+  [ "$(value "sum(http_request_size_bytes_sum{job=\"$job\"})")" = "$((n_post * ${#submit}))" ]
+check "http_response_size_bytes counts every response" [ "$(value "sum(http_response_size_bytes_count{job=\"$job\"})")" = "$total" ]
+check "process_resident_memory_bytes scraped" bash -c '[ "${1:-0}" -gt 0 ] 2>/dev/null' _ "$(value "process_resident_memory_bytes{job=\"$job\"}")"
+check "gateway_draining is 0" [ "$(value "gateway_draining{job=\"$job\"}")" = 0 ]
+
+# the target as Prometheus sees it: healthy, no scrape error
+curl -s --max-time 10 "$prom/api/v1/targets?state=active" >"$work/targets.json"
+check "target health up, lastError empty" jqf -e -n --arg j "$job" --arg u "$gw/q/metrics" \
+  'input | [.data.activeTargets[] | select(.labels.job == $j)] | length == 1 and .[0].health == "up" and .[0].lastError == "" and .[0].scrapeUrl == $u' \
+  "$work/targets.json"
+jq -r '.data.activeTargets[] | select(.lastError != "") | "    scrape error: \(.lastError)"' "$work/targets.json" 2>/dev/null
+check "prometheus took samples from the scrape" bash -c '[ "${1:-0}" -gt 0 ] 2>/dev/null' _ "$(value "scrape_samples_scraped{job=\"$job\"}")"
+
+# promtool on the text exposition Prometheus scraped
+curl -s --max-time 10 "$gw/q/metrics" >"$work/metrics.txt"
+check "promtool check metrics accepts a scrape" bash -c "promtool check metrics <'$work/metrics.txt' >'$work/promtool.out' 2>&1"
+[ -s "$work/promtool.out" ] && sed 's/^/    /' "$work/promtool.out" | head -n 20
+
+# ---- the series of issue 5 (with the admin API) ----------------------------------------
+
+if [ -n "$has_admin" ]; then
+  check "gateway_upstream_requests_total{cluster=default,version=default,code=OK} counts the calls" \
+    [ "$(value "sum(gateway_upstream_requests_total{job=\"$job\",cluster=\"default\",version=\"default\",code=\"OK\"})")" = "$((n_post + n_get))" ]
+  check "gateway_upstream_weight of the one version is 100" \
+    [ "$(value "gateway_upstream_weight{job=\"$job\",cluster=\"default\",version=\"default\"}")" = 100 ]
+  check "gateway_upstream_healthy_endpoints is 1" \
+    [ "$(value "gateway_upstream_healthy_endpoints{job=\"$job\",cluster=\"default\",version=\"default\"}")" = 1 ]
+  check "gateway_rollout_state is idle" [ "$(value "gateway_rollout_state{job=\"$job\",cluster=\"default\",state=\"idle\"}")" = 1 ]
+fi
+
+# Every gateway series named in deployment/ (alert rules, dashboards) is one
+# the gateway exports: its family has a # TYPE line in the scrape.
+exported=" $(awk '$1 == "#" && $2 == "TYPE" { printf "%s ", $3 }' "$work/metrics.txt") "
+named=$( { grep -ohE '\b(http|grpc|gateway|process)_[a-z0-9_]+' "$dep/prometheus/alerts.yml";
+           jq -r '.. | objects | (.expr?, (.query? | strings)) // empty' "$dep"/grafana/*.json | grep -oE '\b(http|grpc|gateway|process)_[a-z0-9_]+'; } | sort -u)
+missing=
+for m in $named; do
+  fam=$m
+  for suffix in _bucket _sum _count; do
+    case $fam in *"$suffix") [[ $exported == *" ${fam%"$suffix"} "* ]] && fam=${fam%"$suffix"} ;; esac
+  done
+  [[ $exported == *" $fam "* ]] || missing+=" $m"
+done
+if [ -n "$has_admin" ] || [ -z "$missing" ]; then
+  check "every gateway series deployment/ names is exported (missing:${missing:- none})" [ -z "$missing" ]
+else
+  echo "note: not exported yet (issue 5, the gateway has no --admin yet):$missing"
+fi
+
+# ---- the alert rules and dashboards on real data -----------------------------------------
+
+rules_evaluated() {
+  curl -s --max-time 5 "$prom/api/v1/rules" >"$work/rules.json"
+  jq -e -n 'input | [.data.groups[].rules[]] | length > 0 and all(.lastEvaluation != "0001-01-01T00:00:00Z")' "$work/rules.json" >/dev/null 2>&1
+}
+deadline=$((SECONDS + 30))
+until rules_evaluated || [ $SECONDS -ge $deadline ]; do sleep 0.3; done
+check "alert rules evaluated on the scraped series, all healthy" \
+  jqf -e -n 'input | [.data.groups[].rules[]] | length > 0 and all(.health == "ok")' "$work/rules.json"
+check "no alert pending or firing for a healthy gateway" [ "$(q 'ALERTS' && jq -n 'input | .data.result | length' "$work/q.json")" = 0 ]
+[ -s "$work/q.json" ] && jq -r '.data.result[]? | "    alert: \(.metric.alertname) \(.metric.alertstate)"' "$work/q.json" 2>/dev/null
+
+# Dashboards: with data, vector matching can fail where it could not on an
+# empty TSDB (many-to-many, duplicate series): evaluate each query again.
+nq=0 nonempty=0
+while IFS= read -r b64; do
+  expr=$(printf '%s' "$b64" | base64 -d)
+  expr=${expr//\$__rate_interval/1m}
+  expr=${expr//\$__interval/1m}
+  expr=${expr//\$__range/5m}
+  expr=${expr//\$job/$job}
+  for v in instance route cluster; do expr=${expr//\$$v/.*}; done
+  [[ $expr =~ ^label_values\((.*),[[:space:]]*[a-zA-Z_][a-zA-Z0-9_]*\)$ ]] && expr=${BASH_REMATCH[1]}
+  nq=$((nq + 1))
+  if q "$expr"; then
+    ok
+    jq -e -n 'input | .data.result | length > 0' "$work/q.json" >/dev/null 2>&1 && nonempty=$((nonempty + 1))
+  else
+    bad "dashboard query on real data: $expr"
+    echo "    -> $(jq -r -n 'input | .error // "no answer"' "$work/q.json" 2>/dev/null)"
+  fi
+done < <(jq -r '[.panels[] | (., .panels[]?) | .targets[]?.expr] + [.annotations.list[] | .expr // empty]
+                + [.templating.list[] | select(.type == "query") | .query | strings] | .[] | @base64' "$dep"/grafana/*.json)
+echo "dashboard queries: $nq evaluated, $nonempty with data"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
