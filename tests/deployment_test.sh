@@ -60,6 +60,17 @@ for a in ErrorRateHigh LatencyHigh DiskSpaceRunningOut MemoryUsageHigh; do
   check "alert $a has a unit test" grep -qE "alertname: $a\$" "$dep/prometheus/alerts_test.yml"
 done
 
+# every alert links to a section of the runbook that exists (GitHub's
+# heading anchors: lower case, punctuation dropped, spaces as hyphens)
+anchors=" $(grep -E '^#+ ' "$dep/RUNBOOK.md" | sed -E 's/^#+ +//' | tr 'A-Z' 'a-z' | sed -E 's/[^a-z0-9 _-]//g; s/ /-/g' | tr '\n' ' ') "
+nlinks=0
+for a in $(grep -oE 'RUNBOOK\.md#[a-z0-9_-]+' "$dep/prometheus/alerts.yml" | sed 's/.*#//' | sort -u); do
+  nlinks=$((nlinks + 1))
+  check "runbook section #$a exists" bash -c '[[ $1 == *" $2 "* ]]' _ "$anchors" "$a"
+done
+check "every alert has a runbook link" [ "$(grep -c '^ *- alert:' "$dep/prometheus/alerts.yml")" = "$(grep -c 'runbook: "deployment/RUNBOOK.md#' "$dep/prometheus/alerts.yml")" ]
+check "runbook has the admin calls" bash -c 'for c in "GET" "/admin/clusters/default/weights" "/admin/clusters/default/rollout" "/admin/clusters/default/promote" "/admin/clusters/default/rollback" "/admin/drain" "tcp_migrate_req"; do grep -q -- "$c" "$1" || { echo "runbook lacks $c"; exit 1; }; done' _ "$dep/RUNBOOK.md"
+
 # ---- dashboards: JSON and shape ---------------------------------------------------
 
 dashboards=("$dep"/grafana/*.json)
