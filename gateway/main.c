@@ -68,6 +68,10 @@ int main(int argc, char **argv)
         config_free(&cfg);
         return rc < 0 ? 2 : 0;
     }
+    /* the token from the environment, so it need not show in `ps` */
+    const char *token = getenv("AURIGRAPH_ADMIN_TOKEN");
+    if (cfg.admin_token == NULL && token != NULL && token[0] != '\0')
+        cfg.admin_token = strdup(token);
     if (config_validate(&cfg, err, sizeof(err)) != 0) {
         fprintf(stderr, "aurigraph-gateway: %s\n", err);
         config_free(&cfg);
