@@ -215,6 +215,15 @@ static void measure(const rollout_t *r, uint64_t now_ms, const rollout_input_t *
     w->p99_s = quantile(b, w->requests, 0.99);
 }
 
+static const char *bucket_text(double seconds, char *out, size_t len)
+{
+    if (isinf(seconds))
+        snprintf(out, len, "+Inf");
+    else
+        snprintf(out, len, "%g ms", seconds * 1000);
+    return out;
+}
+
 int rollout_tick(rollout_t *r, uint64_t now_ms, const rollout_input_t *in)
 {
     if (atomic_load(&r->state) != ROLLOUT_PROGRESSING)
@@ -230,7 +239,7 @@ int rollout_tick(rollout_t *r, uint64_t now_ms, const rollout_input_t *in)
 
     rollout_window_t w;
     measure(r, now_ms, in, &w);
-    char why[200];
+    char why[200], bt[32];
     /* health needs no traffic: a canary that stops answering checks is out */
     if (w.health_failures > r->cfg.max_health_failures) {
         w.verdict = "breach: health";
@@ -252,12 +261,12 @@ int rollout_tick(rollout_t *r, uint64_t now_ms, const rollout_input_t *in)
                  (unsigned long long)w.requests, r->cfg.max_error_rate * 100);
     } else if (r->cfg.max_p95_ms && w.p95_s * 1000 > r->cfg.max_p95_ms) {
         reason = ROLLBACK_LATENCY_P95;
-        snprintf(why, sizeof(why), "p95 latency above %g ms over %llu requests (gate: %u ms)",
-                 isinf(w.p95_s) ? 10000.0 : w.p95_s * 1000, (unsigned long long)w.requests, r->cfg.max_p95_ms);
+        snprintf(why, sizeof(why), "p95 latency above the %u ms gate over %llu requests (its bucket: up to %s)",
+                 r->cfg.max_p95_ms, (unsigned long long)w.requests, bucket_text(w.p95_s, bt, sizeof(bt)));
     } else if (r->cfg.max_p99_ms && w.p99_s * 1000 > r->cfg.max_p99_ms) {
         reason = ROLLBACK_LATENCY_P99;
-        snprintf(why, sizeof(why), "p99 latency above %g ms over %llu requests (gate: %u ms)",
-                 isinf(w.p99_s) ? 10000.0 : w.p99_s * 1000, (unsigned long long)w.requests, r->cfg.max_p99_ms);
+        snprintf(why, sizeof(why), "p99 latency above the %u ms gate over %llu requests (its bucket: up to %s)",
+                 r->cfg.max_p99_ms, (unsigned long long)w.requests, bucket_text(w.p99_s, bt, sizeof(bt)));
     }
     if (reason != ROLLBACK_NREASONS) {
         w.verdict = rollout_reason_name(reason);
