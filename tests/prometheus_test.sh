@@ -288,7 +288,7 @@ while IFS= read -r b64; do
   nq=$((nq + 1))
   if q "$expr"; then
     ok
-    jq -e -n 'input | .data.result | length > 0' "$work/q.json" >/dev/null 2>&1 && nonempty=$((nonempty + 1))
+    if jq -e -n 'input | .data.result | length > 0' "$work/q.json" >/dev/null 2>&1; then nonempty=$((nonempty + 1)); else [ -n "${AG_VERBOSE:-}" ] && echo "    no data yet: $expr"; fi
   else
     bad "dashboard query on real data: $expr"
     echo "    -> $(jq -r -n 'input | .error // "no answer"' "$work/q.json" 2>/dev/null)"
