@@ -74,7 +74,7 @@ static void check_defaults(const config_t *c)
     CHECK_INTEQ(c->workers, 0);
     CHECK(c->descriptors == NULL);
     CHECK_STREQ(c->access_log, "stdout");
-    CHECK_INTEQ(c->drain_timeout_ms, 10000);
+    CHECK_INTEQ(c->drain_timeout_ms, 30000);
     CHECK_INTEQ(c->transcode.emit_defaults, 0);
     CHECK_INTEQ(c->transcode.ignore_unknown_fields, 0);
     CHECK_INTEQ(c->transcode.use_proto_names, 0);
@@ -141,7 +141,7 @@ static void test_full(void)
     CHECK_INTEQ(c.workers, 8);
     CHECK_STREQ(c.descriptors, "/opt/aurigraph/v11.pb");
     CHECK_STREQ(c.access_log, "/var/log/aurigraph/access.log");
-    CHECK_INTEQ(c.drain_timeout_ms, 30000);
+    CHECK_INTEQ(c.drain_timeout_ms, 45000);
     CHECK_INTEQ(c.transcode.emit_defaults, 1);
     CHECK_INTEQ(c.transcode.ignore_unknown_fields, 1);
     CHECK_INTEQ(c.transcode.use_proto_names, 1);

@@ -20,7 +20,7 @@
  *   workers: 0                 0 = one per core, at most 1024
  *   descriptors: ~             FileDescriptorSet path; ~/null/empty = built one
  *   access_log: stdout         stdout | stderr | off | a file path
- *   drain_timeout_ms: 10000
+ *   drain_timeout_ms: 30000
  *   transcode: {emit_defaults, ignore_unknown_fields, use_proto_names,
  *               enums_as_ints}                      booleans, all false
  *   limits: {max_body, max_depth, max_string, max_repeated, max_output}
@@ -77,7 +77,7 @@
 #define HEALTH_DEFAULT_TIMEOUT_MS 1000
 #define HEALTH_DEFAULT_HEALTHY 2
 #define HEALTH_DEFAULT_UNHEALTHY 3
-#define CONFIG_DEFAULT_DRAIN_MS 10000
+#define CONFIG_DEFAULT_DRAIN_MS 30000
 #define CONFIG_MAX_WORKERS 1024
 /* A config file is a few KiB; anything this big is a wrong path. */
 #define CONFIG_MAX_FILE (16u << 20)
@@ -1865,7 +1865,8 @@ void config_print_help(FILE *f)
     ref(f, "0 = one per core; at most 1024", "workers: 0");
     ref(f, "~ = the descriptor set built from proto/", "descriptors: ~");
     ref(f, "stdout | stderr | off | a file path", "access_log: stdout");
-    ref(f, "on shutdown, in-flight calls get this long", "drain_timeout_ms: %d", CONFIG_DEFAULT_DRAIN_MS);
+    ref(f, "SIGTERM or POST /admin/drain: in-flight calls get this long", "drain_timeout_ms: %d",
+        CONFIG_DEFAULT_DRAIN_MS);
     ref(f, NULL, "transcode:");
     ref(f, "print fields that hold their default value", "  emit_defaults: false");
     ref(f, "skip unknown JSON keys/query params, not 400", "  ignore_unknown_fields: false");

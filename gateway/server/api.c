@@ -709,10 +709,9 @@ int api_handle(h2o_req_t *req)
         api_send_error(req, 503, GRPC_UNAVAILABLE, H2O_STRLIT("out of memory"));
         return 0;
     }
-    if (sh->draining) {
-        respond_error(r, 503, GRPC_UNAVAILABLE, "the gateway is draining", NULL, 0);
-        return 0;
-    }
+    /* no 503 while draining: a request that reaches a draining worker came
+     * on a connection it already had, and is served (HTTP/1.1 with
+     * Connection: close); turning it away would lose it in a handover */
     size_t path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
     route_match_t m;
     route_result_t rr = route_match(binding_routes(sh->bindings), req->method.base, req->method.len, req->path.base,

@@ -283,10 +283,17 @@ int server_run(server_t *s)
     return rc;
 }
 
+int server_drain(shared_t *sh)
+{
+    /* draining first: readiness turns 503 before any worker stops anything */
+    int was = atomic_exchange(&sh->draining, 1);
+    atomic_store(&sh->stop_requested, 1);
+    return !was;
+}
+
 void server_stop(server_t *s)
 {
-    atomic_store(&s->shared.draining, 1);
-    atomic_store(&s->shared.stop_requested, 1);
+    server_drain(&s->shared);
 }
 
 void server_free(server_t *s)
