@@ -264,8 +264,9 @@ check "grpc_request_duration_seconds_count sums to $calls" \
   [ "$(value "sum(grpc_request_duration_seconds_count{job=\"$job\"})")" = "$calls" ]
 # the alerts' selectors on the real label values
 check "code=~\"5..\" selects the $n_fail 503s" [ "$(value "sum(http_requests_total{job=\"$job\",code=~\"5..\"})")" = "$n_fail" ]
-check "the slow calls are over the 0.5 bucket, the others within it" \
-  [ "$(value "sum(http_request_duration_seconds_count{job=\"$job\"}) - sum(http_request_duration_seconds_bucket{job=\"$job\",le=\"0.5\"})")" = "$n_slow" ]
+# (at least: a bound on how fast the others were would be a timed assertion)
+check "the slow calls are over the 0.5 bucket" \
+  [ "$(value "sum(http_request_duration_seconds_count{job=\"$job\",route=\"/api/v11/ai/models\"}) - sum(http_request_duration_seconds_bucket{job=\"$job\",route=\"/api/v11/ai/models\",le=\"0.5\"})")" = "$n_slow" ]
 check "http_request_size_bytes_sum is the bytes posted ($n_post x ${#submit})" \
   [ "$(value "sum(http_request_size_bytes_sum{job=\"$job\"})")" = "$((n_post * ${#submit}))" ]
 check "http_response_size_bytes counts every response" [ "$(value "sum(http_response_size_bytes_count{job=\"$job\"})")" = "$total" ]
