@@ -63,7 +63,9 @@ start_services() { # start_services NAME [FLAGS...]: sets svc_port
 
 # the admin listener, where the binary has one, must not take a fixed port
 admin_flags=()
-"$gateway_bin" --help 2>&1 | grep -q -- '--admin ' && admin_flags=(--admin off)
+# (the help read whole first: grep -q quitting early fails the pipe under pipefail)
+help=$("$gateway_bin" --help 2>&1)
+grep -q -- '--admin ' <<<"$help" && admin_flags=(--admin off)
 
 start_gateway() { # start_gateway NAME [FLAGS...]: sets gw_port, gw_pid, gw
   local name=$1; shift

@@ -64,7 +64,9 @@ wait_exit() { # wait_exit PID SECONDS: 0 once it has exited
 }
 
 admin_flags=()
-"$gateway_bin" --help 2>&1 | grep -q -- '--admin ' && admin_flags=(--admin off)
+# (the help read whole first: grep -q quitting early fails the pipe under pipefail)
+help=$("$gateway_bin" --help 2>&1)
+grep -q -- '--admin ' <<<"$help" && admin_flags=(--admin off)
 
 start_gateway() { # start_gateway NAME PORT: sets gw_port, gw_pid
   "$gateway_bin" --listen "127.0.0.1:$2" --upstream "127.0.0.1:$svc_port" --workers 2 \
