@@ -115,7 +115,10 @@ EOF
 # fixed port where this gateway has one
 admin=()
 has_admin=
-if "$gateway_bin" --help 2>&1 | grep -q -- '--admin'; then
+# (the help read whole first: grep -q quitting early would SIGPIPE the
+# gateway, and pipefail would count that as no)
+gw_help=$("$gateway_bin" --help 2>&1)
+if grep -q -- '--admin' <<<"$gw_help"; then
   admin=(--admin 127.0.0.1:0)
   has_admin=1
 fi
