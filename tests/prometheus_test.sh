@@ -11,8 +11,10 @@
 # every alert rule must evaluate on the real series, with exactly the
 # alerts this traffic calls for pending; every dashboard query must
 # evaluate; and every gateway series that deployment/ names must be one the
-# gateway exports (once the admin API of issue 5 is there: before that the
-# series it brings are listed, not failed).
+# gateway exports. Once the admin API of issue 5 is there (before that the
+# series it brings are listed, not failed), the runbook's calls follow: set
+# weights, x-canary, manual rollback (CanaryRolledBack must fire), blue-green
+# promote, drain, each seen through Prometheus.
 #
 # Env (set by ctest): AG_BUILD_DIR, AG_SOURCE_DIR. Ends with "N passed, N failed".
 set -uo pipefail
@@ -102,26 +104,31 @@ start_services svcslow --latency-ms 600
 slow_port=$svc_port
 
 health='{interval_ms: 200, timeout_ms: 1000, healthy_threshold: 1, unhealthy_threshold: 3}'
+# the admin listener (issue 5) defaults to 127.0.0.1:9005: keep it off that
+# fixed port where this gateway has one; with it come versions, and the
+# default cluster gets two, blue (all traffic) and canary (none), both on the
+# healthy services, for the runbook's calls at the end. (The help is read
+# whole first: grep -q quitting early would SIGPIPE the gateway, and
+# pipefail would count that as no.)
+admin=()
+has_admin=
+default_cluster="{name: default, targets: [\"127.0.0.1:$ok_port\"], timeout_ms: 5000, health: $health}"
+gw_help=$("$gateway_bin" --help 2>&1)
+if grep -q -- '--admin' <<<"$gw_help"; then
+  admin=(--admin 127.0.0.1:0)
+  has_admin=1
+  default_cluster="{name: default, versions: [{name: blue, targets: [\"127.0.0.1:$ok_port\"], weight: 100},
+      {name: canary, targets: [\"127.0.0.1:$ok_port\"], weight: 0}], timeout_ms: 5000, health: $health}"
+fi
 cat >"$work/gw.yaml" <<EOF
 clusters:
-  - {name: default, targets: ["127.0.0.1:$ok_port"], timeout_ms: 5000, health: $health}
+  - $default_cluster
   - {name: failing, targets: ["127.0.0.1:$fail_port"], timeout_ms: 5000, health: $health}
   - {name: slow, targets: ["127.0.0.1:$slow_port"], timeout_ms: 5000, health: $health}
 services:
   aurigraph.v11.ConsensusService: failing
   aurigraph.v11.AIOptimizationService: slow
 EOF
-# the admin listener (issue 5) defaults to 127.0.0.1:9005: keep it off that
-# fixed port where this gateway has one
-admin=()
-has_admin=
-# (the help read whole first: grep -q quitting early would SIGPIPE the
-# gateway, and pipefail would count that as no)
-gw_help=$("$gateway_bin" --help 2>&1)
-if grep -q -- '--admin' <<<"$gw_help"; then
-  admin=(--admin 127.0.0.1:0)
-  has_admin=1
-fi
 "$gateway_bin" --listen 127.0.0.1:0 --workers 2 --access-log off --config "$work/gw.yaml" "${admin[@]}" \
   >"$work/gw.out" 2>"$work/gw.err" &
 gw_pid=$!
@@ -130,6 +137,10 @@ line=$(wait_line "$work/gw.err" 'aurigraph-gateway listening on' 30) || { cat "$
 line=${line%% (*}
 gw_port=${line##*:}
 gw=http://127.0.0.1:$gw_port
+if [ -n "$has_admin" ]; then
+  line=$(wait_line "$work/gw.err" 'admin listening on' 10) || give_up "gateway's admin API listens"
+  admin_url=http://127.0.0.1:${line##*:}
+fi
 deadline=$((SECONDS + 30))
 until [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$gw/q/health/ready")" = 200 ] || [ $SECONDS -ge $deadline ]; do
   sleep 0.1
@@ -292,7 +303,7 @@ check "promtool check metrics accepts a scrape" bash -c "promtool check metrics 
 # ---- the series of issue 5 (with the admin API) ----------------------------------------
 
 if [ -n "$has_admin" ]; then
-  expect_up=$(printf '%s\n' "default default OK=$((n_post + n_get))" "failing default UNAVAILABLE=$n_fail" "slow default OK=$n_slow" | sort)
+  expect_up=$(printf '%s\n' "default blue OK=$((n_post + n_get))" "failing default UNAVAILABLE=$n_fail" "slow default OK=$n_slow" | sort)
   got_up=$(series_map "sum by (cluster, version, code) (gateway_upstream_requests_total{job=\"$job\"}) > 0" cluster version code)
   check "gateway_upstream_requests_total by cluster, version, code counts the calls" [ "$got_up" = "$expect_up" ]
   [ "$got_up" = "$expect_up" ] || { echo "    expected:"; sed 's/^/      /' <<<"$expect_up"; echo "    got:"; sed 's/^/      /' <<<"$got_up"; }
@@ -300,10 +311,10 @@ if [ -n "$has_admin" ]; then
     [ "$(series_map "gateway_upstream_errors_total{job=\"$job\"} > 0" cluster version)" = "failing default=$n_fail" ]
   check "gateway_upstream_request_duration_seconds counts the calls" \
     [ "$(value "sum(gateway_upstream_request_duration_seconds_count{job=\"$job\"})")" = "$calls" ]
-  check "gateway_upstream_weight of each cluster's one version is 100" \
-    [ "$(value "count(gateway_upstream_weight{job=\"$job\",version=\"default\"} == 100)")" = 3 ]
-  check "gateway_upstream_healthy_endpoints is 1 in each cluster" \
-    [ "$(value "count(gateway_upstream_healthy_endpoints{job=\"$job\",version=\"default\"} == 1)")" = 3 ]
+  check "gateway_upstream_weight: blue 100, canary 0, the versionless clusters' default 100" \
+    [ "$(series_map "gateway_upstream_weight{job=\"$job\"}" cluster version | tr '\n' ' ')" = "default blue=100 default canary=0 failing default=100 slow default=100 " ]
+  check "gateway_upstream_healthy_endpoints: 1 for every version" \
+    [ "$(series_map "gateway_upstream_healthy_endpoints{job=\"$job\"}" cluster version | tr '\n' ' ')" = "default blue=1 default canary=1 failing default=1 slow default=1 " ]
   check "gateway_rollout_state is idle" [ "$(value "gateway_rollout_state{job=\"$job\",cluster=\"default\",state=\"idle\"}")" = 1 ]
   check "gateway_connections_active is exported" [ -n "$(value "gateway_connections_active{job=\"$job\"}")" ]
 fi
@@ -373,6 +384,66 @@ while IFS= read -r b64; do
 done < <(jq -r '[.panels[] | (., .panels[]?) | .targets[]?.expr] + [.annotations.list[] | .expr // empty]
                 + [.templating.list[] | select(.type == "query") | .query | strings] | .[] | @base64' "$dep"/grafana/*.json)
 echo "dashboard queries: $nq evaluated, $nonempty with data"
+
+# ---- the runbook's admin calls, watched through Prometheus ---------------------------------
+
+if [ -n "$has_admin" ]; then
+  # adm METHOD PATH [BODY]: the answer in $work/adm.json, its status in adm_status
+  adm() {
+    local body=()
+    [ $# -ge 3 ] && body=(-H 'content-type: application/json' --data-binary "$3")
+    adm_status=$(curl -s --max-time 10 -o "$work/adm.json" -w '%{http_code}' -X "$1" "${body[@]}" "$admin_url$2")
+  }
+  admq() { [ "$adm_status" = "$1" ] && jqf -e -n "input | $2" "$work/adm.json"; }
+  # wait_value EXPR VALUE: until Prometheus reads VALUE (bounded)
+  wait_value() {
+    local deadline=$((SECONDS + 30))
+    until [ "$(value "$1")" = "$2" ] || [ $SECONDS -ge $deadline ]; do sleep 0.2; done
+    [ "$(value "$1")" = "$2" ]
+  }
+  version_of() { # the x-upstream-version of each of N answers, counted
+    for ((i = 0; i < $1; i++)); do
+      curl -s --max-time 10 -o /dev/null -D - "${@:2}" "$gw/api/v11/transactions/stats" | tr -d '\r' |
+        awk -F': ' 'tolower($1) == "x-upstream-version" { print $2 }'
+    done | sort | uniq -c | awk '{printf "%s=%s ", $2, $1}'
+  }
+  d="job=\"$job\",cluster=\"default\""
+
+  adm GET /admin/clusters
+  check "runbook: GET /admin/clusters lists the clusters and versions" \
+    admq 200 '[.clusters[].name] == ["default","failing","slow"] and ([.clusters[0].versions[].name] == ["blue","canary"]) and .clusters[0].rollout.state == "idle"'
+
+  adm PUT /admin/clusters/default/weights '{"blue": 90, "canary": 10}'
+  check "runbook: PUT .../weights {blue: 90, canary: 10}" admq 200 '[.versions[] | {(.name): .weight}] | add == {"blue":90,"canary":10}'
+  check "... Prometheus reads gateway_upstream_weight canary 10" wait_value "gateway_upstream_weight{$d,version=\"canary\"}" 10
+
+  check "runbook: x-canary: always reaches the canary" [ "$(version_of 8 -H 'x-canary: always')" = "canary=8 " ]
+  check "... Prometheus counts them on the canary" wait_value "sum(gateway_upstream_requests_total{$d,version=\"canary\"})" 8
+
+  adm POST /admin/clusters/default/rollback
+  check "runbook: POST .../rollback: rolled_back, manual, canary 0" \
+    admq 200 '.rollout.state == "rolled_back" and (.rollout.reason | startswith("manual")) and ([.versions[] | {(.name): .weight}] | add | .canary == 0 and .blue > 0)'
+  check "... Prometheus: canary weight 0" wait_value "gateway_upstream_weight{$d,version=\"canary\"}" 0
+  check "... gateway_rollbacks_total{reason=manual} 1" wait_value "sum(gateway_rollbacks_total{$d,reason=\"manual\"})" 1
+  check "... gateway_rollout_state rolled_back" wait_value "gateway_rollout_state{$d,state=\"rolled_back\"}" 1
+  check "... CanaryRolledBack fires" wait_value "count(ALERTS{alertname=\"CanaryRolledBack\",alertstate=\"firing\",cluster=\"default\",reason=\"manual\"})" 1
+  check "... and no request reaches the canary" [ "$(version_of 8)" = "blue=8 " ]
+
+  adm POST /admin/clusters/default/promote '{"to": "canary"}'
+  check "runbook: blue-green POST .../promote {to: canary}" admq 200 '[.versions[] | {(.name): .weight}] | add | .canary > 0 and .blue == 0'
+  check "... every answer from canary now" [ "$(version_of 8)" = "canary=8 " ]
+  check "... Prometheus reads the switch" wait_value "gateway_upstream_weight{$d,version=\"canary\"} == 100 and on () gateway_upstream_weight{$d,version=\"blue\"} == 0" 100
+
+  adm POST /admin/drain
+  check "runbook: POST /admin/drain answers 202 draining" admq 202 '.draining == true'
+  # the listeners stop taking connections at once (a successor on the port
+  # gets them); any that still gets through is told "not ready"
+  check "... not ready at once (refused, or 503)" \
+    bash -c 'c=$(curl -s -o /dev/null -w "%{http_code}" --max-time 5 "$1/q/health/ready"); [ "$c" = 000 ] || [ "$c" = 503 ]' _ "$gw"
+  deadline=$((SECONDS + 30))
+  while [ -e "/proc/$gw_pid" ] && ! grep -q '^[0-9]* (.*) Z' "/proc/$gw_pid/stat" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+  check "... and the gateway exits" bash -c '! [ -e /proc/$1 ] || grep -q "^[0-9]* (.*) Z" /proc/$1/stat' _ "$gw_pid"
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
