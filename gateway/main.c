@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,15 +44,25 @@ static const char *default_descriptors(char *buf, size_t len)
 typedef struct signal_waiter {
     sigset_t set;
     server_t *server;
+    _Atomic int done;   /* the server has stopped by itself (admin drain, failed start) */
 } signal_waiter_t;
 
+/* SIGUSR1 is how main wakes this thread once the server is done (cancelling
+ * a thread in sigwait trips ASan's thread teardown); a stray SIGUSR1 from
+ * outside is ignored. */
 static void *wait_for_signal(void *arg)
 {
     signal_waiter_t *sw = arg;
     int sig;
-    if (sigwait(&sw->set, &sig) == 0) {
+    while (sigwait(&sw->set, &sig) == 0) {
+        if (sig == SIGUSR1) {
+            if (atomic_load(&sw->done))
+                return NULL;
+            continue;
+        }
         fprintf(stderr, "aurigraph-gateway: %s, draining\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
         server_stop(sw->server);
+        return NULL;
     }
     return NULL;
 }
@@ -68,6 +79,10 @@ int main(int argc, char **argv)
         config_free(&cfg);
         return rc < 0 ? 2 : 0;
     }
+    /* the token from the environment, so it need not show in `ps` */
+    const char *token = getenv("AURIGRAPH_ADMIN_TOKEN");
+    if (cfg.admin_token == NULL && token != NULL && token[0] != '\0')
+        cfg.admin_token = strdup(token);
     if (config_validate(&cfg, err, sizeof(err)) != 0) {
         fprintf(stderr, "aurigraph-gateway: %s\n", err);
         config_free(&cfg);
@@ -97,6 +112,8 @@ int main(int argc, char **argv)
     sigemptyset(&sw.set);
     sigaddset(&sw.set, SIGINT);
     sigaddset(&sw.set, SIGTERM);
+    sigaddset(&sw.set, SIGUSR1);
+    atomic_init(&sw.done, 0);
     pthread_sigmask(SIG_BLOCK, &sw.set, NULL);
 
     if (cfg.check_only) {
@@ -121,8 +138,9 @@ int main(int argc, char **argv)
     pthread_t waiter;
     pthread_create(&waiter, NULL, wait_for_signal, &sw);
     rc = server_run(server);
-    /* a worker that failed to start ends the run without a signal */
-    pthread_cancel(waiter);
+    /* the run may end without a signal: an admin drain, a failed start */
+    atomic_store(&sw.done, 1);
+    pthread_kill(waiter, SIGUSR1);
     pthread_join(waiter, NULL);
     server_free(server);
     binding_table_free(bindings);

@@ -74,7 +74,7 @@ static void check_defaults(const config_t *c)
     CHECK_INTEQ(c->workers, 0);
     CHECK(c->descriptors == NULL);
     CHECK_STREQ(c->access_log, "stdout");
-    CHECK_INTEQ(c->drain_timeout_ms, 10000);
+    CHECK_INTEQ(c->drain_timeout_ms, 30000);
     CHECK_INTEQ(c->transcode.emit_defaults, 0);
     CHECK_INTEQ(c->transcode.ignore_unknown_fields, 0);
     CHECK_INTEQ(c->transcode.use_proto_names, 0);
@@ -141,7 +141,7 @@ static void test_full(void)
     CHECK_INTEQ(c.workers, 8);
     CHECK_STREQ(c.descriptors, "/opt/aurigraph/v11.pb");
     CHECK_STREQ(c.access_log, "/var/log/aurigraph/access.log");
-    CHECK_INTEQ(c.drain_timeout_ms, 30000);
+    CHECK_INTEQ(c.drain_timeout_ms, 45000);
     CHECK_INTEQ(c.transcode.emit_defaults, 1);
     CHECK_INTEQ(c.transcode.ignore_unknown_fields, 1);
     CHECK_INTEQ(c.transcode.use_proto_names, 1);
@@ -598,6 +598,129 @@ static void test_flags(void)
     free(path);
 }
 
+/* Versions, stickiness, rollout defaults, the admin listener (issue 5). */
+static void test_release(void)
+{
+    config_t c;
+    config_defaults(&c);
+    CHECK_STREQ(c.admin_host, "127.0.0.1");
+    CHECK_INTEQ(c.admin_port, 9005);
+    CHECK(c.admin_token == NULL);
+    CHECK_INTEQ(c.clusters[0].nversions, 0);
+    CHECK_STREQ(c.clusters[0].sticky.header, "x-canary");
+    CHECK_INTEQ(c.clusters[0].rollout.nsteps, 4);
+    CHECK_INTEQ(c.clusters[0].rollout.steps[0], 10);
+    CHECK_INTEQ(c.clusters[0].rollout.steps[3], 100);
+    CHECK_INTEQ(c.clusters[0].rollout.hold_ms, 4u * 3600 * 1000);
+    CHECK_INTEQ(c.clusters[0].rollout.window_ms, 300000);
+    CHECK_INTEQ(c.clusters[0].rollout.max_p95_ms, 500);
+    CHECK_INTEQ(c.clusters[0].rollout.max_health_failures, 3);
+    CHECK(c.clusters[0].rollout.max_error_rate == 0.01);
+
+    CHECK_INTEQ(load_text(&c, "clusters:\n"
+                              "  - name: default\n"
+                              "    versions:\n"
+                              "      - {name: blue, targets: [\"a:1\", \"b:2\"], weight: 90}\n"
+                              "      - {name: canary, targets: \"c:3\", weight: 10}\n"
+                              "    sticky: {header: x-side, cookie: side}\n"
+                              "    rollout: {steps: [5, 100], hold_ms: 2h, window_ms: 1m, min_requests: 7,\n"
+                              "              max_error_rate: 0.05, max_p99_ms: 0}\n"
+                              "admin: {listen: \"127.0.0.1:0\", token: t0k}\n"),
+                0);
+    CHECK_STREQ(err, "");
+    const config_cluster_t *cl = &c.clusters[0];
+    CHECK_INTEQ(cl->ntargets, 0);
+    CHECK_INTEQ(cl->nversions, 2);
+    CHECK_STREQ(cl->versions[0].name, "blue");
+    CHECK_INTEQ(cl->versions[0].ntargets, 2);
+    CHECK_INTEQ(cl->versions[0].weight, 90);
+    CHECK_STREQ(cl->versions[1].targets[0].host, "c");
+    CHECK_INTEQ(cl->versions[1].weight, 10);
+    CHECK_STREQ(cl->sticky.header, "x-side");
+    CHECK_STREQ(cl->sticky.cookie, "side");
+    CHECK_INTEQ(cl->rollout.nsteps, 2);
+    CHECK_INTEQ(cl->rollout.hold_ms, 7200000);
+    CHECK_INTEQ(cl->rollout.window_ms, 60000);
+    CHECK_INTEQ(cl->rollout.min_requests, 7);
+    CHECK_INTEQ(cl->rollout.max_p99_ms, 0);
+    CHECK_INTEQ(cl->rollout.max_p95_ms, 500);
+    CHECK(cl->rollout.max_error_rate == 0.05);
+    CHECK_INTEQ(c.admin_port, 0);
+    CHECK_STREQ(c.admin_token, "t0k");
+    CHECK_INTEQ(config_validate(&c, err, sizeof(err)), 0);
+    config_free(&c);
+
+    /* mistakes, each with its line */
+    static const bad_case_t bad[] = {
+        {"clusters:\n  - name: x\n    targets: [\"a:1\"]\n    versions: [{name: b, targets: [\"c:2\"]}]\n", 2,
+         "cluster \"x\": give targets or versions, not both"},
+        {"clusters:\n  - name: x\n    versions:\n      - {name: b, targets: [\"c:2\"]}\n      - {name: b, targets: [\"d:2\"]}\n",
+         5, "clusters[0].versions[1]: duplicate version name \"b\""},
+        {"clusters:\n  - name: x\n    versions:\n      - {name: b}\n", 4, "clusters[0].versions[0]: no targets"},
+        {"clusters:\n  - name: x\n    targets: [\"a:1\"]\n    rollout: {steps: [50, 20, 100]}\n", 4,
+         "clusters[0].rollout.steps: steps must rise within 1..100"},
+        {"clusters:\n  - name: x\n    targets: [\"a:1\"]\n    rollout: {steps: [10, 50]}\n", 4,
+         "clusters[0].rollout.steps: the last step must be 100"},
+        {"clusters:\n  - name: x\n    targets: [\"a:1\"]\n    rollout: {max_error_rate: 5}\n", 4,
+         "clusters[0].rollout.max_error_rate: expected a number 0..1 (0.01 = 1%), got \"5\""},
+        {"clusters:\n  - name: x\n    targets: [\"a:1\"]\n    sticky: {cookie: a, hash_header: b}\n", 4,
+         "clusters[0].sticky: cookie and hash_header exclude each other"},
+        {"admin: {listen: \"nowhere\"}\n", 1, "admin.listen: bad address \"nowhere\": expected HOST:PORT"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        config_defaults(&c);
+        CHECK_INTEQ(load_text(&c, bad[i].yaml), -1);
+        CHECK_STREQ(err, at(bad[i].line, bad[i].what));
+        config_free(&c);
+    }
+
+    /* admin: off, and a token is a must off loopback */
+    config_defaults(&c);
+    CHECK_INTEQ(load_text(&c, "admin: off\n"), 0);
+    CHECK(c.admin_host == NULL);
+    CHECK_INTEQ(ARGS(&c, "--admin", "0.0.0.0:9005"), 0);
+    CHECK_INTEQ(config_validate(&c, err, sizeof(err)), -1);
+    CHECK(strstr(err, "needs a token") != NULL);
+    CHECK_INTEQ(ARGS(&c, "--admin", "0.0.0.0:9005", "--admin-token", "x"), 0);
+    CHECK_INTEQ(config_validate(&c, err, sizeof(err)), 0);
+    CHECK_INTEQ(c.admin_explicit, 1);
+    config_free(&c);
+
+    /* --upstream-version: the default cluster's versions, whole */
+    config_defaults(&c);
+    CHECK_INTEQ(ARGS(&c, "--upstream-version", "blue=10.0.0.1:9100", "--upstream-version=canary=10.0.0.2:9100,5",
+                     "--upstream-version", "blue=10.0.0.3:9100"),
+                0);
+    cl = &c.clusters[0];
+    CHECK_INTEQ(cl->ntargets, 0);
+    CHECK_INTEQ(cl->nversions, 2);
+    CHECK_INTEQ(cl->versions[0].ntargets, 2);
+    CHECK_INTEQ(cl->versions[0].weight, 100);
+    CHECK_STREQ(cl->versions[1].name, "canary");
+    CHECK_INTEQ(cl->versions[1].weight, 5);
+    CHECK_INTEQ(config_validate(&c, err, sizeof(err)), 0);
+    CHECK_INTEQ(ARGS(&c, "--upstream-version", "blue:9100"), -1);
+    CHECK(strstr(err, "expected NAME=HOST:PORT[,WEIGHT]") != NULL);
+    CHECK_INTEQ(ARGS(&c, "--upstream-version", "b/x=a:1"), -1);
+    CHECK(strstr(err, "bad version name") != NULL);
+    CHECK_INTEQ(ARGS(&c, "--upstream-version", "b=a:1,lots"), -1);
+    CHECK(strstr(err, "bad weight") != NULL);
+    CHECK_INTEQ(ARGS(&c, "--upstream", "a:1", "--upstream-version", "b=a:2"), -1);
+    CHECK(strstr(err, "cannot be mixed with --upstream") != NULL);
+    CHECK_INTEQ(ARGS(&c, "--upstream-version", "b=a:1,0"), 0);
+    CHECK_INTEQ(config_validate(&c, err, sizeof(err)), -1);
+    CHECK(strstr(err, "every version has weight 0") != NULL);
+    config_free(&c);
+
+    uint32_t ms;
+    CHECK_INTEQ(config_parse_duration("4h", &ms), 0);
+    CHECK_INTEQ(ms, 14400000);
+    CHECK_INTEQ(config_parse_duration("5x", &ms), -1);
+    CHECK_INTEQ(config_host_is_loopback("127.0.0.1"), 1);
+    CHECK_INTEQ(config_host_is_loopback("::1"), 1);
+    CHECK_INTEQ(config_host_is_loopback("0.0.0.0"), 0);
+}
+
 static void test_validate(void)
 {
     config_t c;
@@ -655,6 +778,7 @@ int main(void)
     test_sizes_and_durations();
     test_flags();
     test_validate();
+    test_release();
 
     static const char *const names[] = {"t.yaml", "bad.yaml", "flags.yaml", "second.yaml", "nodefault.yaml", "badflags.yaml"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {

@@ -20,7 +20,7 @@
  *   workers: 0                 0 = one per core, at most 1024
  *   descriptors: ~             FileDescriptorSet path; ~/null/empty = built one
  *   access_log: stdout         stdout | stderr | off | a file path
- *   drain_timeout_ms: 10000
+ *   drain_timeout_ms: 30000
  *   http1: uring               uring | h2o: HTTP/1.1 front end (HTTP/2 is h2o's);
  *                              uring falls back to h2o where io_uring is unusable
  *   transcode: {emit_defaults, ignore_unknown_fields, use_proto_names,
@@ -29,6 +29,11 @@
  *   clusters: [{name, targets, timeout_ms, connect_timeout_ms, keepalive_ms,
  *               resolve_interval_ms, health: {interval_ms, timeout_ms,
  *               healthy_threshold, unhealthy_threshold}}]
+ *              (or versions: [{name, targets, weight}] instead of targets),
+ *              sticky: {header, cookie, hash_header}, rollout: {steps, hold_ms,
+ *              window_ms, interval_ms, min_requests, max_error_rate, max_p95_ms,
+ *              max_p99_ms, max_health_failures}}]
+ *   admin: off | {listen: "127.0.0.1:9005", token}
  *   services: {SERVICE: CLUSTER}
  *   routes: [{method, timeout_ms, success_status}]
  *
@@ -74,7 +79,7 @@
 #define HEALTH_DEFAULT_TIMEOUT_MS 1000
 #define HEALTH_DEFAULT_HEALTHY 2
 #define HEALTH_DEFAULT_UNHEALTHY 3
-#define CONFIG_DEFAULT_DRAIN_MS 10000
+#define CONFIG_DEFAULT_DRAIN_MS 30000
 #define CONFIG_MAX_WORKERS 1024
 /* A config file is a few KiB; anything this big is a wrong path. */
 #define CONFIG_MAX_FILE (16u << 20)
@@ -156,7 +161,77 @@ static void cluster_init(config_cluster_t *cl, const char *name)
             .healthy_threshold = HEALTH_DEFAULT_HEALTHY,
             .unhealthy_threshold = HEALTH_DEFAULT_UNHEALTHY,
         },
+        .sticky = {.header = xstrdup("x-canary")},
     };
+    config_rollout_defaults(&cl->rollout);
+}
+
+void config_rollout_defaults(config_rollout_t *r)
+{
+    static const uint32_t steps[] = {10, 25, 50, 100};
+    *r = (config_rollout_t){
+        .nsteps = 4,
+        .hold_ms = 4u * 3600 * 1000,
+        .window_ms = 5u * 60 * 1000,
+        .interval_ms = 10000,
+        .min_requests = 100,
+        .max_error_rate = 0.01,
+        .max_p95_ms = 500,
+        .max_p99_ms = 1000,
+        .max_health_failures = 3,
+    };
+    memcpy(r->steps, steps, sizeof(steps));
+}
+
+static void targets_free(config_target_t *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(t[i].host);
+    free(t);
+}
+
+static config_target_t *targets_copy(const config_target_t *t, size_t n)
+{
+    config_target_t *d = xcalloc(n ? n : 1, sizeof(*d));
+    for (size_t i = 0; i < n; i++)
+        d[i] = (config_target_t){xstrdup(t[i].host), t[i].port};
+    return d;
+}
+
+static void versions_free(config_version_t *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].name);
+        targets_free(v[i].targets, v[i].ntargets);
+    }
+    free(v);
+}
+
+static config_version_t *version_get(config_cluster_t *cl, const char *name, size_t name_len)
+{
+    for (size_t i = 0; i < cl->nversions; i++)
+        if (strlen(cl->versions[i].name) == name_len && memcmp(cl->versions[i].name, name, name_len) == 0)
+            return &cl->versions[i];
+    cl->versions = xrealloc(cl->versions, cl->nversions + 1, sizeof(*cl->versions));
+    config_version_t *v = &cl->versions[cl->nversions];
+    /* the first version takes all traffic unless told otherwise */
+    *v = (config_version_t){.name = xstrndup(name, name_len), .weight = cl->nversions == 0 ? 100 : 0};
+    cl->nversions++;
+    return v;
+}
+
+static void version_add_target(config_version_t *v, const char *host, uint16_t port)
+{
+    v->targets = xrealloc(v->targets, v->ntargets + 1, sizeof(*v->targets));
+    v->targets[v->ntargets++] = (config_target_t){xstrdup(host), port};
+}
+
+static void sticky_free(config_sticky_t *s)
+{
+    free(s->header);
+    free(s->cookie);
+    free(s->hash_header);
+    *s = (config_sticky_t){0};
 }
 
 static void cluster_add_target(config_cluster_t *cl, const char *host, uint16_t port)
@@ -167,16 +242,23 @@ static void cluster_add_target(config_cluster_t *cl, const char *host, uint16_t 
 
 static void cluster_clear_targets(config_cluster_t *cl)
 {
-    for (size_t i = 0; i < cl->ntargets; i++)
-        free(cl->targets[i].host);
-    free(cl->targets);
+    targets_free(cl->targets, cl->ntargets);
     cl->targets = NULL;
     cl->ntargets = 0;
+}
+
+static void cluster_clear_versions(config_cluster_t *cl)
+{
+    versions_free(cl->versions, cl->nversions);
+    cl->versions = NULL;
+    cl->nversions = 0;
 }
 
 static void cluster_free(config_cluster_t *cl)
 {
     cluster_clear_targets(cl);
+    cluster_clear_versions(cl);
+    sticky_free(&cl->sticky);
     free(cl->name);
     cl->name = NULL;
 }
@@ -248,6 +330,8 @@ void config_defaults(config_t *c)
 {
     *c = (config_t){.drain_timeout_ms = CONFIG_DEFAULT_DRAIN_MS, .http1 = CONFIG_DEFAULT_HTTP1};
     add_listener(c, CONFIG_DEFAULT_LISTEN_HOST, CONFIG_DEFAULT_LISTEN_PORT);
+    c->admin_host = xstrdup(CONFIG_DEFAULT_ADMIN_HOST);
+    c->admin_port = CONFIG_DEFAULT_ADMIN_PORT;
     c->access_log = xstrdup("stdout");
     transcode_options_default(&c->transcode);
     c->clusters = xcalloc(1, sizeof(*c->clusters));
@@ -264,6 +348,8 @@ void config_free(config_t *c)
     listeners_free(c->listeners, c->nlisteners);
     free(c->descriptors);
     free(c->access_log);
+    free(c->admin_host);
+    free(c->admin_token);
     clusters_free(c->clusters, c->nclusters);
     services_free(c->services, c->nservices);
     routes_free(c->routes, c->nroutes);
@@ -279,15 +365,23 @@ static void config_copy(config_t *dst, const config_t *src)
         dst->listeners[i] = (config_listener_t){xstrdup(src->listeners[i].host), src->listeners[i].port};
     dst->descriptors = xstrdup(src->descriptors);
     dst->access_log = xstrdup(src->access_log);
+    dst->admin_host = xstrdup(src->admin_host);
+    dst->admin_token = xstrdup(src->admin_token);
     dst->clusters = xcalloc(src->nclusters, sizeof(*dst->clusters));
     for (size_t i = 0; i < src->nclusters; i++) {
         const config_cluster_t *s = &src->clusters[i];
         config_cluster_t *d = &dst->clusters[i];
         *d = *s;
         d->name = xstrdup(s->name);
-        d->targets = xcalloc(s->ntargets, sizeof(*d->targets));
-        for (size_t j = 0; j < s->ntargets; j++)
-            d->targets[j] = (config_target_t){xstrdup(s->targets[j].host), s->targets[j].port};
+        d->targets = targets_copy(s->targets, s->ntargets);
+        d->versions = xcalloc(s->nversions ? s->nversions : 1, sizeof(*d->versions));
+        for (size_t j = 0; j < s->nversions; j++) {
+            d->versions[j] = s->versions[j];
+            d->versions[j].name = xstrdup(s->versions[j].name);
+            d->versions[j].targets = targets_copy(s->versions[j].targets, s->versions[j].ntargets);
+        }
+        d->sticky = (config_sticky_t){xstrdup(s->sticky.header), xstrdup(s->sticky.cookie),
+                                      xstrdup(s->sticky.hash_header)};
     }
     dst->services = xcalloc(src->nservices, sizeof(*dst->services));
     for (size_t i = 0; i < src->nservices; i++)
@@ -767,6 +861,203 @@ static int load_targets(loader_t *L, const yaml_node_t *n, const char *section, 
     return 0;
 }
 
+/* versions: [{name, targets, weight}] */
+static int load_versions(loader_t *L, const yaml_node_t *n, const char *section, config_cluster_t *cl)
+{
+    char what[160];
+    snprintf(what, sizeof(what), "%.64s.versions", section);
+    if (n->type != YAML_SEQUENCE_NODE)
+        return expected(L, n, what, "a list of {name, targets, weight}");
+    cluster_clear_versions(cl);
+    size_t i = 0;
+    for ITEMS (n, it) {
+        const yaml_node_t *vn = node(L, *it);
+        char vsec[160];
+        snprintf(vsec, sizeof(vsec), "%.64s.versions[%zu]", section, i++);
+        if (check_mapping(L, vn, vsec) < 0)
+            return -1;
+        char *name = NULL;
+        const yaml_node_t *targets = NULL, *weight = NULL;
+        for PAIRS (vn, p) {
+            const yaml_node_t *k = node(L, p->key), *v = node(L, p->value);
+            const char *key = sval(k);
+            snprintf(what, sizeof(what), "%.100s.%.40s", vsec, key);
+            if (!strcmp(key, "name")) {
+                if (get_string(L, v, what, &name) < 0)
+                    goto fail;
+            } else if (!strcmp(key, "targets"))
+                targets = v;
+            else if (!strcmp(key, "weight"))
+                weight = v;
+            else {
+                free(name);
+                return unknown_key(L, k, vsec);
+            }
+        }
+        if (name == NULL) {
+            fail(L, vn, "%s: missing \"name\"", vsec);
+            goto fail;
+        }
+        for (size_t j = 0; j < cl->nversions; j++) {
+            if (strcmp(cl->versions[j].name, name) == 0) {
+                fail(L, vn, "%s: duplicate version name \"%s\"", vsec, name);
+                goto fail;
+            }
+        }
+        config_version_t *v = version_get(cl, name, strlen(name));
+        free(name);
+        name = NULL;
+        if (weight != NULL) {
+            snprintf(what, sizeof(what), "%.100s.weight", vsec);
+            if (get_u32(L, weight, what, 0, &v->weight) < 0)
+                return -1;
+        }
+        if (targets == NULL)
+            return fail(L, vn, "%s: no targets", vsec);
+        /* the same reader as a cluster's targets, into a scratch cluster */
+        config_cluster_t scratch = {0};
+        if (load_targets(L, targets, vsec, &scratch) < 0) {
+            cluster_clear_targets(&scratch);
+            return -1;
+        }
+        v->targets = scratch.targets;
+        v->ntargets = scratch.ntargets;
+        continue;
+    fail:
+        free(name);
+        return -1;
+    }
+    return 0;
+}
+
+static int load_sticky(loader_t *L, const yaml_node_t *n, const char *section, config_sticky_t *st)
+{
+    if (check_mapping(L, n, section) < 0)
+        return -1;
+    for PAIRS (n, p) {
+        const yaml_node_t *k = node(L, p->key), *v = node(L, p->value);
+        const char *key = sval(k);
+        char what[160];
+        snprintf(what, sizeof(what), "%.100s.%.40s", section, key);
+        char **dst = !strcmp(key, "header") ? &st->header : !strcmp(key, "cookie") ? &st->cookie
+                     : !strcmp(key, "hash_header") ? &st->hash_header : NULL;
+        if (dst == NULL)
+            return unknown_key(L, k, section);
+        if (is_null(v)) {
+            free(*dst);
+            *dst = NULL;
+        } else if (get_string(L, v, what, dst) < 0) {
+            return -1;
+        }
+    }
+    if (st->cookie && st->hash_header)
+        return fail(L, n, "%s: cookie and hash_header exclude each other", section);
+    return 0;
+}
+
+static int get_fraction(loader_t *L, const yaml_node_t *n, const char *what, double *out)
+{
+    if (scalar(L, n, what, "a number 0..1") < 0)
+        return -1;
+    char *end;
+    double d = strtod(sval(n), &end);
+    if (end == sval(n) || *end != '\0' || !(d >= 0 && d <= 1))
+        return expected(L, n, what, "a number 0..1 (0.01 = 1%)");
+    *out = d;
+    return 0;
+}
+
+static int load_rollout(loader_t *L, const yaml_node_t *n, const char *section, config_rollout_t *r)
+{
+    if (check_mapping(L, n, section) < 0)
+        return -1;
+    for PAIRS (n, p) {
+        const yaml_node_t *k = node(L, p->key), *v = node(L, p->value);
+        const char *key = sval(k);
+        char what[160];
+        snprintf(what, sizeof(what), "%.100s.%.40s", section, key);
+        int rc;
+        if (!strcmp(key, "steps")) {
+            if (v->type != YAML_SEQUENCE_NODE)
+                return expected(L, v, what, "a list of percentages ending in 100");
+            size_t ns = 0;
+            uint32_t prev = 0;
+            for ITEMS (v, it) {
+                uint32_t step;
+                if (ns == CONFIG_MAX_STEPS)
+                    return fail(L, v, "%s: at most %d steps", what, CONFIG_MAX_STEPS);
+                if (get_u32(L, node(L, *it), what, 1, &step) < 0)
+                    return -1;
+                if (step > 100 || step <= prev)
+                    return fail(L, node(L, *it), "%s: steps must rise within 1..100", what);
+                r->steps[ns++] = prev = step;
+            }
+            if (ns == 0 || prev != 100)
+                return fail(L, v, "%s: the last step must be 100", what);
+            r->nsteps = ns;
+            rc = 0;
+        } else if (!strcmp(key, "hold_ms"))
+            rc = get_duration(L, v, what, &r->hold_ms);
+        else if (!strcmp(key, "window_ms"))
+            rc = get_duration(L, v, what, &r->window_ms);
+        else if (!strcmp(key, "interval_ms"))
+            rc = get_duration(L, v, what, &r->interval_ms);
+        else if (!strcmp(key, "min_requests"))
+            rc = get_u32(L, v, what, 1, &r->min_requests);
+        else if (!strcmp(key, "max_error_rate"))
+            rc = get_fraction(L, v, what, &r->max_error_rate);
+        else if (!strcmp(key, "max_p95_ms"))
+            rc = get_duration(L, v, what, &r->max_p95_ms);
+        else if (!strcmp(key, "max_p99_ms"))
+            rc = get_duration(L, v, what, &r->max_p99_ms);
+        else if (!strcmp(key, "max_health_failures"))
+            rc = get_u32(L, v, what, 0, &r->max_health_failures);
+        else
+            return unknown_key(L, k, section);
+        if (rc < 0)
+            return -1;
+    }
+    if (r->window_ms == 0 || r->interval_ms == 0)
+        return fail(L, n, "%s: window_ms and interval_ms must be greater than 0", section);
+    return 0;
+}
+
+/* admin: off | {listen: "HOST:PORT", token: "..."} */
+static int load_admin(loader_t *L, const yaml_node_t *n, config_t *c)
+{
+    if (n->type == YAML_SCALAR_NODE && (!strcmp(sval(n), "off") || is_null(n))) {
+        free(c->admin_host);
+        c->admin_host = NULL;
+        return 0;
+    }
+    if (check_mapping(L, n, "admin") < 0)
+        return -1;
+    for PAIRS (n, p) {
+        const yaml_node_t *k = node(L, p->key), *v = node(L, p->value);
+        const char *key = sval(k);
+        if (!strcmp(key, "listen")) {
+            char *host;
+            uint16_t port;
+            if (get_hostport(L, v, "admin.listen", true, &host, &port) < 0)
+                return -1;
+            free(c->admin_host);
+            c->admin_host = host;
+            c->admin_port = port;
+            c->admin_explicit = 1;
+        } else if (!strcmp(key, "token")) {
+            if (is_null(v)) {
+                free(c->admin_token);
+                c->admin_token = NULL;
+            } else if (get_string(L, v, "admin.token", &c->admin_token) < 0) {
+                return -1;
+            }
+        } else {
+            return unknown_key(L, k, "admin");
+        }
+    }
+    return 0;
+}
+
 /* One entry of clusters:, into cl (already holding the defaults). */
 static int load_cluster(loader_t *L, const yaml_node_t *n, size_t index, config_cluster_t *cl,
                         const yaml_node_t **name_node)
@@ -796,6 +1087,12 @@ static int load_cluster(loader_t *L, const yaml_node_t *n, size_t index, config_
             rc = get_duration(L, v, what, &cl->resolve_interval_ms);
         else if (!strcmp(key, "health"))
             rc = load_health(L, v, what, &cl->health);
+        else if (!strcmp(key, "versions"))
+            rc = load_versions(L, v, section, cl);
+        else if (!strcmp(key, "sticky"))
+            rc = load_sticky(L, v, what, &cl->sticky);
+        else if (!strcmp(key, "rollout"))
+            rc = load_rollout(L, v, what, &cl->rollout);
         else
             return unknown_key(L, k, section);
         if (rc < 0)
@@ -803,7 +1100,9 @@ static int load_cluster(loader_t *L, const yaml_node_t *n, size_t index, config_
     }
     if (cl->name == NULL)
         return fail(L, n, "%s: missing \"name\"", section);
-    if (cl->ntargets == 0)
+    if (cl->ntargets > 0 && cl->nversions > 0)
+        return fail(L, n, "cluster \"%s\": give targets or versions, not both", cl->name);
+    if (cl->ntargets == 0 && cl->nversions == 0)
         return fail(L, n, "cluster \"%s\": no targets", cl->name);
     return 0;
 }
@@ -1002,6 +1301,8 @@ static int load_root(loader_t *L, const yaml_node_t *root, config_t *c)
             services = v;
         } else if (!strcmp(key, "routes"))
             rc = load_routes(L, v, c);
+        else if (!strcmp(key, "admin"))
+            rc = load_admin(L, v, c);
         else
             return unknown_key(L, k, NULL);
         if (rc < 0)
@@ -1108,7 +1409,20 @@ out:
 
 /* ---- the command line ------------------------------------------------------ */
 
-typedef enum { F_CONFIG, F_LISTEN, F_UPSTREAM, F_DESCRIPTORS, F_WORKERS, F_ACCESS_LOG, F_HTTP1, F_CHECK, F_HELP } flag_id_t;
+typedef enum {
+    F_CONFIG,
+    F_LISTEN,
+    F_UPSTREAM,
+    F_DESCRIPTORS,
+    F_WORKERS,
+    F_ACCESS_LOG,
+    F_CHECK,
+    F_HELP,
+    F_UPSTREAM_VERSION,
+    F_ADMIN,
+    F_ADMIN_TOKEN,
+    F_HTTP1,
+} flag_id_t;
 
 typedef struct {
     const char *name;
@@ -1120,7 +1434,9 @@ typedef struct {
 static const flag_t flags[] = {
     {"config", F_CONFIG, true},         {"listen", F_LISTEN, true},         {"upstream", F_UPSTREAM, true},
     {"descriptors", F_DESCRIPTORS, true}, {"workers", F_WORKERS, true},     {"access-log", F_ACCESS_LOG, true},
-    {"http1", F_HTTP1, true},           {"check-config", F_CHECK, false},   {"help", F_HELP, false},
+    {"check-config", F_CHECK, false},   {"help", F_HELP, false},           {"upstream-version", F_UPSTREAM_VERSION, true},
+    {"admin", F_ADMIN, true},           {"admin-token", F_ADMIN_TOKEN, true},
+    {"http1", F_HTTP1, true},
 };
 
 /*
@@ -1242,10 +1558,83 @@ static int apply_flag(config_t *c, const flag_t *flag, const char *val, bool *li
             c->nservices = 0;
             *upstream_seen = true;
         }
+        cluster_clear_versions(cl);
         cluster_add_target(cl, host, port);
         free(host);
         return 0;
     }
+    case F_UPSTREAM_VERSION: {
+        /* NAME=HOST:PORT[,WEIGHT] */
+        const char *eq = strchr(val, '=');
+        if (eq == NULL || eq == val) {
+            errf(err, errlen, "--upstream-version: expected NAME=HOST:PORT[,WEIGHT], got \"%s\"", val);
+            return -1;
+        }
+        for (const char *q = val; q < eq; q++) {
+            if (!isalnum((unsigned char)*q) && *q != '-' && *q != '_' && *q != '.') {
+                errf(err, errlen, "--upstream-version: bad version name \"%.*s\" (letters, digits, - _ .)",
+                     (int)(eq - val), val);
+                return -1;
+            }
+        }
+        const char *comma = strchr(eq + 1, ',');
+        char addr[300];
+        snprintf(addr, sizeof(addr), "%.*s", (int)(comma ? (size_t)(comma - eq - 1) : strlen(eq + 1)), eq + 1);
+        if ((why = parse_hostport(addr, false, &host, &port)) != NULL) {
+            errf(err, errlen, "--upstream-version: bad address \"%s\": %s", addr, why);
+            return -1;
+        }
+        uint64_t weight = 0;
+        if (comma && (!parse_u64(comma + 1, strlen(comma + 1), &weight) || weight > 1000000)) {
+            errf(err, errlen, "--upstream-version: bad weight \"%s\" (an integer 0..1000000)", comma + 1);
+            free(host);
+            return -1;
+        }
+        config_cluster_t *cl = cluster_find(c, "default");
+        if (cl == NULL) {
+            c->clusters = xrealloc(c->clusters, c->nclusters + 1, sizeof(*c->clusters));
+            cl = &c->clusters[c->nclusters++];
+            cluster_init(cl, "default");
+        }
+        /* like --upstream: the flags describe the default cluster whole */
+        if (!*upstream_seen) {
+            cluster_clear_targets(cl);
+            cluster_clear_versions(cl);
+            services_free(c->services, c->nservices);
+            c->services = NULL;
+            c->nservices = 0;
+            *upstream_seen = true;
+        }
+        if (cl->ntargets > 0) {
+            errf(err, errlen, "--upstream-version: cannot be mixed with --upstream");
+            free(host);
+            return -1;
+        }
+        config_version_t *v = version_get(cl, val, (size_t)(eq - val));
+        if (comma)
+            v->weight = (uint32_t)weight;
+        version_add_target(v, host, port);
+        free(host);
+        return 0;
+    }
+    case F_ADMIN:
+        if (strcmp(val, "off") == 0) {
+            free(c->admin_host);
+            c->admin_host = NULL;
+            return 0;
+        }
+        if ((why = parse_hostport(val, true, &host, &port)) != NULL) {
+            errf(err, errlen, "--admin: bad address \"%s\": %s (or \"off\")", val, why);
+            return -1;
+        }
+        free(c->admin_host);
+        c->admin_host = host;
+        c->admin_port = port;
+        c->admin_explicit = 1;
+        return 0;
+    case F_ADMIN_TOKEN:
+        set_str(&c->admin_token, val);
+        return 0;
     }
     return 0;
 }
@@ -1332,8 +1721,12 @@ int config_validate(const config_t *c, char *err, size_t errlen)
                 return -1;
             }
         }
-        if (cl->ntargets == 0) {
+        if (cl->ntargets == 0 && cl->nversions == 0) {
             errf(err, errlen, "cluster \"%s\": no targets", cl->name);
+            return -1;
+        }
+        if (cl->ntargets > 0 && cl->nversions > 0) {
+            errf(err, errlen, "cluster \"%s\": give targets or versions, not both", cl->name);
             return -1;
         }
         for (size_t j = 0; j < cl->ntargets; j++) {
@@ -1342,7 +1735,38 @@ int config_validate(const config_t *c, char *err, size_t errlen)
                 return -1;
             }
         }
+        uint64_t total_weight = cl->nversions ? 0 : 1;
+        for (size_t j = 0; j < cl->nversions; j++) {
+            const config_version_t *v = &cl->versions[j];
+            if (v->ntargets == 0) {
+                errf(err, errlen, "cluster \"%s\": version \"%s\" has no targets", cl->name, v->name);
+                return -1;
+            }
+            for (size_t k = 0; k < j; k++) {
+                if (strcmp(cl->versions[k].name, v->name) == 0) {
+                    errf(err, errlen, "cluster \"%s\": duplicate version \"%s\"", cl->name, v->name);
+                    return -1;
+                }
+            }
+            total_weight += v->weight;
+        }
+        if (total_weight == 0) {
+            errf(err, errlen, "cluster \"%s\": every version has weight 0", cl->name);
+            return -1;
+        }
+        if (cl->nversions > CONFIG_MAX_VERSIONS) {
+            errf(err, errlen, "cluster \"%s\": at most %d versions", cl->name, CONFIG_MAX_VERSIONS);
+            return -1;
+        }
         have_default |= strcmp(cl->name, "default") == 0;
+    }
+    if (c->admin_host != NULL && !config_host_is_loopback(c->admin_host) &&
+        (c->admin_token == NULL || c->admin_token[0] == '\0')) {
+        errf(err, errlen,
+             "admin: %s is not loopback, so the admin API needs a token (--admin-token, admin.token or "
+             "AURIGRAPH_ADMIN_TOKEN)",
+             c->admin_host);
+        return -1;
     }
     for (size_t i = 0; i < c->nservices; i++) {
         const config_service_t *s = &c->services[i];
@@ -1368,6 +1792,20 @@ int config_validate(const config_t *c, char *err, size_t errlen)
         }
     }
     return 0;
+}
+
+int config_parse_duration(const char *s, uint32_t *ms)
+{
+    uint64_t v;
+    if (s == NULL || !parse_duration(s, &v) || v > UINT32_MAX)
+        return -1;
+    *ms = (uint32_t)v;
+    return 0;
+}
+
+int config_host_is_loopback(const char *host)
+{
+    return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 || strcmp(host, "localhost") == 0;
 }
 
 const config_cluster_t *config_cluster_for_service(const config_t *c, const char *service)
@@ -1428,6 +1866,14 @@ void config_print_help(FILE *f)
             "  --descriptors FILE    FileDescriptorSet to serve (default: the one built from proto/)\n"
             "  --workers N           worker threads, 0 = one per core, at most %d (default 0)\n"
             "  --access-log DEST     stdout | stderr | off | a file path (default stdout)\n"
+            "  --upstream-version NAME=HOST:PORT[,WEIGHT]\n"
+            "                        a version of the \"default\" cluster (blue, green, canary...);\n"
+            "                        repeat for more versions or more targets of one; weight:\n"
+            "                        100 for the first version, 0 for the others unless given\n"
+            "  --admin HOST:PORT     admin API listener, or \"off\" (default %s:%d); off\n"
+            "                        loopback it needs a token\n"
+            "  --admin-token TOKEN   bearer token the admin API requires (also the environment\n"
+            "                        variable AURIGRAPH_ADMIN_TOKEN)\n"
             "  --http1 uring|h2o     HTTP/1.1 front end: io_uring, or h2o's epoll loop (default\n"
             "                        uring; h2o wherever io_uring is unusable). HTTP/2 is h2o's\n"
             "  --check-config        load and validate everything, then exit: 0 if valid\n"
@@ -1444,13 +1890,14 @@ void config_print_help(FILE *f)
             "\n"
             "Config file (YAML; every key is optional; shown with its default):\n",
             CONFIG_DEFAULT_LISTEN_HOST, CONFIG_DEFAULT_LISTEN_PORT, CONFIG_DEFAULT_UPSTREAM_HOST,
-            CONFIG_DEFAULT_UPSTREAM_PORT, CONFIG_MAX_WORKERS);
+            CONFIG_DEFAULT_UPSTREAM_PORT, CONFIG_MAX_WORKERS, CONFIG_DEFAULT_ADMIN_HOST, CONFIG_DEFAULT_ADMIN_PORT);
     ref(f, "one address, or a list of them", "listen: \"%s:%d\"", CONFIG_DEFAULT_LISTEN_HOST,
         CONFIG_DEFAULT_LISTEN_PORT);
     ref(f, "0 = one per core; at most 1024", "workers: 0");
     ref(f, "~ = the descriptor set built from proto/", "descriptors: ~");
     ref(f, "stdout | stderr | off | a file path", "access_log: stdout");
-    ref(f, "on shutdown, in-flight calls get this long", "drain_timeout_ms: %d", CONFIG_DEFAULT_DRAIN_MS);
+    ref(f, "SIGTERM or POST /admin/drain: in-flight calls get this long", "drain_timeout_ms: %d",
+        CONFIG_DEFAULT_DRAIN_MS);
     ref(f, "HTTP/1.1 front end: uring | h2o", "http1: %s", CONFIG_DEFAULT_HTTP1 == CONFIG_HTTP1_URING ? "uring" : "h2o");
     ref(f, NULL, "transcode:");
     ref(f, "print fields that hold their default value", "  emit_defaults: false");
@@ -1471,11 +1918,32 @@ void config_print_help(FILE *f)
     ref(f, "TCP connect", "    connect_timeout_ms: %d", CLUSTER_DEFAULT_CONNECT_TIMEOUT_MS);
     ref(f, "PING idle connections this often; 0 = off", "    keepalive_ms: %d", CLUSTER_DEFAULT_KEEPALIVE_MS);
     ref(f, "re-resolve target names this often", "    resolve_interval_ms: %d", CLUSTER_DEFAULT_RESOLVE_INTERVAL_MS);
+    ref(f, "instead of targets: versions, e.g.", "    # versions:");
+    ref(f, "  weight: share of new requests", "    #   - {name: blue, targets: [\"10.0.0.1:9100\"], weight: 90}");
+    ref(f, NULL, "    #   - {name: canary, targets: [\"10.0.0.2:9100\"], weight: 10}");
+    ref(f, NULL, "    sticky:");
+    ref(f, "always | never: to or away from the canary", "      header: x-canary");
+    ref(f, "or: a hash of this cookie picks the side", "      cookie: ~");
+    ref(f, "or: a hash of this header picks the side", "      hash_header: ~");
+    ref(f, "defaults of POST /admin/.../rollout", "    rollout:");
+    ref(f, "canary percent per step; last is 100", "      steps: [10, 25, 50, 100]");
+    ref(f, "4h: time on each step", "      hold_ms: 14400000");
+    ref(f, "5m: the gates look this far back", "      window_ms: 300000");
+    ref(f, "gates evaluated this often", "      interval_ms: 10000");
+    ref(f, "fewer requests: inconclusive, hold", "      min_requests: 100");
+    ref(f, "gate: canary errors (5xx) above 1%", "      max_error_rate: 0.01");
+    ref(f, "gate: canary p95 latency; 0 = off", "      max_p95_ms: 500");
+    ref(f, "gate: canary p99 latency; 0 = off", "      max_p99_ms: 1000");
+    ref(f, "gate: more failed health checks in a row", "      max_health_failures: 3");
     ref(f, NULL, "    health:");
     ref(f, "time between checks of a target", "      interval_ms: %d", HEALTH_DEFAULT_INTERVAL_MS);
     ref(f, "a check slower than this failed", "      timeout_ms: %d", HEALTH_DEFAULT_TIMEOUT_MS);
     ref(f, "consecutive successes to mark it up", "      healthy_threshold: %d", HEALTH_DEFAULT_HEALTHY);
     ref(f, "consecutive failures to mark it down", "      unhealthy_threshold: %d", HEALTH_DEFAULT_UNHEALTHY);
+    ref(f, "admin API; \"off\" to disable", "admin:");
+    ref(f, "loopback; elsewhere a token is required", "  listen: \"%s:%d\"", CONFIG_DEFAULT_ADMIN_HOST,
+        CONFIG_DEFAULT_ADMIN_PORT);
+    ref(f, "Authorization: Bearer TOKEN", "  token: ~");
     ref(f, "gRPC service -> cluster name; replaces", "services: {}");
     ref(f, "the table when given, for example:", "%s", "");
     ref(f, "  aurigraph.v11.ConsensusService: consensus", "%s", "");

@@ -18,6 +18,8 @@
 #define CONFIG_DEFAULT_LISTEN_PORT 9003
 #define CONFIG_DEFAULT_UPSTREAM_HOST "127.0.0.1"
 #define CONFIG_DEFAULT_UPSTREAM_PORT 9100
+#define CONFIG_DEFAULT_ADMIN_HOST "127.0.0.1"
+#define CONFIG_DEFAULT_ADMIN_PORT 9005
 
 typedef struct config_target {
     char *host;
@@ -31,10 +33,47 @@ typedef struct config_health {
     uint32_t unhealthy_threshold;/* 3 consecutive failures to be DOWN */
 } config_health_t;
 
-typedef struct config_cluster {
+/* One deployable version of a cluster's service (blue, green, canary...):
+ * its own targets, and its share of new requests. */
+typedef struct config_version {
     char *name;
     config_target_t *targets;
     size_t ntargets;
+    uint32_t weight;              /* relative; 0 = no new requests */
+} config_version_t;
+
+/* How a client stays on one side of a split. */
+typedef struct config_sticky {
+    char *header;       /* "x-canary" (default): always | never; NULL = off */
+    char *cookie;       /* the hash of this cookie's value picks the version */
+    char *hash_header;  /* the hash of this header's value picks the version */
+} config_sticky_t;
+
+#define CONFIG_MAX_STEPS 16
+#define CONFIG_MAX_VERSIONS 8
+
+/* Rollout defaults of a cluster; POST /admin/clusters/X/rollout overrides. */
+typedef struct config_rollout {
+    uint32_t steps[CONFIG_MAX_STEPS]; /* canary percent per step: 10,25,50,100 */
+    size_t nsteps;
+    uint32_t hold_ms;             /* time on each step: 4h */
+    uint32_t window_ms;           /* the gates look this far back: 5m */
+    uint32_t interval_ms;         /* how often the gates are evaluated: 10s */
+    uint32_t min_requests;        /* fewer in the window: inconclusive (100) */
+    double max_error_rate;        /* gate: error share above this rolls back (0.01) */
+    uint32_t max_p95_ms;          /* gate: 500; 0 = off */
+    uint32_t max_p99_ms;          /* gate: 1000; 0 = off */
+    uint32_t max_health_failures; /* gate: more consecutive failed checks (3) */
+} config_rollout_t;
+
+typedef struct config_cluster {
+    char *name;
+    config_target_t *targets;     /* a cluster without versions: one, "default" */
+    size_t ntargets;
+    config_version_t *versions;   /* or several versions, each with targets */
+    size_t nversions;
+    config_sticky_t sticky;
+    config_rollout_t rollout;
     uint32_t timeout_ms;          /* default deadline of a call: 30000 */
     uint32_t connect_timeout_ms;  /* 1000 */
     uint32_t keepalive_ms;        /* 10000; 0 = off */
@@ -70,6 +109,10 @@ typedef enum config_http1 {
 typedef struct config {
     config_listener_t *listeners;
     size_t nlisteners;
+    char *admin_host;            /* admin API listener; NULL = off */
+    uint16_t admin_port;         /* 127.0.0.1:9005 by default */
+    char *admin_token;           /* bearer token; required off loopback */
+    int admin_explicit;          /* given by file or flag: a busy port is fatal */
     unsigned workers;            /* 0 = one per core */
     char *descriptors;           /* NULL = the built descriptor set of proto/ */
     char *access_log;            /* "stdout" (default), "stderr", "off" or a path */
@@ -80,7 +123,7 @@ typedef struct config {
     size_t nservices;
     config_route_t *routes;
     size_t nroutes;
-    uint32_t drain_timeout_ms;   /* graceful shutdown: 10000 */
+    uint32_t drain_timeout_ms;   /* graceful shutdown: 30000 */
     config_http1_t http1;        /* uring (default) | h2o */
     int check_only;              /* --check-config: validate everything, then exit */
     char *config_path;           /* the file loaded, for messages */
@@ -101,6 +144,13 @@ int config_parse_args(config_t *c, int argc, char **argv, char *err, size_t errl
 /* Cross-checks: every service maps to a cluster that exists, ports, limits. */
 int config_validate(const config_t *c, char *err, size_t errlen);
 void config_free(config_t *c);
+
+/* "250ms", "5s", "4h", "5000": milliseconds; 0 when it parses, else -1. */
+int config_parse_duration(const char *s, uint32_t *ms);
+/* The rollout defaults (steps 10,25,50,100, hold 4h, window 5m, ...). */
+void config_rollout_defaults(config_rollout_t *r);
+/* Whether host names the loopback interface (127.x, ::1, localhost). */
+int config_host_is_loopback(const char *host);
 
 const config_cluster_t *config_cluster_for_service(const config_t *c, const char *service);
 const config_route_t *config_route_for_method(const config_t *c, const char *method);

@@ -101,7 +101,7 @@ struct u_conn {
     int state;
     unsigned dirty : 1, recv_armed : 1, send_armed : 1, closing : 1, handling : 1, peer_eof : 1, recv_paused : 1,
         resp_done : 1, proceed_pending : 1, sent_headers : 1, handoff : 1, cancel_sent : 1, lingering : 1,
-        close_after_send : 1;
+        close_after_send : 1, handed_off : 1;
     u_bytes_t in, spill;
     u_bytes_t out[2];
     int fill;                /* out[fill] takes output; out[!fill] is on the wire while send_armed */
@@ -333,6 +333,7 @@ static void conn_new(http1_uring_t *u, int fd)
     init_req(c);
     arm_recv(c);
     set_timeout(c, 1);
+    metrics_connections_add(u->w->metrics, 1); /* the drain waits for this to reach 0 */
 }
 
 /* Frees the connection once nothing of it is left in the kernel. */
@@ -342,6 +343,8 @@ static void maybe_free(u_conn_t *c)
         return;
     http1_uring_t *u = c->u;
     u->nclosing--;
+    if (!c->handed_off)
+        metrics_connections_add(u->w->metrics, -1);
     if (c->fd >= 0)
         close(c->fd);
     bytes_release(u, &c->in);
@@ -421,6 +424,12 @@ static void bad_request(u_conn_t *c, const char *why)
 
 /* ---- h2o hand-off (HTTP/2 prior knowledge, Upgrade: h2c) ------------------ */
 
+static void on_handed_off_close(void *data)
+{
+    worker_t *w = data;
+    metrics_connections_add(w->metrics, -1);
+}
+
 static void handoff(u_conn_t *c)
 {
     c->handoff = 1;
@@ -439,7 +448,11 @@ static void handoff(u_conn_t *c)
         sock->input->size += c->in.len;
     }
     c->fd = -1; /* the socket owns it */
+    c->handed_off = 1;
     conn_close(c);
+    /* the connection stays counted until h2o closes it */
+    sock->on_close.cb = on_handed_off_close;
+    sock->on_close.data = w;
     h2o_accept(&w->accept, sock);
 }
 
@@ -715,13 +728,11 @@ static void finish_request(u_conn_t *c)
         c->spill.len = 0;
     }
     bytes_release(u, &c->spill);
-    if (c->in.len == 0) {
+    /* a response that said keep-alive keeps it, drain or not: the client
+     * may send one more request (and hears Connection: close); the drain
+     * closes the connection if it stays idle */
+    if (c->in.len == 0)
         bytes_release(u, &c->in);
-        if (u->draining) {
-            conn_close(c);
-            return;
-        }
-    }
     if (c->recv_paused) {
         c->recv_paused = 0;
         if (!c->recv_armed)
@@ -994,7 +1005,7 @@ static void on_accept(u_listener_t *l, struct io_uring_cqe *cqe)
     if (!(cqe->flags & IORING_CQE_F_MORE))
         l->armed = 0;
     if (cqe->res >= 0) {
-        if (u->draining || u->freeing)
+        if (u->freeing)
             close(cqe->res);
         else
             conn_new(u, cqe->res);
@@ -1174,33 +1185,54 @@ fail:
 
 void http1_uring_drain(http1_uring_t *u)
 {
-    if (u->draining)
-        return;
     u->draining = 1;
+}
+
+void http1_uring_close_listeners(http1_uring_t *u)
+{
     if (h2o_timeout_is_linked(&u->accept_retry))
         h2o_timeout_unlink(&u->accept_retry);
     for (size_t i = 0; i < u->nlisten; i++) {
         u_listener_t *l = &u->listeners[i];
-        if (l->fd < 0)
+        if (l->fd < 0 || l->closing)
             continue;
-        if (l->armed && !l->closing) {
+        if (l->armed) {
             struct io_uring_sqe *sqe = get_sqe(u);
             if (sqe) {
                 io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)l | OP_ACCEPT, 0);
                 sqe->user_data = 0;
             }
             l->closing = 1; /* closed when the accept has ended */
-        } else if (!l->armed) {
+        } else {
             close(l->fd);
             l->fd = -1;
         }
     }
+    http1_uring_flush(u);
+}
+
+void http1_uring_close_idle(http1_uring_t *u)
+{
     for (u_conn_t *c = u->conns, *next; c; c = next) {
         next = c->next;
-        if (!c->handling && c->in.len == 0 && !c->send_armed && c->out[c->fill].len == 0)
+        if (!c->handling && c->in.len == 0 && c->state == S_HEAD && !c->send_armed && c->out[c->fill].len == 0 &&
+            !c->handoff)
             conn_close(c);
     }
     http1_uring_flush(u);
+}
+
+int http1_uring_listening(const http1_uring_t *u)
+{
+    for (size_t i = 0; i < u->nlisten; i++)
+        if (u->listeners[i].fd >= 0)
+            return 1;
+    return 0;
+}
+
+int http1_uring_listener_fd(const http1_uring_t *u, size_t i)
+{
+    return i < u->nlisten ? u->listeners[i].fd : -1;
 }
 
 void http1_uring_free(http1_uring_t *u)
@@ -1274,6 +1306,10 @@ http1_uring_t *http1_uring_new(worker_t *w, char *err, size_t errlen)
 }
 void http1_uring_flush(http1_uring_t *u) { (void)u; }
 void http1_uring_drain(http1_uring_t *u) { (void)u; }
+void http1_uring_close_listeners(http1_uring_t *u) { (void)u; }
+void http1_uring_close_idle(http1_uring_t *u) { (void)u; }
+int http1_uring_listening(const http1_uring_t *u) { (void)u; return 0; }
+int http1_uring_listener_fd(const http1_uring_t *u, size_t i) { (void)u; (void)i; return -1; }
 void http1_uring_free(http1_uring_t *u) { (void)u; }
 
 #endif

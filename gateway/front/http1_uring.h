@@ -27,9 +27,18 @@ http1_uring_t *http1_uring_new(struct worker *w, char *err, size_t errlen);
 /* The end of every loop iteration: sends what responses produced, submits
  * every queued operation with one system call. */
 void http1_uring_flush(http1_uring_t *u);
-/* Drain: stop accepting, close idle connections; the others close after
- * the response they are on (h2o's shutdown flag makes it Connection: close). */
+/* The drain, in the worker's steps (worker.c): http1_uring_drain at its
+ * start (every response from then on says Connection: close and the
+ * connection closes after it), http1_uring_close_listeners once what the
+ * listeners had queued is accepted, http1_uring_close_idle for connections
+ * with no request bytes (called again every tick). */
 void http1_uring_drain(http1_uring_t *u);
+void http1_uring_close_listeners(http1_uring_t *u);
+void http1_uring_close_idle(http1_uring_t *u);
+/* 1 while a listener is still open (its accept ends asynchronously). */
+int http1_uring_listening(const http1_uring_t *u);
+/* The i-th listening socket, or -1 once closed (for the drain's SYN filter). */
+int http1_uring_listener_fd(const http1_uring_t *u, size_t i);
 /* At worker exit: closes every connection and the ring. */
 void http1_uring_free(http1_uring_t *u);
 

@@ -110,6 +110,10 @@ void access_log_add(access_log_t *l, const access_log_entry_t *e)
         put_json_string(&b, e->upstream, strlen(e->upstream));
     else
         buf_puts_lit(&b, "null");
+    if (e->version) {
+        buf_puts_lit(&b, ",\"version\":");
+        put_json_string(&b, e->version, strlen(e->version));
+    }
     buf_puts_lit(&b, ",\"request_id\":");
     put_json_string(&b, e->request_id ? e->request_id : "", e->request_id ? e->request_id_len : 0);
     buf_puts_lit(&b, "}\n");

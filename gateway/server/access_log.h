@@ -32,6 +32,7 @@ typedef struct access_log_entry {
     uint64_t bytes_sent;
     uint64_t duration_us;
     const char *upstream;    /* cluster name, or NULL */
+    const char *version;     /* the cluster version, when it has several; or NULL */
     const char *request_id;
     size_t request_id_len;
 } access_log_entry_t;

@@ -57,6 +57,7 @@ struct api_request {
     api_state_t state;
     const binding_t *binding;
     const route_info_t *route;
+    const split_version_t *version; /* the cluster version that serves it */
     upstream_call_t *call;
     int call_active;
     int grpc_code;
@@ -141,6 +142,10 @@ static void add_request_id(api_request_t *r)
     if (r->request_id)
         h2o_add_header_by_str(&r->req->pool, &r->req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL,
                               r->request_id, r->request_id_len);
+    /* which side of a blue-green or canary split answered */
+    if (r->version && r->version->cluster->named)
+        h2o_add_header_by_str(&r->req->pool, &r->req->res.headers, H2O_STRLIT("x-upstream-version"), 0, NULL,
+                              r->version->name, strlen(r->version->name));
 }
 
 static void respond_error(api_request_t *r, int http_status, int grpc_code, const char *message,
@@ -169,8 +174,10 @@ static void record_request(api_request_t *r)
     size_t bi = r->binding ? (size_t)(r->binding - binding_at(w->shared->bindings, 0)) : SIZE_MAX;
     metrics_record_http(w->metrics, bi, req->method.base, req->method.len, req->res.status, us, req->entity.len,
                         req->bytes_sent);
-    if (r->binding && r->state != API_ROUTED && r->grpc_code >= 0)
+    if (r->binding && r->state != API_ROUTED && r->grpc_code >= 0) {
         metrics_record_grpc(w->metrics, bi, r->grpc_code, r->call_us);
+        metrics_record_upstream(w->metrics, r->version->row, r->grpc_code, r->call_us);
+    }
     if (w->log.fd < 0)
         return;
     struct timespec wall;
@@ -188,6 +195,7 @@ static void record_request(api_request_t *r)
         .bytes_sent = req->bytes_sent,
         .duration_us = us,
         .upstream = r->route ? w->shared->cfg->clusters[r->route->cluster].name : NULL,
+        .version = r->version && r->version->cluster->named ? r->version->name : NULL,
         .request_id = r->request_id,
         .request_id_len = r->request_id_len,
     };
@@ -658,6 +666,40 @@ static const upstream_handlers_t handlers = {on_headers, on_message, on_close};
 
 /* ---- the handler --------------------------------------------------------- */
 
+static const h2o_header_t *find_header(const h2o_req_t *req, const char *name)
+{
+    size_t len = strlen(name);
+    for (size_t i = 0; i < req->headers.size; i++) {
+        const h2o_header_t *h = &req->headers.entries[i];
+        if (h->name->len == len && h2o_lcstris(h->name->base, len, name, len))
+            return h;
+    }
+    return NULL;
+}
+
+/* What the request says about its side of a split: the sticky header
+ * (always/never), and the cookie or header whose hash keeps it on one side. */
+static split_hints_t sticky_hints(const h2o_req_t *req, const config_sticky_t *st)
+{
+    const h2o_header_t *canary = st->header ? find_header(req, st->header) : NULL;
+    const char *src = NULL;
+    size_t src_len = 0;
+    if (st->hash_header) {
+        const h2o_header_t *h = find_header(req, st->hash_header);
+        if (h) {
+            src = h->value.base;
+            src_len = h->value.len;
+        }
+    } else if (st->cookie) {
+        for (size_t i = 0; i < req->headers.size && src == NULL; i++) {
+            const h2o_header_t *h = &req->headers.entries[i];
+            if (h->name == &H2O_TOKEN_COOKIE->buf)
+                split_cookie_value(h->value.base, h->value.len, st->cookie, &src, &src_len);
+        }
+    }
+    return split_hints_make(canary ? canary->value.base : NULL, canary ? canary->value.len : 0, src, src_len);
+}
+
 int api_handle(h2o_req_t *req)
 {
     worker_t *w = worker_of(req->conn->ctx);
@@ -667,10 +709,9 @@ int api_handle(h2o_req_t *req)
         api_send_error(req, 503, GRPC_UNAVAILABLE, H2O_STRLIT("out of memory"));
         return 0;
     }
-    if (sh->draining) {
-        respond_error(r, 503, GRPC_UNAVAILABLE, "the gateway is draining", NULL, 0);
-        return 0;
-    }
+    /* no 503 while draining: a request that reaches a draining worker came
+     * on a connection it already had, and is served (HTTP/1.1 with
+     * Connection: close); turning it away would lose it in a handover */
     size_t path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
     route_match_t m;
     route_result_t rr = route_match(binding_routes(sh->bindings), req->method.base, req->method.len, req->path.base,
@@ -731,11 +772,19 @@ int api_handle(h2o_req_t *req)
         return 0;
     }
 
+    const split_cluster_t *cluster = &sh->split.clusters[r->route->cluster];
+    size_t v = 0;
+    if (cluster->nversions > 1) {
+        split_hints_t hints = sticky_hints(req, &cluster->cfg->sticky);
+        v = split_pick(cluster, &hints, &w->rng);
+    }
+    r->version = &cluster->versions[v];
+
     r->state = API_CALLING;
     r->call_active = 1;
     clock_gettime(CLOCK_MONOTONIC, &r->call_started);
-    r->call = upstream_call_start(w->clusters[r->route->cluster], b->method->grpc_path, (const uint8_t *)pb.data, pb.len,
-                                  md, nmd, timeout, &handlers, r);
+    r->call = upstream_call_start(w->upstreams[r->version->row], b->method->grpc_path, (const uint8_t *)pb.data,
+                                  pb.len, md, nmd, timeout, &handlers, r);
     if (r->call == NULL)
         r->call_active = 0; /* on_close has run and answered */
     return 0;

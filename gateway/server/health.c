@@ -19,9 +19,11 @@
 
 #define HEALTH_CHECK_PATH "/grpc.health.v1.Health/Check"
 
-/* One probe per cluster at a time; lives in worker 0's state. */
+/* One probe per target at a time, each over its own one-target upstream
+ * (so a check says which target is sick); lives in worker 0's state. */
 typedef struct probe {
-    cluster_health_t *health;
+    endpoint_health_t *health;
+    upstream_cluster_t *upstream;
     upstream_call_t *call;
     int active;
     int serving;          /* HealthCheckResponse.status == SERVING */
@@ -49,7 +51,7 @@ static void probe_on_message(void *ctx, const uint8_t *data, size_t len)
     }
 }
 
-static void record(cluster_health_t *h, int ok, int code)
+static void record(endpoint_health_t *h, int ok, int code)
 {
     const config_health_t *cfg = &h->cfg->health;
     atomic_store(&h->last_code, code);
@@ -82,35 +84,107 @@ static void probe_on_close(void *ctx, int code, const char *msg, size_t msg_len,
 
 static const upstream_handlers_t probe_handlers = {probe_on_headers, probe_on_message, probe_on_close};
 
+static int probes_start(worker_t *w)
+{
+    shared_t *sh = w->shared;
+    size_t n = sh->split.nendpoints;
+    if ((w->probes = calloc(n ? n : 1, sizeof(probe_t))) == NULL)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        endpoint_health_t *h = &sh->endpoints[i];
+        upstream_target_t t = {h->target->host, h->target->port};
+        upstream_cluster_config_t ucfg = {
+            .name = h->cfg->name,
+            .targets = &t,
+            .ntargets = 1,
+            .connect_timeout_ms = h->cfg->connect_timeout_ms,
+            .resolve_interval_ms = h->cfg->resolve_interval_ms,
+        };
+        char err[200];
+        w->probes[i].health = h;
+        /* NULL when the name does not resolve yet: retried at the next tick */
+        w->probes[i].upstream = upstream_cluster_new(w->h2o.loop, &ucfg, err, sizeof(err));
+    }
+    return 0;
+}
+
 void health_tick(worker_t *w)
 {
     shared_t *sh = w->shared;
     uint64_t now = h2o_now(w->h2o.loop);
-    if (w->probes == NULL && (w->probes = calloc(sh->nclusters ? sh->nclusters : 1, sizeof(probe_t))) == NULL)
+    if (w->probes == NULL && probes_start(w) != 0)
         return;
-    for (size_t i = 0; i < sh->nclusters; i++) {
+    for (size_t i = 0; i < sh->split.nendpoints; i++) {
         probe_t *p = &w->probes[i];
-        p->health = &sh->clusters[i];
         if (p->active || now < p->next_due)
             continue;
+        if (p->upstream == NULL) {
+            endpoint_health_t *h = p->health;
+            upstream_target_t t = {h->target->host, h->target->port};
+            upstream_cluster_config_t ucfg = {.name = h->cfg->name, .targets = &t, .ntargets = 1,
+                                              .connect_timeout_ms = h->cfg->connect_timeout_ms};
+            char err[200];
+            p->next_due = now + h->cfg->health.interval_ms;
+            if ((p->upstream = upstream_cluster_new(w->h2o.loop, &ucfg, err, sizeof(err))) == NULL) {
+                record(h, 0, GRPC_UNAVAILABLE);
+                continue;
+            }
+        }
         const config_health_t *cfg = &p->health->cfg->health;
         p->next_due = now + cfg->interval_ms;
         p->active = 1;
         p->serving = 0;
         /* HealthCheckRequest{service: ""}: the server as a whole */
         static const uint8_t empty[1];
-        p->call = upstream_call_start(w->clusters[i], HEALTH_CHECK_PATH, empty, 0, NULL, 0, cfg->timeout_ms,
+        p->call = upstream_call_start(p->upstream, HEALTH_CHECK_PATH, empty, 0, NULL, 0, cfg->timeout_ms,
                                       &probe_handlers, p);
     }
 }
 
 void health_dispose(worker_t *w)
 {
-    for (size_t i = 0; w->probes && i < w->shared->nclusters; i++)
+    for (size_t i = 0; w->probes && i < w->shared->split.nendpoints; i++) {
         if (w->probes[i].active && w->probes[i].call)
             upstream_call_cancel(w->probes[i].call);
+        if (w->probes[i].upstream)
+            upstream_cluster_free(w->probes[i].upstream);
+    }
     free(w->probes);
     w->probes = NULL;
+}
+
+int health_cluster_up(shared_t *sh, const split_cluster_t *c)
+{
+    /* up when some version that takes traffic has a target passing checks */
+    int any_weight = 0;
+    for (size_t v = 0; v < c->nversions; v++)
+        any_weight |= atomic_load(&c->versions[v].weight) > 0;
+    for (size_t v = 0; v < c->nversions; v++) {
+        const split_version_t *sv = &c->versions[v];
+        if (any_weight && atomic_load(&sv->weight) == 0)
+            continue;
+        if (health_version_healthy(sh, sv) > 0)
+            return 1;
+    }
+    return 0;
+}
+
+size_t health_version_healthy(shared_t *sh, const split_version_t *v)
+{
+    size_t n = 0;
+    for (size_t t = 0; t < v->ntargets; t++)
+        n += atomic_load(&sh->endpoints[v->first_endpoint + t].up) != 0;
+    return n;
+}
+
+uint32_t health_version_failures(shared_t *sh, const split_version_t *v)
+{
+    uint32_t most = 0;
+    for (size_t t = 0; t < v->ntargets; t++) {
+        uint32_t f = atomic_load(&sh->endpoints[v->first_endpoint + t].failures);
+        most = f > most ? f : most;
+    }
+    return most;
 }
 
 /* ---- answers ------------------------------------------------------------ */
@@ -151,22 +225,32 @@ static void answer(h2o_req_t *req, int set)
         int draining = atomic_load(&sh->draining);
         all_up &= add_check(&b, &first, "draining", !draining);
         buf_printf(&b, ",\"data\":{\"draining\":%s}}", draining ? "true" : "false");
-        for (size_t i = 0; i < sh->nclusters; i++) {
-            cluster_health_t *h = &sh->clusters[i];
+        for (size_t i = 0; i < sh->split.nclusters; i++) {
+            const split_cluster_t *c = &sh->split.clusters[i];
             char name[160];
-            snprintf(name, sizeof(name), "upstream %s", h->cfg->name);
-            all_up &= add_check(&b, &first, name, atomic_load(&h->up));
-            buf_puts_lit(&b, ",\"data\":{\"targets\":\"");
-            for (size_t t = 0; t < h->cfg->ntargets; t++)
-                buf_printf(&b, "%s%s:%u", t ? "," : "", h->cfg->targets[t].host, h->cfg->targets[t].port);
-            int last = atomic_load(&h->last_code);
-            buf_printf(&b, "\",\"consecutiveFailures\":%u,\"consecutiveSuccesses\":%u,\"checks\":%llu",
-                       atomic_load(&h->failures), atomic_load(&h->successes),
-                       (unsigned long long)atomic_load(&h->checks));
-            if (last >= 0)
-                buf_printf(&b, ",\"lastGrpcStatus\":\"%s\"}}", status_grpc_name(last));
-            else
-                buf_puts_lit(&b, "}}");
+            snprintf(name, sizeof(name), "upstream %s", c->cfg->name);
+            all_up &= add_check(&b, &first, name, health_cluster_up(sh, c));
+            buf_puts_lit(&b, ",\"data\":{\"targets\":[");
+            size_t nt = 0;
+            for (size_t v = 0; v < c->nversions; v++) {
+                const split_version_t *sv = &c->versions[v];
+                for (size_t t = 0; t < sv->ntargets; t++) {
+                    const endpoint_health_t *h = &sh->endpoints[sv->first_endpoint + t];
+                    int last = atomic_load(&h->last_code);
+                    buf_printf(&b, "%s{\"address\":\"%s:%u\",\"version\":", nt++ ? "," : "", sv->targets[t].host,
+                               sv->targets[t].port);
+                    status_json_quote(&b, sv->name, strlen(sv->name));
+                    buf_printf(&b, ",\"status\":\"%s\",\"consecutiveFailures\":%u,\"consecutiveSuccesses\":%u,"
+                                   "\"checks\":%llu",
+                               atomic_load(&h->up) ? "UP" : "DOWN", atomic_load(&h->failures),
+                               atomic_load(&h->successes), (unsigned long long)atomic_load(&h->checks));
+                    if (last >= 0)
+                        buf_printf(&b, ",\"lastGrpcStatus\":\"%s\"}", status_grpc_name(last));
+                    else
+                        buf_putc(&b, '}');
+                }
+            }
+            buf_puts_lit(&b, "]}}");
         }
     }
     buf_puts_lit(&b, "]}");

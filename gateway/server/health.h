@@ -2,10 +2,12 @@
  * health: the Quarkus/SmallRye-style probes on the REST port
  * (/q/health, /q/health/live, /q/health/ready, /q/health/started) and the
  * active checker behind readiness: grpc.health.v1.Health/Check against each
- * upstream cluster, with consecutive-success/-failure thresholds.
+ * upstream target (every target of every version), with
+ * consecutive-success/-failure thresholds.
  *
- * The checker runs on worker 0's loop and publishes each cluster's state in
- * atomics (worker.h: cluster_health_t) that any worker reads to answer.
+ * The checker runs on worker 0's loop and publishes each target's state in
+ * atomics (worker.h: endpoint_health_t) that any worker reads: to answer
+ * probes, to skip sick targets, and for the rollout's health gate.
  */
 #ifndef AG_HEALTH_H
 #define AG_HEALTH_H
@@ -19,5 +21,11 @@ int health_handle(h2o_req_t *req);
 void health_tick(worker_t *w);
 /* Worker 0 at exit: cancels probes still in flight. */
 void health_dispose(worker_t *w);
+
+/* A cluster is up when a version that takes traffic has a healthy target. */
+int health_cluster_up(shared_t *sh, const split_cluster_t *c);
+size_t health_version_healthy(shared_t *sh, const split_version_t *v);
+/* The most consecutive failed checks among the version's targets. */
+uint32_t health_version_failures(shared_t *sh, const split_version_t *v);
 
 #endif

@@ -22,12 +22,15 @@
 #include "core/buf.h"
 #include "core/status.h"
 #include "server/api.h"
+#include "server/health.h"
 #include "server/worker.h"
 
 /* Buckets include 0.2 and 0.5 so the release gates (p95 > 200 ms, 500 ms)
  * read exactly off them. */
-static const double bucket_le[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.25, 0.5, 1, 2.5, 5, 10};
-#define NBUCKETS (sizeof(bucket_le) / sizeof(bucket_le[0]))
+const double metrics_bucket_le[METRICS_NBUCKETS] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2,
+                                                     0.25,  0.5,   1,    2.5,   5,    10};
+#define bucket_le metrics_bucket_le
+#define NBUCKETS METRICS_NBUCKETS
 
 static const int status_codes[] = {200, 201, 202, 204, 400, 401, 403, 404, 405, 409,
                                    413, 415, 429, 499, 500, 501, 502, 503, 504};
@@ -54,21 +57,33 @@ typedef struct grpc_row {
     counter_t count, sum_us;
 } grpc_row_t;
 
+/* Per upstream version: the codes, and the errors the rollout gates count. */
+typedef struct version_row {
+    counter_t code[NGRPC];
+    counter_t errors;
+    counter_t le[NBUCKETS];
+    counter_t count, sum_us;
+} version_row_t;
+
 struct metrics {
-    size_t nbindings;
+    size_t nbindings, nversions;
     http_row_t *http; /* nbindings rows, then NMETHODS rows for unmatched */
     grpc_row_t *grpc; /* nbindings rows */
+    version_row_t *versions;
+    counter_t connections; /* client connections open now: +1 on accept, -1 on close */
 };
 
-metrics_t *metrics_new(size_t nbindings)
+metrics_t *metrics_new(size_t nbindings, size_t nversions)
 {
     metrics_t *m = calloc(1, sizeof(*m));
     if (m == NULL)
         return NULL;
     m->nbindings = nbindings;
+    m->nversions = nversions;
     m->http = calloc(nbindings + NMETHODS, sizeof(*m->http));
     m->grpc = calloc(nbindings ? nbindings : 1, sizeof(*m->grpc));
-    if (m->http == NULL || m->grpc == NULL) {
+    m->versions = calloc(nversions ? nversions : 1, sizeof(*m->versions));
+    if (m->http == NULL || m->grpc == NULL || m->versions == NULL) {
         metrics_free(m);
         return NULL;
     }
@@ -81,7 +96,16 @@ void metrics_free(metrics_t *m)
         return;
     free(m->http);
     free(m->grpc);
+    free(m->versions);
     free(m);
+}
+
+uint64_t metrics_connections_add(metrics_t *m, int delta)
+{
+    /* only the owner writes: a plain add, as bump() below */
+    uint64_t n = atomic_load_explicit(&m->connections, memory_order_relaxed) + (uint64_t)(int64_t)delta;
+    atomic_store_explicit(&m->connections, n, memory_order_relaxed);
+    return n;
 }
 
 /* Only the owner writes: a plain add, no lock prefix, is enough. */
@@ -140,6 +164,48 @@ void metrics_record_grpc(metrics_t *m, size_t binding, int code, uint64_t durati
         bump(&r->le[b], 1);
     bump(&r->count, 1);
     bump(&r->sum_us, duration_us);
+}
+
+void metrics_record_upstream(metrics_t *m, size_t row, int code, uint64_t duration_us)
+{
+    if (row >= m->nversions)
+        return;
+    version_row_t *r = &m->versions[row];
+    if (code < 0 || code >= NGRPC)
+        code = GRPC_UNKNOWN;
+    bump(&r->code[code], 1);
+    if (status_http_from_grpc(code) >= 500)
+        bump(&r->errors, 1);
+    size_t b = bucket_of(duration_us);
+    if (b < NBUCKETS)
+        bump(&r->le[b], 1);
+    bump(&r->count, 1);
+    bump(&r->sum_us, duration_us);
+}
+
+static uint64_t sum_version(shared_t *sh, size_t row, size_t field_offset)
+{
+    uint64_t total = 0;
+    for (unsigned w = 0; w < sh->nworkers; w++)
+        total += atomic_load_explicit((counter_t *)((char *)&sh->worker_metrics[w]->versions[row] + field_offset),
+                                      memory_order_relaxed);
+    return total;
+}
+
+void metrics_version_totals(shared_t *sh, size_t row, metrics_version_totals_t *out)
+{
+    *out = (metrics_version_totals_t){0};
+    if (row >= sh->worker_metrics[0]->nversions)
+        return;
+    out->requests = sum_version(sh, row, offsetof(version_row_t, count));
+    out->errors = sum_version(sh, row, offsetof(version_row_t, errors));
+    uint64_t in_buckets = 0;
+    for (size_t i = 0; i < NBUCKETS; i++) {
+        out->buckets[i] = sum_version(sh, row, offsetof(version_row_t, le) + i * sizeof(counter_t));
+        in_buckets += out->buckets[i];
+    }
+    /* the counters are read one by one while workers add: keep it coherent */
+    out->buckets[NBUCKETS] = out->requests > in_buckets ? out->requests - in_buckets : 0;
 }
 
 /* ---- exposition ---------------------------------------------------------- */
@@ -297,6 +363,105 @@ static void process_metrics(buf_t *b, int om)
     buf_printf(b, "process_threads %lu\n", threads);
 }
 
+static void version_labels(buf_t *b, const split_version_t *v)
+{
+    put_label(b, "cluster", v->cluster->cfg->name);
+    buf_putc(b, ',');
+    put_label(b, "version", v->name);
+}
+
+/* Per cluster version (blue/green/canary), and the rollouts. */
+static void upstream_metrics(buf_t *b, shared_t *sh, int om)
+{
+    size_t nrows = sh->split.nrows;
+    family(b, om, "gateway_upstream_requests_total", "counter", "Upstream calls by cluster version and gRPC status.");
+    for (size_t row = 0; row < nrows; row++) {
+        for (int c = 0; c < NGRPC; c++) {
+            uint64_t n = sum_version(sh, row, offsetof(version_row_t, code) + (size_t)c * sizeof(counter_t));
+            if (n == 0)
+                continue;
+            buf_puts_lit(b, "gateway_upstream_requests_total{");
+            version_labels(b, sh->split.rows[row]);
+            buf_printf(b, ",code=\"%s\"} %llu\n", status_grpc_name(c), (unsigned long long)n);
+        }
+    }
+    family(b, om, "gateway_upstream_errors_total", "counter",
+           "Upstream calls whose status maps to a 5xx, by cluster version (the rollout's error gate).");
+    for (size_t row = 0; row < nrows; row++) {
+        buf_puts_lit(b, "gateway_upstream_errors_total{");
+        version_labels(b, sh->split.rows[row]);
+        buf_printf(b, "} %llu\n", (unsigned long long)sum_version(sh, row, offsetof(version_row_t, errors)));
+    }
+    family(b, om, "gateway_upstream_request_duration_seconds", "histogram", "Upstream call time by cluster version.");
+    for (size_t row = 0; row < nrows; row++) {
+        metrics_version_totals_t t;
+        metrics_version_totals(sh, row, &t);
+        uint64_t cum = 0;
+        for (size_t i = 0; i <= NBUCKETS; i++) {
+            cum += t.buckets[i];
+            buf_puts_lit(b, "gateway_upstream_request_duration_seconds_bucket{");
+            version_labels(b, sh->split.rows[row]);
+            if (i < NBUCKETS)
+                buf_printf(b, ",le=\"%g\"} %llu\n", bucket_le[i], (unsigned long long)cum);
+            else
+                buf_printf(b, ",le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+        }
+        buf_puts_lit(b, "gateway_upstream_request_duration_seconds_sum{");
+        version_labels(b, sh->split.rows[row]);
+        buf_printf(b, "} %.6f\ngateway_upstream_request_duration_seconds_count{",
+                   (double)sum_version(sh, row, offsetof(version_row_t, sum_us)) / 1e6);
+        version_labels(b, sh->split.rows[row]);
+        buf_printf(b, "} %llu\n", (unsigned long long)cum);
+    }
+    const char *gauges[3][2] = {
+        {"gateway_upstream_endpoints", "Targets of the cluster version."},
+        {"gateway_upstream_healthy_endpoints", "Targets of the cluster version passing their health checks."},
+        {"gateway_upstream_weight", "Percent of new requests the cluster version gets."},
+    };
+    for (int g = 0; g < 3; g++) {
+        family(b, om, gauges[g][0], "gauge", gauges[g][1]);
+        for (size_t row = 0; row < nrows; row++) {
+            const split_version_t *v = sh->split.rows[row];
+            size_t value = g == 0 ? v->ntargets
+                           : g == 1 ? health_version_healthy(sh, v)
+                                    : split_share_percent(v->cluster, (size_t)(v - v->cluster->versions));
+            buf_printf(b, "%s{", gauges[g][0]);
+            version_labels(b, v);
+            buf_printf(b, "} %zu\n", value);
+        }
+    }
+    family(b, om, "gateway_upstream_healthy", "gauge", "Whether the cluster has a healthy target taking traffic (1) or not (0).");
+    for (size_t i = 0; i < sh->split.nclusters; i++) {
+        buf_puts_lit(b, "gateway_upstream_healthy{");
+        put_label(b, "cluster", sh->split.clusters[i].cfg->name);
+        buf_printf(b, "} %d\n", health_cluster_up(sh, &sh->split.clusters[i]));
+    }
+    family(b, om, "gateway_rollout_step", "gauge", "The canary's weight at the current rollout step, in percent (0: none).");
+    for (size_t i = 0; i < sh->nclusters; i++) {
+        buf_puts_lit(b, "gateway_rollout_step{");
+        put_label(b, "cluster", sh->split.clusters[i].cfg->name);
+        buf_printf(b, "} %u\n", atomic_load(&sh->rollouts[i].step_percent));
+    }
+    family(b, om, "gateway_rollout_state", "gauge", "The rollout's state: 1 for the current one.");
+    for (size_t i = 0; i < sh->nclusters; i++) {
+        int state = atomic_load(&sh->rollouts[i].state);
+        for (int st = 0; st < ROLLOUT_NSTATES; st++) {
+            buf_puts_lit(b, "gateway_rollout_state{");
+            put_label(b, "cluster", sh->split.clusters[i].cfg->name);
+            buf_printf(b, ",state=\"%s\"} %d\n", rollout_state_name((rollout_state_t)st), st == state);
+        }
+    }
+    family(b, om, "gateway_rollbacks_total", "counter", "Rollbacks of a canary, by cluster and reason.");
+    for (size_t i = 0; i < sh->nclusters; i++) {
+        for (int rs = 0; rs < ROLLBACK_NREASONS; rs++) {
+            buf_puts_lit(b, "gateway_rollbacks_total{");
+            put_label(b, "cluster", sh->split.clusters[i].cfg->name);
+            buf_printf(b, ",reason=\"%s\"} %llu\n", rollout_reason_name((rollout_reason_t)rs),
+                       (unsigned long long)atomic_load(&sh->rollouts[i].rollbacks[rs]));
+        }
+    }
+}
+
 static void render(buf_t *b, shared_t *sh, int om)
 {
     size_t nb = sh->worker_metrics[0]->nbindings;
@@ -350,14 +515,14 @@ static void render(buf_t *b, shared_t *sh, int om)
         if (sum_grpc(sh, row, offsetof(grpc_row_t, count)))
             histogram(b, "grpc_request_duration_seconds", sh, row, 1);
 
-    family(b, om, "gateway_upstream_healthy", "gauge", "Whether the cluster passes its health checks (1) or not (0).");
-    for (size_t i = 0; i < sh->nclusters; i++) {
-        buf_puts_lit(b, "gateway_upstream_healthy{");
-        put_label(b, "cluster", sh->clusters[i].cfg->name);
-        buf_printf(b, "} %d\n", atomic_load(&sh->clusters[i].up));
-    }
+    upstream_metrics(b, sh, om);
     family(b, om, "gateway_draining", "gauge", "Whether the gateway is draining (1) or serving (0).");
     buf_printf(b, "gateway_draining %d\n", atomic_load(&sh->draining));
+    uint64_t conns = 0;
+    for (unsigned w = 0; w < sh->nworkers; w++)
+        conns += atomic_load_explicit(&sh->worker_metrics[w]->connections, memory_order_relaxed);
+    family(b, om, "gateway_connections_active", "gauge", "Client connections open now.");
+    buf_printf(b, "gateway_connections_active %llu\n", (unsigned long long)conns);
     family(b, om, "gateway_workers", "gauge", "Worker threads.");
     buf_printf(b, "gateway_workers %u\n", sh->nworkers);
     process_metrics(b, om);

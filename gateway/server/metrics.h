@@ -15,16 +15,36 @@
 #include <h2o.h>
 
 struct worker;
+struct shared;
 typedef struct metrics metrics_t;
 
-/* One block per worker, sized for the server's bindings. */
-metrics_t *metrics_new(size_t nbindings);
+/* Histogram buckets (seconds) of every latency series. */
+#define METRICS_NBUCKETS 13
+extern const double metrics_bucket_le[METRICS_NBUCKETS];
+
+/* One block per worker, sized for the server's bindings and the upstream
+ * versions (split rows). */
+metrics_t *metrics_new(size_t nbindings, size_t nversions);
 void metrics_free(metrics_t *m);
+/* The worker's open client connections, after adding delta (+1, -1, 0 to
+ * read); gateway_connections_active sums them at scrape. */
+uint64_t metrics_connections_add(metrics_t *m, int delta);
 
 /* binding: index of the matched binding, or SIZE_MAX when none matched. */
 void metrics_record_http(metrics_t *m, size_t binding, const char *method, size_t method_len, int status,
                          uint64_t duration_us, size_t request_bytes, size_t response_bytes);
 void metrics_record_grpc(metrics_t *m, size_t binding, int code, uint64_t duration_us);
+/* One upstream call answered by the version of split row `row`. */
+void metrics_record_upstream(metrics_t *m, size_t row, int code, uint64_t duration_us);
+
+/* A version's counters summed over the workers, for the rollout's gates:
+ * calls, those that count as errors (their code maps to 5xx), and the
+ * latency histogram per bucket (not cumulative; the last is +Inf). */
+typedef struct metrics_version_totals {
+    uint64_t requests, errors;
+    uint64_t buckets[METRICS_NBUCKETS + 1];
+} metrics_version_totals_t;
+void metrics_version_totals(struct shared *sh, size_t row, metrics_version_totals_t *out);
 
 /* 1 when req was /q/metrics and has been answered. */
 int metrics_handle(h2o_req_t *req);

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "control/admin.h"
 #include "server/api.h"
 #include "server/health.h"
 #include "server/metrics.h"
@@ -43,8 +44,17 @@ static int dispatch(h2o_handler_t *self, h2o_req_t *req)
     return api_handle(req);
 }
 
-/* A listening socket for host:port; *port is updated when it was 0. */
-static int open_listener(const char *host, uint16_t *port, char *err, size_t errlen)
+static int admin_dispatch(h2o_handler_t *self, h2o_req_t *req)
+{
+    (void)self;
+    admin_handle(req);
+    return 0;
+}
+
+/* A listening socket for host:port; *port is updated when it was 0.
+ * reuseport: shared with the other workers and with a successor process;
+ * the admin listener is not, so two gateways never split its calls. */
+static int open_listener(const char *host, uint16_t *port, int reuseport, char *err, size_t errlen)
 {
     char service[8];
     snprintf(service, sizeof(service), "%u", (unsigned)*port);
@@ -57,7 +67,7 @@ static int open_listener(const char *host, uint16_t *port, char *err, size_t err
     int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     int one = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
+        (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) ||
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0 ||
         bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
         snprintf(err, errlen, "listen %s:%u: %s", host, (unsigned)*port, strerror(errno));
@@ -152,16 +162,26 @@ server_t *server_new(const config_t *cfg, const schema_t *schema, const binding_
         s->nworkers = SERVER_MAX_WORKERS;
     sh->nworkers = s->nworkers;
 
+    sh->admin_fd = -1;
     sh->nclusters = cfg->nclusters;
-    sh->clusters = calloc(cfg->nclusters ? cfg->nclusters : 1, sizeof(*sh->clusters));
     s->workers = calloc(s->nworkers, sizeof(*s->workers));
-    if (sh->clusters == NULL || s->workers == NULL) {
+    if (s->workers == NULL || split_table_init(&sh->split, cfg) != 0 ||
+        (sh->endpoints = calloc(sh->split.nendpoints ? sh->split.nendpoints : 1, sizeof(*sh->endpoints))) == NULL ||
+        (sh->rollouts = calloc(cfg->nclusters ? cfg->nclusters : 1, sizeof(*sh->rollouts))) == NULL) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    for (size_t i = 0; i < cfg->nclusters; i++) {
-        sh->clusters[i].cfg = &cfg->clusters[i];
-        atomic_store(&sh->clusters[i].last_code, -1);
+    for (size_t i = 0; i < sh->split.nclusters; i++) {
+        split_cluster_t *c = &sh->split.clusters[i];
+        rollout_init(&sh->rollouts[i], c);
+        for (size_t v = 0; v < c->nversions; v++) {
+            for (size_t t = 0; t < c->versions[v].ntargets; t++) {
+                endpoint_health_t *h = &sh->endpoints[c->versions[v].first_endpoint + t];
+                h->cfg = c->cfg;
+                h->target = &c->versions[v].targets[t];
+                atomic_store(&h->last_code, -1);
+            }
+        }
     }
     if (resolve_routes(s, err, errlen) != 0)
         goto fail;
@@ -179,6 +199,13 @@ server_t *server_new(const config_t *cfg, const schema_t *schema, const binding_
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     h2o_handler_t *h = h2o_create_handler(path, sizeof(*h));
     h->on_req = dispatch;
+    sh->api_hosts[0] = host;
+    if (cfg->admin_host != NULL) {
+        h2o_hostconf_t *admin = h2o_config_register_host(&sh->h2o, h2o_iovec_init(H2O_STRLIT("admin")), 65535);
+        h2o_handler_t *ah = h2o_create_handler(h2o_config_register_path(admin, "/", 0), sizeof(*ah));
+        ah->on_req = admin_dispatch;
+        sh->admin_hosts[0] = admin;
+    }
 
     sh->worker_metrics = calloc(s->nworkers, sizeof(*sh->worker_metrics));
     if (sh->worker_metrics == NULL) {
@@ -188,7 +215,7 @@ server_t *server_new(const config_t *cfg, const schema_t *schema, const binding_
     for (unsigned wi = 0; wi < s->nworkers; wi++) {
         worker_t *w = &s->workers[wi];
         w->id = wi;
-        w->metrics = sh->worker_metrics[wi] = metrics_new(binding_count(bindings));
+        w->metrics = sh->worker_metrics[wi] = metrics_new(binding_count(bindings), sh->split.nrows);
         if (w->metrics == NULL) {
             snprintf(err, errlen, "out of memory");
             goto fail;
@@ -206,7 +233,7 @@ server_t *server_new(const config_t *cfg, const schema_t *schema, const binding_
     for (size_t li = 0; li < cfg->nlisteners; li++) {
         uint16_t port = cfg->listeners[li].port;
         for (unsigned wi = 0; wi < s->nworkers; wi++) {
-            int fd = open_listener(cfg->listeners[li].host, &port, err, errlen);
+            int fd = open_listener(cfg->listeners[li].host, &port, 1, err, errlen);
             if (fd < 0)
                 goto fail;
             s->workers[wi].listen_fds[li] = fd;
@@ -214,6 +241,21 @@ server_t *server_new(const config_t *cfg, const schema_t *schema, const binding_
         /* the line tests and scripts wait for: the real port */
         fprintf(stderr, "aurigraph-gateway listening on %s:%u (%u workers)\n", cfg->listeners[li].host,
                 (unsigned)port, s->nworkers);
+    }
+    if (cfg->admin_host != NULL) {
+        uint16_t port = cfg->admin_port;
+        if ((sh->admin_fd = open_listener(cfg->admin_host, &port, 0, err, errlen)) < 0) {
+            char why[300];
+            snprintf(why, sizeof(why), "admin %s (another gateway here? --admin HOST:PORT or --admin off)", err);
+            snprintf(err, errlen, "%s", why);
+            /* the default address taken (a second gateway on this host, a
+             * handover): serve without the admin API rather than not at all */
+            if (cfg->admin_explicit)
+                goto fail;
+            fprintf(stderr, "aurigraph-gateway: warning: %s; the admin API is off\n", err);
+        } else {
+            fprintf(stderr, "aurigraph-gateway admin listening on %s:%u\n", cfg->admin_host, (unsigned)port);
+        }
     }
     fflush(stderr);
     return s;
@@ -241,10 +283,17 @@ int server_run(server_t *s)
     return rc;
 }
 
+int server_drain(shared_t *sh)
+{
+    /* draining first: readiness turns 503 before any worker stops anything */
+    int was = atomic_exchange(&sh->draining, 1);
+    atomic_store(&sh->stop_requested, 1);
+    return !was;
+}
+
 void server_stop(server_t *s)
 {
-    atomic_store(&s->shared.draining, 1);
-    atomic_store(&s->shared.stop_requested, 1);
+    server_drain(&s->shared);
 }
 
 void server_free(server_t *s)
@@ -266,7 +315,11 @@ void server_free(server_t *s)
         metrics_free(s->shared.worker_metrics[i]);
     free(s->shared.worker_metrics);
     free(s->workers);
-    free(s->shared.clusters);
+    if (s->shared.admin_fd >= 0)
+        close(s->shared.admin_fd);
+    split_table_free(&s->shared.split);
+    free(s->shared.endpoints);
+    free(s->shared.rollouts);
     free(s->shared.routes);
     free(s);
 }

@@ -23,10 +23,21 @@ server_t *server_new(const config_t *cfg, const schema_t *schema, const binding_
 /* Starts the workers and blocks until server_stop() and the drain are done.
  * Returns 0, or 1 when a worker could not start. */
 int server_run(server_t *s);
-/* From any thread (e.g. the one that waits for SIGTERM): stop accepting,
- * let in-flight requests finish for up to drain_timeout_ms, then return
- * from server_run. */
+/* From any thread (e.g. the one that waits for SIGTERM): the drain.
+ * Readiness answers 503 at once. Within a tick (100 ms) each worker stops
+ * taking connections (new SYNs are dropped, so clients retry into a
+ * process that shares the port; what was queued is accepted first), HTTP/2
+ * connections get a GOAWAY and a final one a second later, HTTP/1.1
+ * responses not started yet carry Connection: close, idle keep-alive
+ * connections are closed after 900 ms. server_run returns when no request
+ * is in flight and no client connection is open, or after
+ * drain_timeout_ms. */
 void server_stop(server_t *s);
+/* The same drain from a worker's thread (POST /admin/drain), given the
+ * state its handlers reach. 1 when this call started it, 0 when the
+ * gateway was draining already. */
+struct shared;
+int server_drain(struct shared *sh);
 void server_free(server_t *s);
 
 #endif

@@ -3,14 +3,31 @@
  * owns its upstream clusters, and ticks every 100 ms for what is periodic:
  * flushing the access log, health probes (worker 0), and the drain.
  *
- * States: STARTING (loop, sockets, clusters) -> SERVING -> DRAINING (no
- * accept, connections asked to close, in-flight requests finishing) ->
- * STOPPED, when nothing is in flight or the drain timeout has passed.
+ * States: STARTING (loop, sockets, clusters) -> SERVING -> DRAINING ->
+ * STOPPED, when nothing is in flight and no client connection is open, or
+ * the drain timeout has passed.
+ *
+ * The drain, in loop time from its start (t0):
+ *   t0       the listeners drop new SYNs (a socket filter), so a client
+ *            retries its SYN and, once they are closed, reaches whichever
+ *            process shares the port; h2o stops keep-alive on requests read
+ *            from now on and sends HTTP/2's first GOAWAY; HTTP/1.1 requests
+ *            whose response has not started get Connection: close too.
+ *   +200 ms  what the listeners had already queued (handshakes under way
+ *            before t0) is accepted, then they close: nothing sits in an
+ *            accept queue to be reset.
+ *   +900 ms  idle HTTP/1.1 connections (no request bytes) are closed, every
+ *            tick from then on; until then a client that was between two
+ *            requests at t0 may still send one, and hears Connection: close.
+ *   +1 s     h2o sends HTTP/2's final GOAWAY (the last stream id); each
+ *            connection closes when its streams are done.
  */
 #include "server/worker.h"
 
+#include <linux/filter.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "front/http1_uring.h"
@@ -18,34 +35,198 @@
 #include "server/health.h"
 
 #define WORKER_TICK_MS 100
+#define WORKER_ACCEPT_GRACE_MS 200
+#define WORKER_IDLE_GRACE_MS 900
+
+static void on_conn_close(void *data)
+{
+    worker_t *w = data;
+    metrics_connections_add(w->metrics, -1);
+}
+
+/* Up to max connections from the listener's queue; the number taken. */
+static int accept_some(worker_t *w, h2o_socket_t *listener, int max)
+{
+    int i = 0;
+    for (; i < max; i++) {
+        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+        if (sock == NULL)
+            break;
+        /* h2o 2.2 tells no one when a connection ends, whatever its
+         * protocol; the socket does, and an accepted one has no other use
+         * for its on_close */
+        sock->on_close.cb = on_conn_close;
+        sock->on_close.data = w;
+        metrics_connections_add(w->metrics, 1);
+        h2o_accept(&w->accept, sock);
+    }
+    return i;
+}
 
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
     if (err != NULL)
         return;
-    worker_t *w = listener->data;
-    /* accept a handful per wake-up: SO_REUSEPORT already spreads the load */
-    for (int i = 0; i < 16; i++) {
-        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-        if (sock == NULL)
-            break;
-        h2o_accept(&w->accept, sock);
-    }
+    /* a handful per wake-up: SO_REUSEPORT already spreads the load */
+    accept_some(listener->data, listener, 16);
 }
 
-static void start_drain(worker_t *w)
+/* Drops segments that open a connection (SYN without ACK) and passes the
+ * rest, so handshakes already under way complete. Sockets accepted from
+ * here on inherit the filter; it passes everything they get. */
+static void refuse_new_connections(int fd)
+{
+    static struct sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 13), /* TCP flags: the data starts at the TCP header */
+        BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0x12),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x02, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, 0),
+        BPF_STMT(BPF_RET | BPF_K, 0xffffffff),
+    };
+    struct sock_fprog prog = {.len = sizeof(code) / sizeof(code[0]), .filter = code};
+    if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) != 0)
+        fprintf(stderr, "aurigraph-gateway: drain: no SYN filter on fd %d (%m); connections queued at close are reset\n",
+                fd);
+}
+
+static void close_listeners(worker_t *w)
 {
     for (size_t i = 0; i < w->nlisten; i++) {
         if (w->listeners[i]) {
+            /* what completed its handshake since the last wake-up */
+            for (int round = 0; round < 64 && accept_some(w, w->listeners[i], 16) == 16; round++)
+                ;
             h2o_socket_read_stop(w->listeners[i]);
             h2o_socket_close(w->listeners[i]);
             w->listeners[i] = NULL;
         }
     }
-    if (w->uring)
-        http1_uring_drain(w->uring);
-    h2o_context_request_shutdown(&w->h2o);
+}
+
+/* HTTP/1.1: a response not started yet says Connection: close. (h2o does
+ * that itself only for requests read after the drain began.) */
+static int close_after_response(h2o_req_t *req, void *unused)
+{
+    (void)unused;
+    if (req->version != 0 && req->timestamps.response_start_at.tv_sec == 0)
+        req->http1_is_persistent = 0;
+    return 0;
+}
+
+typedef struct idle_set {
+    h2o_socket_t *socks[64];
+    size_t n;
+} idle_set_t;
+
+/* An HTTP/1.1 connection waiting for a request that has sent no byte of it. */
+static int collect_idle(h2o_req_t *req, void *data)
+{
+    idle_set_t *set = data;
+    if (req->version != 0 || req->timestamps.request_begin_at.tv_sec != 0 || req->conn->callbacks->get_socket == NULL)
+        return 0;
+    h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
+    if (sock == NULL || !h2o_socket_is_reading(sock) || sock->_cb.read == NULL || sock->input->size != 0)
+        return 0;
+    set->socks[set->n++] = sock;
+    return set->n == sizeof(set->socks) / sizeof(set->socks[0]);
+}
+
+/* h2o 2.2 keeps idle keep-alive connections open through a shutdown until
+ * their request timeout. Closing one the way a read error would (its read
+ * callback with an error) lets the HTTP/1 layer free it as usual. */
+static void close_idle_http1(worker_t *w)
+{
+    h2o_protocol_callbacks_t *cb = &w->shared->h2o.http1.callbacks;
+    if (cb->foreach_request == NULL)
+        return;
+    for (int round = 0; round < 1000; round++) {
+        idle_set_t set = {.n = 0};
+        cb->foreach_request(&w->h2o, collect_idle, &set);
+        for (size_t i = 0; i < set.n; i++)
+            set.socks[i]->_cb.read(set.socks[i], "draining");
+        if (set.n < sizeof(set.socks) / sizeof(set.socks[0]))
+            break;
+    }
+}
+
+static void start_drain(worker_t *w)
+{
     w->drain_deadline = h2o_now(w->h2o.loop) + w->shared->cfg->drain_timeout_ms;
+    for (size_t i = 0; i < w->nlisten; i++)
+        if (w->listeners[i])
+            refuse_new_connections(h2o_socket_get_fd(w->listeners[i]));
+    if (w->uring) {
+        /* the same steps for io_uring's listeners and connections */
+        for (size_t i = 0; i < w->nlisten; i++)
+            if (http1_uring_listener_fd(w->uring, i) >= 0)
+                refuse_new_connections(http1_uring_listener_fd(w->uring, i));
+        http1_uring_drain(w->uring);
+    }
+    h2o_context_request_shutdown(&w->h2o);
+    if (w->shared->h2o.http1.callbacks.foreach_request)
+        w->shared->h2o.http1.callbacks.foreach_request(&w->h2o, close_after_response, NULL);
+}
+
+static void drain_tick(worker_t *w)
+{
+    if (w->drain_deadline == 0)
+        start_drain(w);
+    uint64_t now = h2o_now(w->h2o.loop), since = now - (w->drain_deadline - w->shared->cfg->drain_timeout_ms);
+    int listening = 0;
+    for (size_t i = 0; i < w->nlisten; i++)
+        listening |= w->listeners[i] != NULL;
+    if (listening && since >= WORKER_ACCEPT_GRACE_MS) {
+        close_listeners(w);
+        listening = 0;
+    }
+    if (w->uring && since >= WORKER_ACCEPT_GRACE_MS)
+        http1_uring_close_listeners(w->uring);
+    if (w->uring && http1_uring_listening(w->uring))
+        listening = 1; /* its accepts end asynchronously */
+    if (since >= WORKER_IDLE_GRACE_MS) {
+        close_idle_http1(w);
+        if (w->uring)
+            http1_uring_close_idle(w->uring);
+    }
+    if ((!listening && w->in_flight == 0 && metrics_connections_add(w->metrics, 0) == 0) || now >= w->drain_deadline)
+        w->stop = 1;
+}
+
+/* Admin calls are few: worker 0 takes them, on the thread that also runs
+ * the rollouts, so the two never race. */
+static void on_admin_accept(h2o_socket_t *listener, const char *err)
+{
+    if (err != NULL)
+        return;
+    worker_t *w = listener->data;
+    h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+    if (sock != NULL)
+        h2o_accept(&w->admin_accept, sock);
+}
+
+/* Upstream asks before it sends a call to a target: a target failing its
+ * health checks gets none while its siblings pass theirs. */
+static int target_ok(void *ctx, size_t target)
+{
+    const endpoint_health_t *e = ctx;
+    return atomic_load_explicit(&e[target].up, memory_order_relaxed) ||
+           atomic_load_explicit(&e[target].checks, memory_order_relaxed) == 0;
+}
+
+static void rollouts_tick(worker_t *w)
+{
+    shared_t *sh = w->shared;
+    uint64_t now = h2o_now(w->h2o.loop);
+    for (size_t i = 0; i < sh->nclusters; i++) {
+        rollout_t *r = &sh->rollouts[i];
+        if (atomic_load(&r->state) != ROLLOUT_PROGRESSING)
+            continue;
+        const split_version_t *canary = &r->cluster->versions[r->to];
+        rollout_input_t in;
+        metrics_version_totals(sh, canary->row, &in.totals);
+        in.health_failures = health_version_failures(sh, canary);
+        rollout_tick(r, now, &in);
+    }
 }
 
 static void on_tick(h2o_timeout_entry_t *entry)
@@ -53,14 +234,12 @@ static void on_tick(h2o_timeout_entry_t *entry)
     worker_t *w = (worker_t *)((char *)entry - offsetof(worker_t, tick_entry));
     shared_t *sh = w->shared;
     access_log_flush(&w->log);
-    if (w->id == 0 && !atomic_load(&sh->stop_requested))
+    if (w->id == 0 && !atomic_load(&sh->stop_requested)) {
         health_tick(w);
-    if (atomic_load(&sh->stop_requested)) {
-        if (w->drain_deadline == 0)
-            start_drain(w);
-        if (w->in_flight == 0 || h2o_now(w->h2o.loop) >= w->drain_deadline)
-            w->stop = 1;
+        rollouts_tick(w);
     }
+    if (atomic_load(&sh->stop_requested))
+        drain_tick(w);
     if (!w->stop)
         h2o_timeout_link(w->h2o.loop, &w->tick, &w->tick_entry);
 }
@@ -70,20 +249,22 @@ static int start(worker_t *w)
     shared_t *sh = w->shared;
     h2o_context_init(&w->h2o, h2o_evloop_create(), &sh->h2o);
     w->accept.ctx = &w->h2o;
-    w->accept.hosts = sh->h2o.hosts;
+    w->accept.hosts = sh->api_hosts;
+    w->rng = 0x9e3779b97f4a7c15ull * (w->id + 1);
     access_log_init(&w->log, sh->log_fd);
 
-    w->clusters = calloc(sh->nclusters, sizeof(*w->clusters));
-    if (w->clusters == NULL) {
+    w->upstreams = calloc(sh->split.nrows ? sh->split.nrows : 1, sizeof(*w->upstreams));
+    if (w->upstreams == NULL) {
         snprintf(w->start_error, sizeof(w->start_error), "out of memory");
         return -1;
     }
-    for (size_t i = 0; i < sh->nclusters; i++) {
-        const config_cluster_t *cc = sh->clusters[i].cfg;
+    for (size_t row = 0; row < sh->split.nrows; row++) {
+        const split_version_t *v = sh->split.rows[row];
+        const config_cluster_t *cc = v->cluster->cfg;
         upstream_target_t targets[64];
-        size_t n = cc->ntargets < 64 ? cc->ntargets : 64;
+        size_t n = v->ntargets < 64 ? v->ntargets : 64;
         for (size_t t = 0; t < n; t++)
-            targets[t] = (upstream_target_t){cc->targets[t].host, cc->targets[t].port};
+            targets[t] = (upstream_target_t){v->targets[t].host, v->targets[t].port};
         upstream_cluster_config_t ucfg = {
             .name = cc->name,
             .targets = targets,
@@ -91,13 +272,23 @@ static int start(worker_t *w)
             .connect_timeout_ms = cc->connect_timeout_ms,
             .keepalive_interval_ms = cc->keepalive_ms,
             .resolve_interval_ms = cc->resolve_interval_ms,
+            .target_ok = target_ok,
+            .target_ok_ctx = &sh->endpoints[v->first_endpoint],
         };
         char err[200];
-        w->clusters[i] = upstream_cluster_new(w->h2o.loop, &ucfg, err, sizeof(err));
-        if (w->clusters[i] == NULL) {
-            snprintf(w->start_error, sizeof(w->start_error), "cluster %s: %s", cc->name, err);
+        w->upstreams[row] = upstream_cluster_new(w->h2o.loop, &ucfg, err, sizeof(err));
+        if (w->upstreams[row] == NULL) {
+            snprintf(w->start_error, sizeof(w->start_error), "cluster %s, version %s: %s", cc->name, v->name, err);
             return -1;
         }
+    }
+    if (w->id == 0 && sh->admin_fd >= 0) {
+        w->admin_accept.ctx = &w->h2o;
+        w->admin_accept.hosts = sh->admin_hosts;
+        w->admin_listener = h2o_evloop_socket_create(w->h2o.loop, sh->admin_fd, H2O_SOCKET_FLAG_DONT_READ);
+        sh->admin_fd = -1; /* the socket owns it now */
+        w->admin_listener->data = w;
+        h2o_socket_read_start(w->admin_listener, on_admin_accept);
     }
 
     w->listeners = calloc(w->nlisten, sizeof(*w->listeners));
@@ -140,9 +331,12 @@ static void stop(worker_t *w)
     for (size_t i = 0; w->listeners && i < w->nlisten; i++)
         if (w->listeners[i])
             h2o_socket_close(w->listeners[i]);
-    for (size_t i = 0; w->clusters && i < sh->nclusters; i++)
-        if (w->clusters[i])
-            upstream_cluster_free(w->clusters[i]);
+    if (w->admin_listener)
+        h2o_socket_close(w->admin_listener);
+    w->admin_listener = NULL;
+    for (size_t i = 0; w->upstreams && i < sh->split.nrows; i++)
+        if (w->upstreams[i])
+            upstream_cluster_free(w->upstreams[i]);
     /* let the closes above run their callbacks. The h2o context and loop
      * are not disposed: h2o 2.2 asserts on connections still open, and the
      * process is about to exit (tests/lsan.supp names what stays). */
@@ -150,9 +344,9 @@ static void stop(worker_t *w)
     access_log_dispose(&w->log);
     api_worker_dispose(w);
     free(w->listeners);
-    free(w->clusters);
+    free(w->upstreams);
     w->listeners = NULL;
-    w->clusters = NULL;
+    w->upstreams = NULL;
 }
 
 void *worker_main(void *arg)

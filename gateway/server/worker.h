@@ -12,6 +12,8 @@
 #include <h2o.h>
 
 #include "config/config.h"
+#include "control/rollout.h"
+#include "control/split.h"
 #include "schema/schema.h"
 #include "server/access_log.h"
 #include "server/metrics.h"
@@ -25,27 +27,33 @@ typedef struct route_info {
     int success_status;      /* 200, or the route's override (202 for submit) */
 } route_info_t;
 
-/* Health of one upstream cluster as the checker sees it. */
-typedef struct cluster_health {
-    const config_cluster_t *cfg;
+/* Health of one upstream target as its checks see it. */
+typedef struct endpoint_health {
+    const config_cluster_t *cfg;    /* thresholds */
+    const config_target_t *target;
     _Atomic int up;                 /* 1 UP, 0 DOWN */
     _Atomic uint32_t successes;     /* consecutive */
     _Atomic uint32_t failures;      /* consecutive */
     _Atomic int last_code;          /* last grpc status of the probe; -1 none yet */
     _Atomic uint64_t checks;
-} cluster_health_t;
+} endpoint_health_t;
 
 typedef struct shared {
     const config_t *cfg;
     const schema_t *schema;
     const binding_table_t *bindings;
     route_info_t *routes;           /* one per binding, same index */
-    cluster_health_t *clusters;     /* one per cfg->clusters */
+    split_table_t split;            /* clusters, their versions, the weights */
+    endpoint_health_t *endpoints;   /* one per target of every version: split.nendpoints */
+    rollout_t *rollouts;            /* one per cluster; worker 0's to change */
     size_t nclusters;
     unsigned nworkers;
     metrics_t **worker_metrics;     /* one block per worker, summed at scrape */
     h2o_globalconf_t h2o;
     int log_fd;                     /* -1: access log off */
+    int admin_fd;                   /* the admin listener, for worker 0; -1 none */
+    h2o_hostconf_t *api_hosts[2];   /* what each listener serves: apart, so no */
+    h2o_hostconf_t *admin_hosts[2]; /* Host header reaches the admin API */
     _Atomic int started;            /* every worker is serving */
     _Atomic int draining;
     _Atomic int stop_requested;     /* server_stop(): workers see it at their next tick */
@@ -64,7 +72,10 @@ typedef struct worker {
     int *listen_fds;
     size_t nlisten;
     h2o_socket_t **listeners;
-    upstream_cluster_t **clusters;  /* one per shared->clusters, this thread's */
+    upstream_cluster_t **upstreams; /* one per split row (cluster version), this thread's */
+    uint64_t rng;                   /* the version choice's own random state */
+    h2o_socket_t *admin_listener;   /* worker 0 only */
+    h2o_accept_ctx_t admin_accept;
     api_request_t *free_requests;   /* recycled request contexts */
     size_t nfree_requests;
     uint64_t in_flight;
@@ -73,7 +84,7 @@ typedef struct worker {
     h2o_timeout_t tick;             /* 100 ms: log flush, health probes, drain */
     h2o_timeout_entry_t tick_entry;
     uint64_t drain_deadline;        /* loop ms; 0 while serving */
-    struct probe *probes;           /* worker 0: one health probe per cluster */
+    struct probe *probes;           /* worker 0: one health probe per endpoint */
     struct http1_uring *uring;      /* HTTP/1.1 on io_uring (config http1: uring), or NULL */
     int stop;
     int start_failed;

@@ -1396,16 +1396,22 @@ static void conn_close(conn_t *conn, int code, const char *msg)
 /* A READY connection with a free stream slot, round-robin over targets. */
 static conn_t *pick_conn(upstream_cluster_t *c)
 {
-    for (size_t i = 0; i < c->ntargets; i++) {
-        target_t *t = &c->targets[(c->rr + i) % c->ntargets];
-        conn_t *conn = t->conn;
-        if (conn == NULL || conn->state != CONN_READY)
-            continue;
-        uint32_t max = nghttp2_session_get_remote_settings(conn->ng, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
-        if (conn->nstreams >= max)
-            continue;
-        c->rr = (c->rr + i + 1) % c->ntargets;
-        return conn;
+    /* first pass: targets that pass their health checks; second: any */
+    for (int pass = c->cfg.target_ok ? 0 : 1; pass < 2; pass++) {
+        for (size_t i = 0; i < c->ntargets; i++) {
+            size_t ti = (c->rr + i) % c->ntargets;
+            target_t *t = &c->targets[ti];
+            conn_t *conn = t->conn;
+            if (conn == NULL || conn->state != CONN_READY)
+                continue;
+            if (pass == 0 && !c->cfg.target_ok(c->cfg.target_ok_ctx, ti))
+                continue;
+            uint32_t max = nghttp2_session_get_remote_settings(conn->ng, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+            if (conn->nstreams >= max)
+                continue;
+            c->rr = (ti + 1) % c->ntargets;
+            return conn;
+        }
     }
     return NULL;
 }

@@ -36,6 +36,11 @@ typedef struct upstream_cluster_config {
     uint32_t keepalive_timeout_ms; /* no PING ack within: connection dead; 0: 5000 */
     uint32_t resolve_interval_ms;  /* re-resolve target names; 0: 30000 */
     uint32_t max_queued;           /* calls waiting for a stream slot; 0: 10000 */
+    /* Outlier ejection: asked per target (index into targets) before a
+     * call goes to it; a target it refuses gets calls only while every
+     * target is refused. NULL: every target is fine. */
+    int (*target_ok)(void *ctx, size_t target);
+    void *target_ok_ctx;
 } upstream_cluster_config_t;
 
 typedef struct upstream_cluster upstream_cluster_t;

@@ -1,0 +1,554 @@
+/*
+ * admin.c: the admin API's requests, one function per call.
+ *
+ * Request bodies are small JSON documents read whole with yajl's tree API
+ * (the admin path is not hot; clarity wins). Every value is checked before
+ * anything changes, so a bad call changes nothing.
+ */
+#include "control/admin.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yajl/yajl_tree.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/status.h"
+#include "server/api.h"
+#include "server/health.h"
+#include "server/worker.h"
+
+#define ADMIN_MAX_BODY (64 * 1024)
+
+static void send_json(h2o_req_t *req, int status, const buf_t *b)
+{
+    req->res.status = status;
+    req->res.reason = status == 200 ? "OK" : status == 202 ? "Accepted" : "Error";
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
+    req->res.content_length = b->len;
+    h2o_send_inline(req, b->data, b->len); /* copies */
+}
+
+static void fail(h2o_req_t *req, int http, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void fail(h2o_req_t *req, int http, int code, const char *fmt, ...)
+{
+    char msg[300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    api_send_error(req, http, code, msg, strlen(msg));
+}
+
+/* ---- what a cluster looks like from outside --------------------------- */
+
+static void put_str(buf_t *b, const char *s)
+{
+    if (s == NULL)
+        buf_puts_lit(b, "null");
+    else
+        status_json_quote(b, s, strlen(s));
+}
+
+static void put_ms_or_null(buf_t *b, double seconds)
+{
+    if (isinf(seconds))
+        buf_puts_lit(b, "null");
+    else
+        buf_printf(b, "%g", seconds * 1000);
+}
+
+static void render_rollout(buf_t *b, const rollout_t *r, uint64_t now)
+{
+    const split_cluster_t *c = r->cluster;
+    rollout_state_t st = (rollout_state_t)atomic_load(&r->state);
+    buf_puts_lit(b, "{\"state\":");
+    put_str(b, rollout_state_name(st));
+    buf_puts_lit(b, ",\"from\":");
+    put_str(b, r->from >= 0 ? c->versions[r->from].name : NULL);
+    buf_puts_lit(b, ",\"to\":");
+    put_str(b, r->to >= 0 ? c->versions[r->to].name : NULL);
+    buf_printf(b, ",\"step\":%zu,\"weight\":%u,\"steps\":[", st == ROLLOUT_IDLE ? 0 : r->step + 1,
+               atomic_load(&r->step_percent));
+    for (size_t i = 0; i < r->cfg.nsteps; i++)
+        buf_printf(b, "%s%u", i ? "," : "", r->cfg.steps[i]);
+    buf_printf(b,
+               "],\"hold_ms\":%u,\"window_ms\":%u,\"interval_ms\":%u,\"min_requests\":%u,"
+               "\"gates\":{\"error_rate\":%g,\"p95_ms\":%u,\"p99_ms\":%u,\"health_failures\":%u}",
+               r->cfg.hold_ms, r->cfg.window_ms, r->cfg.interval_ms, r->cfg.min_requests, r->cfg.max_error_rate,
+               r->cfg.max_p95_ms, r->cfg.max_p99_ms, r->cfg.max_health_failures);
+    if (st == ROLLOUT_PROGRESSING)
+        buf_printf(b, ",\"step_elapsed_ms\":%llu", (unsigned long long)(now - r->step_started_ms));
+    buf_puts_lit(b, ",\"reason\":");
+    put_str(b, r->reason[0] ? r->reason : NULL);
+    const rollout_window_t *w = &r->last;
+    buf_printf(b, ",\"window\":{\"verdict\":");
+    put_str(b, w->verdict);
+    buf_printf(b, ",\"span_ms\":%llu,\"requests\":%llu,\"errors\":%llu,\"error_rate\":%g,\"p95_ms\":",
+               (unsigned long long)w->span_ms, (unsigned long long)w->requests, (unsigned long long)w->errors,
+               w->error_rate);
+    put_ms_or_null(b, w->p95_s);
+    buf_puts_lit(b, ",\"p99_ms\":");
+    put_ms_or_null(b, w->p99_s);
+    buf_printf(b, ",\"health_failures\":%u}}", w->health_failures);
+}
+
+static void render_cluster(buf_t *b, shared_t *sh, size_t index, uint64_t now)
+{
+    const split_cluster_t *c = &sh->split.clusters[index];
+    int canary = atomic_load(&c->canary);
+    buf_puts_lit(b, "{\"name\":");
+    put_str(b, c->cfg->name);
+    buf_printf(b, ",\"healthy\":%s,\"sticky\":{\"header\":", health_cluster_up(sh, c) ? "true" : "false");
+    put_str(b, c->cfg->sticky.header);
+    buf_puts_lit(b, ",\"cookie\":");
+    put_str(b, c->cfg->sticky.cookie);
+    buf_puts_lit(b, ",\"hash_header\":");
+    put_str(b, c->cfg->sticky.hash_header);
+    buf_puts_lit(b, "},\"versions\":[");
+    for (size_t v = 0; v < c->nversions; v++) {
+        const split_version_t *sv = &c->versions[v];
+        metrics_version_totals_t t;
+        metrics_version_totals(sh, sv->row, &t);
+        buf_puts(b, v ? ",{\"name\":" : "{\"name\":");
+        put_str(b, sv->name);
+        buf_printf(b,
+                   ",\"weight\":%u,\"share_percent\":%u,\"canary\":%s,\"healthy_endpoints\":%zu,\"requests\":%llu,"
+                   "\"errors\":%llu,\"targets\":[",
+                   atomic_load(&sv->weight), split_share_percent(c, v), (int)v == canary ? "true" : "false",
+                   health_version_healthy(sh, sv), (unsigned long long)t.requests, (unsigned long long)t.errors);
+        for (size_t i = 0; i < sv->ntargets; i++) {
+            const endpoint_health_t *e = &sh->endpoints[sv->first_endpoint + i];
+            int checks = atomic_load(&e->checks) != 0;
+            buf_printf(b, "%s{\"address\":\"%s:%u\",\"healthy\":%s,\"consecutive_failures\":%u}", i ? "," : "",
+                       sv->targets[i].host, sv->targets[i].port,
+                       !checks ? "null" : atomic_load(&e->up) ? "true" : "false", atomic_load(&e->failures));
+        }
+        buf_puts_lit(b, "]}");
+    }
+    buf_puts_lit(b, "],\"rollout\":");
+    render_rollout(b, &sh->rollouts[index], now);
+    buf_putc(b, '}');
+}
+
+static void answer_cluster(h2o_req_t *req, shared_t *sh, size_t index, int status)
+{
+    worker_t *w = worker_of(req->conn->ctx);
+    arena_t a;
+    arena_init(&a);
+    buf_t b;
+    buf_init(&b, &a, 4096);
+    render_cluster(&b, sh, index, h2o_now(w->h2o.loop));
+    if (b.oom)
+        fail(req, 500, GRPC_INTERNAL, "out of memory");
+    else
+        send_json(req, status, &b);
+    arena_free(&a);
+}
+
+static void list_clusters(h2o_req_t *req, shared_t *sh)
+{
+    worker_t *w = worker_of(req->conn->ctx);
+    arena_t a;
+    arena_init(&a);
+    buf_t b;
+    buf_init(&b, &a, 8192);
+    buf_puts_lit(&b, "{\"clusters\":[");
+    for (size_t i = 0; i < sh->split.nclusters; i++) {
+        if (i)
+            buf_putc(&b, ',');
+        render_cluster(&b, sh, i, h2o_now(w->h2o.loop));
+    }
+    buf_printf(&b, "],\"draining\":%s}", atomic_load(&sh->draining) ? "true" : "false");
+    if (b.oom)
+        fail(req, 500, GRPC_INTERNAL, "out of memory");
+    else
+        send_json(req, 200, &b);
+    arena_free(&a);
+}
+
+/* ---- request bodies ---------------------------------------------------- */
+
+/* The body as a JSON object (an empty body is {}); NULL after answering. */
+static yajl_val parse_body(h2o_req_t *req, int *empty)
+{
+    *empty = req->entity.len == 0;
+    if (*empty)
+        return NULL;
+    if (req->entity.len > ADMIN_MAX_BODY) {
+        fail(req, 413, GRPC_RESOURCE_EXHAUSTED, "body over %d bytes", ADMIN_MAX_BODY);
+        return NULL;
+    }
+    char *text = h2o_mem_alloc_pool(&req->pool, req->entity.len + 1);
+    memcpy(text, req->entity.base, req->entity.len);
+    text[req->entity.len] = '\0';
+    char err[200];
+    yajl_val v = yajl_tree_parse(text, err, sizeof(err));
+    if (v == NULL) {
+        for (char *p = err; *p; p++)
+            if (*p == '\n')
+                *p = ' ';
+        fail(req, 400, GRPC_INVALID_ARGUMENT, "body is not valid JSON: %s", err);
+        return NULL;
+    }
+    if (!YAJL_IS_OBJECT(v)) {
+        yajl_tree_free(v);
+        fail(req, 400, GRPC_INVALID_ARGUMENT, "body must be a JSON object");
+        return NULL;
+    }
+    return v;
+}
+
+static int get_percentish(yajl_val v, uint32_t max, uint32_t *out)
+{
+    if (!YAJL_IS_INTEGER(v) || YAJL_GET_INTEGER(v) < 0 || YAJL_GET_INTEGER(v) > (long long)max)
+        return -1;
+    *out = (uint32_t)YAJL_GET_INTEGER(v);
+    return 0;
+}
+
+static const char *str_of(yajl_val v)
+{
+    const char *s = YAJL_GET_STRING(v);
+    return s ? s : "";
+}
+
+/* "4h", "5m", "250ms", or a number of milliseconds. */
+static int get_duration(yajl_val v, uint32_t *ms)
+{
+    if (YAJL_IS_INTEGER(v) && YAJL_GET_INTEGER(v) >= 0 && YAJL_GET_INTEGER(v) <= UINT32_MAX) {
+        *ms = (uint32_t)YAJL_GET_INTEGER(v);
+        return 0;
+    }
+    return YAJL_IS_STRING(v) ? config_parse_duration(str_of(v), ms) : -1;
+}
+
+/* ---- the calls ---------------------------------------------------------- */
+
+static void put_weights(h2o_req_t *req, shared_t *sh, size_t index)
+{
+    split_cluster_t *c = &sh->split.clusters[index];
+    int empty;
+    yajl_val body = parse_body(req, &empty);
+    if (body == NULL) {
+        if (empty)
+            fail(req, 400, GRPC_INVALID_ARGUMENT, "expected {\"VERSION\": WEIGHT, ...}");
+        return;
+    }
+    uint32_t w[CONFIG_MAX_VERSIONS];
+    uint64_t total = 0;
+    for (size_t v = 0; v < c->nversions; v++)
+        w[v] = atomic_load(&c->versions[v].weight);
+    for (size_t i = 0; i < body->u.object.len; i++) {
+        const char *key = body->u.object.keys[i];
+        int v = split_version_find(c, key, strlen(key));
+        if (v < 0) {
+            fail(req, 400, GRPC_INVALID_ARGUMENT, "cluster %s has no version \"%.64s\"", c->cfg->name, key);
+            goto out;
+        }
+        if (get_percentish(body->u.object.values[i], 1000000, &w[v]) != 0) {
+            fail(req, 400, GRPC_INVALID_ARGUMENT, "weight of \"%.64s\": expected an integer 0..1000000", key);
+            goto out;
+        }
+    }
+    for (size_t v = 0; v < c->nversions; v++)
+        total += w[v];
+    if (total == 0) {
+        fail(req, 400, GRPC_INVALID_ARGUMENT, "every weight would be 0: no version would take requests");
+        goto out;
+    }
+    rollout_cancel(&sh->rollouts[index], "weights set by hand");
+    for (size_t v = 0; v < c->nversions; v++)
+        atomic_store(&c->versions[v].weight, w[v]);
+    int canary = atomic_load(&c->canary);
+    if (canary >= 0 && w[canary] > 0)
+        atomic_store(&c->canary_blocked, 0);
+    fprintf(stderr, "aurigraph-gateway: admin: cluster %s weights set:", c->cfg->name);
+    for (size_t v = 0; v < c->nversions; v++)
+        fprintf(stderr, " %s=%u", c->versions[v].name, w[v]);
+    fputc('\n', stderr);
+    answer_cluster(req, sh, index, 200);
+out:
+    yajl_tree_free(body);
+}
+
+static int rollout_args(h2o_req_t *req, const split_cluster_t *c, yajl_val body, config_rollout_t *cfg, int *from,
+                        int *to)
+{
+    for (size_t i = 0; i < body->u.object.len; i++) {
+        const char *key = body->u.object.keys[i];
+        yajl_val v = body->u.object.values[i];
+        if (!strcmp(key, "to") || !strcmp(key, "from")) {
+            int found = YAJL_IS_STRING(v) ? split_version_find(c, str_of(v), strlen(str_of(v))) : -1;
+            if (found < 0) {
+                fail(req, 400, GRPC_INVALID_ARGUMENT, "\"%s\": cluster %s has no such version", key, c->cfg->name);
+                return -1;
+            }
+            *(!strcmp(key, "to") ? to : from) = found;
+        } else if (!strcmp(key, "steps")) {
+            if (!YAJL_IS_ARRAY(v) || v->u.array.len == 0 || v->u.array.len > CONFIG_MAX_STEPS) {
+                fail(req, 400, GRPC_INVALID_ARGUMENT, "\"steps\": expected 1..%d percentages", CONFIG_MAX_STEPS);
+                return -1;
+            }
+            uint32_t prev = 0;
+            for (size_t k = 0; k < v->u.array.len; k++) {
+                uint32_t s;
+                if (get_percentish(v->u.array.values[k], 100, &s) != 0 || s <= prev) {
+                    fail(req, 400, GRPC_INVALID_ARGUMENT, "\"steps\": percentages must rise within 1..100");
+                    return -1;
+                }
+                cfg->steps[k] = prev = s;
+            }
+            if (prev != 100) {
+                fail(req, 400, GRPC_INVALID_ARGUMENT, "\"steps\": the last step must be 100");
+                return -1;
+            }
+            cfg->nsteps = v->u.array.len;
+        } else if (!strcmp(key, "hold") || !strcmp(key, "window") || !strcmp(key, "interval")) {
+            uint32_t *dst = !strcmp(key, "hold") ? &cfg->hold_ms : !strcmp(key, "window") ? &cfg->window_ms
+                                                                                         : &cfg->interval_ms;
+            if (get_duration(v, dst) != 0 || (dst != &cfg->hold_ms && *dst == 0)) {
+                fail(req, 400, GRPC_INVALID_ARGUMENT, "\"%s\": expected a duration (\"4h\", \"5m\", \"10s\", ms)", key);
+                return -1;
+            }
+        } else if (!strcmp(key, "min_requests")) {
+            if (get_percentish(v, UINT32_MAX, &cfg->min_requests) != 0 || cfg->min_requests == 0) {
+                fail(req, 400, GRPC_INVALID_ARGUMENT, "\"min_requests\": expected a positive integer");
+                return -1;
+            }
+        } else if (!strcmp(key, "gates")) {
+            if (!YAJL_IS_OBJECT(v)) {
+                fail(req, 400, GRPC_INVALID_ARGUMENT, "\"gates\": expected an object");
+                return -1;
+            }
+            for (size_t g = 0; g < v->u.object.len; g++) {
+                const char *gk = v->u.object.keys[g];
+                yajl_val gv = v->u.object.values[g];
+                int bad;
+                if (!strcmp(gk, "error_rate")) {
+                    bad = !YAJL_IS_NUMBER(gv) || !(YAJL_GET_DOUBLE(gv) >= 0 && YAJL_GET_DOUBLE(gv) <= 1);
+                    if (!bad)
+                        cfg->max_error_rate = YAJL_GET_DOUBLE(gv);
+                } else if (!strcmp(gk, "p95_ms")) {
+                    bad = get_duration(gv, &cfg->max_p95_ms) != 0;
+                } else if (!strcmp(gk, "p99_ms")) {
+                    bad = get_duration(gv, &cfg->max_p99_ms) != 0;
+                } else if (!strcmp(gk, "health_failures")) {
+                    bad = get_percentish(gv, 1000000, &cfg->max_health_failures) != 0;
+                } else {
+                    fail(req, 400, GRPC_INVALID_ARGUMENT,
+                         "unknown gate \"%.64s\" (error_rate, p95_ms, p99_ms, health_failures)", gk);
+                    return -1;
+                }
+                if (bad) {
+                    fail(req, 400, GRPC_INVALID_ARGUMENT, "gate \"%s\": bad value (error_rate 0..1, others ms)", gk);
+                    return -1;
+                }
+            }
+        } else {
+            fail(req, 400, GRPC_INVALID_ARGUMENT,
+                 "unknown key \"%.64s\" (to, from, steps, hold, window, interval, min_requests, gates)", key);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void start_rollout(h2o_req_t *req, shared_t *sh, size_t index)
+{
+    split_cluster_t *c = &sh->split.clusters[index];
+    rollout_t *r = &sh->rollouts[index];
+    int empty;
+    yajl_val body = parse_body(req, &empty);
+    if (body == NULL) {
+        if (empty)
+            fail(req, 400, GRPC_INVALID_ARGUMENT, "expected {\"to\": VERSION, ...}");
+        return;
+    }
+    config_rollout_t cfg = c->cfg->rollout;
+    int from = -1, to = -1;
+    if (rollout_args(req, c, body, &cfg, &from, &to) != 0)
+        goto out;
+    if (to < 0) {
+        fail(req, 400, GRPC_INVALID_ARGUMENT, "\"to\": which version to roll out");
+        goto out;
+    }
+    if (from < 0) {
+        /* the version serving most now, other than the new one */
+        uint32_t best = 0;
+        for (size_t v = 0; v < c->nversions; v++) {
+            uint32_t w = atomic_load(&c->versions[v].weight);
+            if ((int)v != to && (from < 0 || w > best)) {
+                from = (int)v;
+                best = w;
+            }
+        }
+    }
+    char err[200];
+    worker_t *w = worker_of(req->conn->ctx);
+    if (from < 0 || rollout_start(r, &cfg, from, to, h2o_now(w->h2o.loop), err, sizeof(err)) != 0) {
+        fail(req, 409, GRPC_FAILED_PRECONDITION, "cannot start the rollout: %s",
+             from < 0 ? "the cluster has one version" : err);
+        goto out;
+    }
+    answer_cluster(req, sh, index, 202);
+out:
+    yajl_tree_free(body);
+}
+
+static void promote(h2o_req_t *req, shared_t *sh, size_t index)
+{
+    split_cluster_t *c = &sh->split.clusters[index];
+    rollout_t *r = &sh->rollouts[index];
+    int empty;
+    yajl_val body = parse_body(req, &empty);
+    if (body == NULL && !empty)
+        return;
+    int to = r->to >= 0 ? r->to : atomic_load(&c->canary);
+    for (size_t i = 0; body && i < body->u.object.len; i++) {
+        const char *key = body->u.object.keys[i];
+        yajl_val v = body->u.object.values[i];
+        if (strcmp(key, "to") != 0 || !YAJL_IS_STRING(v) ||
+            (to = split_version_find(c, str_of(v), strlen(str_of(v)))) < 0) {
+            fail(req, 400, GRPC_INVALID_ARGUMENT, "expected {} or {\"to\": VERSION} with a version of %s",
+                 c->cfg->name);
+            goto out;
+        }
+    }
+    if (to < 0) {
+        fail(req, 409, GRPC_FAILED_PRECONDITION, "nothing to promote: no rollout or canary; give {\"to\": VERSION}");
+        goto out;
+    }
+    rollout_promote(r, to);
+    answer_cluster(req, sh, index, 200);
+out:
+    if (body)
+        yajl_tree_free(body);
+}
+
+static void rollback(h2o_req_t *req, shared_t *sh, size_t index)
+{
+    split_cluster_t *c = &sh->split.clusters[index];
+    rollout_t *r = &sh->rollouts[index];
+    if (c->nversions < 2 || (r->to < 0 && atomic_load(&c->canary) < 0)) {
+        fail(req, 409, GRPC_FAILED_PRECONDITION, "nothing to roll back: cluster %s has no rollout or canary version",
+             c->cfg->name);
+        return;
+    }
+    rollout_rollback(r, ROLLBACK_MANUAL, "by the admin API");
+    answer_cluster(req, sh, index, 200);
+}
+
+static void drain(h2o_req_t *req, shared_t *sh)
+{
+    /* the same path as SIGTERM: readiness fails now, the workers drain */
+    atomic_store(&sh->draining, 1);
+    atomic_store(&sh->stop_requested, 1);
+    fprintf(stderr, "aurigraph-gateway: admin: drain requested\n");
+    arena_t a;
+    arena_init(&a);
+    buf_t b;
+    buf_init(&b, &a, 128);
+    buf_printf(&b, "{\"draining\":true,\"drain_timeout_ms\":%u}", sh->cfg->drain_timeout_ms);
+    send_json(req, 202, &b);
+    arena_free(&a);
+}
+
+/* ---- routing ---------------------------------------------------------------- */
+
+static int method_is(const h2o_req_t *req, const char *m)
+{
+    return h2o_memis(req->method.base, req->method.len, m, strlen(m));
+}
+
+static int authorized(h2o_req_t *req, const char *token)
+{
+    if (token == NULL)
+        return 1;
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+    if (i < 0)
+        return 0;
+    h2o_iovec_t v = req->headers.entries[i].value;
+    size_t tl = strlen(token);
+    if (v.len != 7 + tl || !h2o_lcstris(v.base, 7, H2O_STRLIT("bearer ")))
+        return 0;
+    /* no early exit: the time taken says nothing about the token */
+    unsigned char diff = 0;
+    for (size_t k = 0; k < tl; k++)
+        diff |= (unsigned char)(v.base[7 + k] ^ token[k]);
+    return diff == 0;
+}
+
+void admin_handle(h2o_req_t *req)
+{
+    worker_t *w = worker_of(req->conn->ctx);
+    shared_t *sh = w->shared;
+    if (!authorized(req, sh->cfg->admin_token)) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL, H2O_STRLIT("Bearer"));
+        fail(req, 401, GRPC_UNAUTHENTICATED, "the admin API needs Authorization: Bearer TOKEN");
+        return;
+    }
+    size_t len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    const char *p = req->path.base;
+    if (len == 12 && memcmp(p, "/admin/drain", 12) == 0) {
+        if (!method_is(req, "POST")) {
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("POST"));
+            fail(req, 405, GRPC_UNIMPLEMENTED, "POST /admin/drain");
+            return;
+        }
+        drain(req, sh);
+        return;
+    }
+    if (len == 15 && memcmp(p, "/admin/clusters", 15) == 0) {
+        if (!method_is(req, "GET")) {
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("GET"));
+            fail(req, 405, GRPC_UNIMPLEMENTED, "GET /admin/clusters");
+            return;
+        }
+        list_clusters(req, sh);
+        return;
+    }
+    if (len > 16 && memcmp(p, "/admin/clusters/", 16) == 0) {
+        const char *name = p + 16, *end = p + len;
+        const char *slash = memchr(name, '/', (size_t)(end - name));
+        size_t nl = (size_t)((slash ? slash : end) - name);
+        split_cluster_t *c = split_cluster_find(&sh->split, name, nl);
+        if (c == NULL) {
+            fail(req, 404, GRPC_NOT_FOUND, "no cluster \"%.*s\"", (int)(nl > 100 ? 100 : nl), name);
+            return;
+        }
+        size_t index = c->index;
+        const char *action = slash ? slash + 1 : "";
+        size_t al = (size_t)(end - action);
+        const char *want = NULL;
+        if (slash == NULL) {
+            if ((want = "GET", method_is(req, "GET")))
+                answer_cluster(req, sh, index, 200);
+        } else if (al == 7 && memcmp(action, "weights", 7) == 0) {
+            if ((want = "PUT", method_is(req, "PUT")))
+                put_weights(req, sh, index);
+        } else if (al == 7 && memcmp(action, "rollout", 7) == 0) {
+            if ((want = "POST", method_is(req, "POST")))
+                start_rollout(req, sh, index);
+        } else if (al == 7 && memcmp(action, "promote", 7) == 0) {
+            if ((want = "POST", method_is(req, "POST")))
+                promote(req, sh, index);
+        } else if (al == 8 && memcmp(action, "rollback", 8) == 0) {
+            if ((want = "POST", method_is(req, "POST")))
+                rollback(req, sh, index);
+        }
+        if (want == NULL) {
+            fail(req, 404, GRPC_NOT_FOUND, "no admin call %.*s (weights, rollout, promote, rollback)",
+                 (int)(al > 60 ? 60 : al), action);
+        } else if (!method_is(req, want)) {
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, want, strlen(want));
+            fail(req, 405, GRPC_UNIMPLEMENTED, "this admin call takes %s", want);
+        }
+        return;
+    }
+    fail(req, 404, GRPC_NOT_FOUND, "no admin call at %.*s (see GET /admin/clusters)", (int)(len > 100 ? 100 : len), p);
+}

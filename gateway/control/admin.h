@@ -1,0 +1,24 @@
+/*
+ * admin: the release API on its own listener (--admin, loopback by
+ * default): cluster versions and weights, rollouts, promote, rollback,
+ * drain. JSON in and out; errors in the contract's error shape. Served by
+ * worker 0 only, the thread that also runs the rollouts, so what it
+ * changes needs no lock.
+ *
+ *   GET  /admin/clusters                 every cluster: versions, targets, weights, health, rollout
+ *   GET  /admin/clusters/{name}          one of them
+ *   PUT  /admin/clusters/{name}/weights  {"blue":90,"canary":10}
+ *   POST /admin/clusters/{name}/rollout  {"to":"canary","steps":[10,25,50,100],"hold":"4h","window":"5m",...}
+ *   POST /admin/clusters/{name}/promote  {} or {"to":"green"}
+ *   POST /admin/clusters/{name}/rollback
+ *   POST /admin/drain
+ */
+#ifndef AG_ADMIN_H
+#define AG_ADMIN_H
+
+#include <h2o.h>
+
+/* Answers req (every path of the admin listener). */
+void admin_handle(h2o_req_t *req);
+
+#endif

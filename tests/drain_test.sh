@@ -1,0 +1,257 @@
+#!/usr/bin/env bash
+# drain_test: SIGTERM (and POST /admin/drain where the binary has an admin
+# listener) as clients see it. Real processes on loopback, a slow upstream
+# (aurigraph-services --latency-ms) so that calls are in flight when the
+# drain starts, raw HTTP/1.1 on connections opened before it (bash
+# /dev/tcp), nghttp for HTTP/2. Every wait bounded. Ends with
+# "N passed, N failed".
+#
+# Env (set by ctest): AG_BUILD_DIR, AG_SOURCE_DIR.
+set -uo pipefail
+
+build=${AG_BUILD_DIR:?AG_BUILD_DIR must name the build directory}
+gateway_bin=$build/aurigraph-gateway
+services_bin=$build/aurigraph-services
+[ -x "$services_bin" ] || services_bin=$build/services/aurigraph-services
+for b in "$gateway_bin" "$services_bin"; do
+  [ -x "$b" ] || { echo "missing $b"; echo "0 passed, 1 failed"; exit 1; }
+done
+for tool in curl nghttp; do
+  command -v $tool >/dev/null || { echo "$tool is needed (scripts/install-deps)"; echo "0 passed, 1 failed"; exit 1; }
+done
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+  if [ "${failed:-0}" -gt 0 ]; then
+    keep=${TMPDIR:-/tmp}/drain_test.failed.$$
+    rm -rf "$keep" && mv "$work" "$keep" && echo "outputs kept in $keep"
+  else
+    rm -rf "$work"
+  fi
+}
+trap cleanup EXIT
+
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); }
+bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
+check() { # check DESCRIPTION COMMAND...
+  local what=$1; shift
+  if "$@"; then ok; else bad "$what"; fi
+}
+
+wait_line() { # wait_line FILE REGEX SECONDS: prints the first matching line
+  local file=$1 re=$2 deadline=$((SECONDS + $3))
+  while [ $SECONDS -lt $deadline ]; do
+    if grep -qE "$re" "$file" 2>/dev/null; then grep -E "$re" "$file" | head -n1; return 0; fi
+    sleep 0.05
+  done
+  return 1
+}
+
+start_services() { # start_services NAME [FLAGS...]: sets svc_port
+  local name=$1; shift
+  "$services_bin" --listen 127.0.0.1:0 "$@" >"$work/$name.out" 2>"$work/$name.err" &
+  pids+=($!)
+  local line
+  line=$(wait_line "$work/$name.out" 'listening on' 10) || { cat "$work/$name.err"; return 1; }
+  svc_port=${line##*:}
+}
+
+# the admin listener, where the binary has one, must not take a fixed port
+admin_flags=()
+# (the help read whole first: grep -q quitting early fails the pipe under pipefail)
+help=$("$gateway_bin" --help 2>&1)
+grep -q -- '--admin ' <<<"$help" && admin_flags=(--admin off)
+
+start_gateway() { # start_gateway NAME [FLAGS...]: sets gw_port, gw_pid, gw
+  local name=$1; shift
+  "$gateway_bin" --listen 127.0.0.1:0 --workers 2 --access-log off "${admin_flags[@]}" "$@" \
+    >"$work/$name.out" 2>"$work/$name.err" &
+  gw_pid=$!
+  pids+=("$gw_pid")
+  local line
+  line=$(wait_line "$work/$name.err" 'aurigraph-gateway listening on' 10) || { cat "$work/$name.err"; return 1; }
+  line=${line%% (*}
+  gw_port=${line##*:}
+  gw=http://127.0.0.1:$gw_port
+}
+
+wait_ready() { # wait_ready URL SECONDS
+  local deadline=$((SECONDS + $2))
+  while [ $SECONDS -lt $deadline ]; do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1/q/health/ready")" = 200 ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# a child that has exited stays a zombie until waited for: look at its state
+running() { [ -e "/proc/$1" ] && ! grep -q '^[0-9]* (.*) Z' "/proc/$1/stat" 2>/dev/null; }
+wait_exit() { # wait_exit PID SECONDS: 0 once it has exited
+  local deadline=$((SECONDS + $2))
+  while running "$1" && [ $SECONDS -lt $deadline ]; do sleep 0.05; done
+  ! running "$1"
+}
+
+# http_get FD PATH: one GET on a connection opened earlier (exec FD<>/dev/tcp/...).
+# Sets r_status, r_conn (the Connection header, lower case) and r_body;
+# 1 when no whole answer came.
+http_get() {
+  local fd=$1 line len=0
+  r_status='' r_conn='' r_body=''
+  printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n' "$2" >&"$fd" 2>/dev/null || return 1
+  IFS= read -r -t 5 line <&"$fd" || return 1
+  line=${line%$'\r'}
+  r_status=${line#* }
+  r_status=${r_status%% *}
+  while IFS= read -r -t 5 line <&"$fd"; do
+    line=${line%$'\r'}
+    [ -z "$line" ] && break
+    case ${line,,} in
+      connection:*) r_conn=${line#*:}; r_conn=${r_conn// /}; r_conn=${r_conn,,} ;;
+      content-length:*) len=${line#*:}; len=${len// /} ;;
+    esac
+  done
+  [ "$len" -eq 0 ] || IFS= read -r -t 5 -N "$len" r_body <&"$fd" || return 1
+}
+# closed_by_server FD SECONDS: 0 when the server closes FD in time (EOF, no data)
+closed_by_server() {
+  local x rc
+  IFS= read -r -t "$2" x <&"$1"
+  rc=$?
+  [ $rc -eq 1 ] && [ -z "$x" ]
+}
+metric() { # metric NAME: its value on $gw/q/metrics
+  curl -s --max-time 2 "$gw/q/metrics" | awk -v k="$1" '$1 == k {print $2}'
+}
+
+# ---- SIGTERM with calls in flight ---------------------------------------------
+
+start_services slow --latency-ms 4000 || { echo "0 passed, 1 failed"; exit 1; }
+slow_port=$svc_port
+cat >"$work/gw1.yaml" <<EOF
+drain_timeout_ms: 60000
+clusters:
+  - name: default
+    targets: ["127.0.0.1:$slow_port"]
+    timeout_ms: 20000
+EOF
+start_gateway gw1 --config "$work/gw1.yaml" || { echo "0 passed, 1 failed"; exit 1; }
+gw1_pid=$gw_pid
+check "gateway becomes ready" wait_ready "$gw" 10
+
+# three keep-alive connections opened before the drain: readiness, a new
+# request after it starts, and one left idle
+exec 3<>"/dev/tcp/127.0.0.1/$gw_port" 4<>"/dev/tcp/127.0.0.1/$gw_port" 5<>"/dev/tcp/127.0.0.1/$gw_port"
+for fd in 3 4 5; do
+  http_get $fd /q/health/live && [ "$r_status" = 200 ] && [ "$r_conn" = keep-alive ] || bad "keep-alive on connection $fd: $r_status $r_conn"
+done
+curl -s -D "$work/h1.hdrs" -o "$work/h1.body" -w '%{http_code}' --max-time 20 "$gw/api/v11/transactions/stats" \
+  >"$work/h1.code" 2>/dev/null &
+h1_pid=$!
+nghttp -v -t 20 "$gw/api/v11/transactions/stats" >"$work/h2.out" 2>&1 &
+h2_pid=$!
+pids+=("$h1_pid" "$h2_pid")
+# both in flight: 3 + curl + nghttp + the scrape's own connection
+deadline=$((SECONDS + 10))
+while [ "$(metric gateway_connections_active)" != 6 ] && [ $SECONDS -lt $deadline ]; do sleep 0.05; done
+check "gateway_connections_active counts the open connections" [ "$(metric gateway_connections_active)" = 6 ]
+sleep 0.3 # the two calls reach the upstream (it answers after 4 s: room for the checks below, which need the calls still running 1 s into the drain, on a slow machine)
+
+kill -TERM "$gw1_pid"
+# readiness on a connection opened before: 503 as soon as the signal lands
+ready=''
+for _ in $(seq 100); do
+  http_get 3 /q/health/ready || break
+  ready=$r_status
+  [ "$ready" = 503 ] && break
+  sleep 0.02
+done
+check "readiness answers 503 right after SIGTERM" [ "$ready" = 503 ]
+check "... saying draining" grep -q '"name":"draining","status":"DOWN"' <<<"$r_body"
+# a new request on a keep-alive connection: served, with Connection: close
+live='' conn=''
+for _ in $(seq 100); do
+  http_get 5 /q/health/live || break
+  live=$r_status conn=$r_conn
+  [ "$conn" = close ] && break
+  sleep 0.02
+done
+check "liveness still answers 200 while draining" [ "$live" = 200 ]
+check "a new HTTP/1.1 request during the drain gets Connection: close" [ "$conn" = close ]
+check "... and the server closes that connection" closed_by_server 5 5
+sleep 0.3 # the listeners have closed (200 ms)
+check "a new connection during the drain is not served" \
+  bash -c "! curl -s -o /dev/null --max-time 0.5 '$gw/q/health/live'"
+check "an idle keep-alive connection is closed by the server" closed_by_server 4 10
+check "... before the in-flight calls are done" running "$h1_pid"
+wait "$h1_pid"
+check "the in-flight HTTP/1.1 call completes 200" [ "$(cat "$work/h1.code")" = 200 ]
+check "... with Connection: close" grep -qi '^connection: close' "$work/h1.hdrs"
+check "... and its body" grep -q '^{' "$work/h1.body"
+wait "$h2_pid"
+check "the in-flight HTTP/2 stream completes 200" grep -q 'recv (stream_id=1[0-9]*) :status: 200' "$work/h2.out"
+check "HTTP/2: a graceful GOAWAY first (last stream 2^31-1)" \
+  grep -q 'last_stream_id=2147483647, error_code=NO_ERROR' "$work/h2.out"
+check "HTTP/2: then the final GOAWAY with the last stream id" \
+  bash -c "grep 'recv GOAWAY' -A1 '$work/h2.out' | grep -Eq 'last_stream_id=(1[0-9]*|[1-9]), error_code=NO_ERROR'"
+check "the gateway exits once idle, long before its 60 s drain timeout" wait_exit "$gw1_pid" 15
+wait "$gw1_pid"
+check "... with status 0" [ $? -eq 0 ]
+exec 3>&- 4>&- 5>&-
+
+# ---- a call that outlives the drain timeout -------------------------------------
+
+start_services slower --latency-ms 8000 || { echo "0 passed, 1 failed"; exit 1; }
+cat >"$work/gw2.yaml" <<EOF
+drain_timeout_ms: 1s
+clusters:
+  - name: default
+    targets: ["127.0.0.1:$svc_port"]
+    timeout_ms: 20000
+EOF
+start_gateway gw2 --config "$work/gw2.yaml" || { echo "0 passed, 1 failed"; exit 1; }
+gw2_pid=$gw_pid
+check "second gateway becomes ready" wait_ready "$gw" 10
+curl -s -o /dev/null -w '%{http_code}' --max-time 20 "$gw/api/v11/transactions/stats" >"$work/cut.code" 2>/dev/null &
+cut_pid=$!
+pids+=("$cut_pid")
+deadline=$((SECONDS + 10))
+while [ "$(metric gateway_connections_active)" != 2 ] && [ $SECONDS -lt $deadline ]; do sleep 0.05; done
+sleep 0.3
+kill -TERM "$gw2_pid"
+check "with a call still in flight, the gateway exits at the drain timeout" wait_exit "$gw2_pid" 6
+wait "$gw2_pid"
+check "... with status 0" [ $? -eq 0 ]
+wait "$cut_pid"
+# the upstream would answer after 8 s; the gateway gave the call up at 1 s
+check "... and the call it cut short got no 200" bash -c "[ \"\$(cat '$work/cut.code')\" != 200 ]"
+
+# ---- POST /admin/drain, where the binary has an admin listener -----------------
+
+if [ ${#admin_flags[@]} -gt 0 ]; then
+  admin_flags=(--admin 127.0.0.1:0)
+  start_gateway gw3 --upstream "127.0.0.1:$slow_port" || { echo "0 passed, 1 failed"; exit 1; }
+  gw3_pid=$gw_pid
+  line=$(wait_line "$work/gw3.err" 'admin listening on' 5)
+  admin=http://127.0.0.1:${line##*:}
+  check "third gateway becomes ready" wait_ready "$gw" 10
+  exec 3<>"/dev/tcp/127.0.0.1/$gw_port"
+  http_get 3 /q/health/ready
+  check "readiness 200 before POST /admin/drain" [ "$r_status" = 200 ]
+  code=$(curl -s -o "$work/admin.body" -w '%{http_code}' --max-time 5 -X POST "$admin/admin/drain")
+  check "POST /admin/drain answers 2xx" [ "${code:0:1}" = 2 ]
+  http_get 3 /q/health/ready
+  check "readiness 503 right after POST /admin/drain" [ "$r_status" = 503 ]
+  exec 3>&-
+  check "the gateway drains and exits after POST /admin/drain" wait_exit "$gw3_pid" 15
+  wait "$gw3_pid"
+  check "... with status 0" [ $? -eq 0 ]
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
