@@ -17,6 +17,7 @@ services_bin=$build/aurigraph-services
 for b in "$gateway_bin" "$services_bin"; do
   [ -x "$b" ] || { echo "missing $b"; echo "0 passed, 1 failed"; exit 1; }
 done
+gateway_cmd=("$gateway_bin")
 command -v jq >/dev/null || { echo "jq is needed (scripts/install-deps)"; echo "0 passed, 1 failed"; exit 1; }
 
 work=$(mktemp -d)
@@ -61,7 +62,7 @@ start_services() { # NAME [FLAGS...]: sets svc_port
 
 start_gateway() { # NAME [FLAGS...]: sets gw_port, gw_pid, gw
   local name=$1; shift
-  "$gateway_bin" --listen 127.0.0.1:0 --workers 2 --access-log "$work/$name.log" "$@" \
+  "${gateway_cmd[@]}" --listen 127.0.0.1:0 --workers 2 --access-log "$work/$name.log" "$@" \
     >"$work/$name.out" 2>"$work/$name.err" &
   gw_pid=$!
   pids+=("$gw_pid")
@@ -266,6 +267,20 @@ start_gateway gwh2o --upstream "127.0.0.1:$svc_port" --http1 h2o || { echo "0 pa
 check "--http1 h2o: no io_uring instance" bash -c "! ls -l /proc/$gw_pid/fd 2>/dev/null | grep -q io_uring"
 printf 'GET /api/v11/nothing HTTP/1.1\r\nHost: x\r\n\r\nGET /q/health/live HTTP/1.1\r\nConnection: close\r\n\r\n' | raw "$work/h2o" 5
 check "--http1 h2o serves HTTP/1.1" [ "$(statuses "$work/h2o")" = "404 200 " ]
+
+# ---- io_uring refused (seccomp, as under Docker's default profile): h2o serves ---------------
+if [ -x "$build/no_io_uring" ]; then
+  gateway_cmd=("$build/no_io_uring" "$gateway_bin")
+  start_gateway gwnouring --upstream "127.0.0.1:$svc_port"
+  check "io_uring refused: the gateway starts anyway" [ $? -eq 0 ]
+  check "... and says so in one line" [ "$(grep -c 'io_uring unavailable' "$work/gwnouring.err")" = 1 ]
+  check "... naming the reason" grep -q 'io_uring unavailable (io_uring_setup: Operation not permitted)' "$work/gwnouring.err"
+  printf 'GET /api/v11/nothing HTTP/1.1\r\nHost: x\r\n\r\nGET /q/health/live HTTP/1.1\r\nConnection: close\r\n\r\n' | raw "$work/nouring" 5
+  check "... and serves HTTP/1.1 on h2o" [ "$(statuses "$work/nouring")" = "404 200 " ]
+  gateway_cmd=("$gateway_bin")
+else
+  echo "FAIL: $build/no_io_uring missing"; failed=$((failed + 1))
+fi
 
 # ---- sanitizer builds: nothing reported by any gateway, at exit included ------------------
 for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
