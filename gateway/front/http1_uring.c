@@ -28,7 +28,14 @@
  *      is sent -> next request from what is buffered, or close.
  * Responses therefore leave in request order, one request at a time per
  * connection, as h2o does. Memory is freed only when no operation of the
- * connection is left in the kernel.
+ * connection is left in the kernel. Besides h2o's differences above: a
+ * send that makes no progress for h2o's request timeout closes the
+ * connection (h2o 2.2 waits forever for such a reader).
+ *
+ * The drain follows worker.c's steps (http1_uring_drain, _close_listeners,
+ * _close_idle); each connection counts in the worker's connection gauge
+ * (metrics_connections_add) until its memory is freed, or, handed to h2o,
+ * until h2o closes its socket, so the drain waits for all of them.
  */
 #include "front/http1_uring.h"
 
