@@ -116,6 +116,7 @@ typedef struct config {
     size_t nservices;
     config_route_t *routes;
     size_t nroutes;
+    uint32_t drain_grace_ms;     /* drain: keep accepting this long first (0) */
     uint32_t drain_timeout_ms;   /* graceful shutdown: 30000 */
     int check_only;              /* --check-config: validate everything, then exit */
     char *config_path;           /* the file loaded, for messages */

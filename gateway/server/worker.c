@@ -152,9 +152,6 @@ static void close_idle_http1(worker_t *w)
 static void start_drain(worker_t *w)
 {
     w->drain_deadline = h2o_now(w->h2o.loop) + w->shared->cfg->drain_timeout_ms;
-    for (size_t i = 0; i < w->nlisten; i++)
-        if (w->listeners[i])
-            refuse_new_connections(w->listeners[i]);
     h2o_context_request_shutdown(&w->h2o);
     if (w->shared->h2o.http1.callbacks.foreach_request)
         w->shared->h2o.http1.callbacks.foreach_request(&w->h2o, close_after_response, NULL);
@@ -168,6 +165,18 @@ static void drain_tick(worker_t *w)
     int listening = 0;
     for (size_t i = 0; i < w->nlisten; i++)
         listening |= w->listeners[i] != NULL;
+    /* drain_grace_ms: still accepting (a load balancer's new probe hears
+     * the 503 instead of a dropped SYN); the steps below start after it */
+    uint64_t grace = w->shared->cfg->drain_grace_ms;
+    if (since < grace)
+        return;
+    since -= grace;
+    if (listening && !w->refusing) {
+        for (size_t i = 0; i < w->nlisten; i++)
+            if (w->listeners[i])
+                refuse_new_connections(w->listeners[i]);
+        w->refusing = 1;
+    }
     if (listening && since >= WORKER_ACCEPT_GRACE_MS) {
         close_listeners(w);
         listening = 0;
