@@ -238,7 +238,8 @@ kill "$gw_pid"; wait "$gw_pid" 2>/dev/null
 rc=$?
 check "admin off loopback without a token refuses to start (exit 2)" [ "$rc" = 2 ]
 check "... and says why" grep -q 'needs a token' "$work/notoken.out"
-AURIGRAPH_ADMIN_TOKEN=s3cret start_gateway gw_token --upstream "127.0.0.1:$blue_port" || exit 1
+printf 'drain_grace_ms: 1500ms\n' >"$work/grace.yaml"
+AURIGRAPH_ADMIN_TOKEN=s3cret start_gateway gw_token --config "$work/grace.yaml" --upstream "127.0.0.1:$blue_port" || exit 1
 req "$admin/admin/clusters"
 check "no token: 401" bash -c "[ $code = 401 ] && $(declare -f is_error); work=$work is_error 16"
 req -H 'Authorization: Bearer wrong' "$admin/admin/clusters"
@@ -252,8 +253,11 @@ check "nothing to roll back: 409" [ "$code" = 409 ]
 # ---- 7: drain through the admin API ------------------------------------------------------
 req -X POST -H 'Authorization: Bearer s3cret' "$admin/admin/drain"
 check "POST /admin/drain: 202" [ "$code" = 202 ]
-ready=$(curl -s -o /dev/null -w '%{http_code}' "$gw/q/health/ready")
-check "readiness fails at once (503)" [ "$ready" = 503 ]
+ready=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' "$gw/q/health/ready")
+check "readiness fails at once (503), on a new connection too (drain_grace_ms)" [ "$ready" = 503 ]
+served=$(curl -s --max-time 5 -D - -o /dev/null -H 'content-type: application/json' -d "$tx" "$gw/api/v11/transactions" | tr -d '\r')
+check "a request during the grace is served, with Connection: close" \
+  bash -c "grep -q '^HTTP/1.1 202' <<<'$served' && grep -qi '^connection: close' <<<'$served'"
 deadline=$((SECONDS + 40))
 while [ $SECONDS -lt $deadline ] && kill -0 "$gw_pid" 2>/dev/null; do sleep 0.1; done
 check "the drained gateway exits" bash -c "! kill -0 $gw_pid 2>/dev/null"

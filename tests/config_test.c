@@ -712,6 +712,14 @@ static void test_release(void)
     CHECK(strstr(err, "every version has weight 0") != NULL);
     config_free(&c);
 
+    config_defaults(&c);
+    CHECK_INTEQ(c.drain_grace_ms, 0);
+    CHECK_INTEQ(load_text(&c, "drain_grace_ms: 40s\n"), 0);
+    CHECK_INTEQ(c.drain_grace_ms, 40000);
+    CHECK_INTEQ(config_validate(&c, err, sizeof(err)), -1);
+    CHECK(strstr(err, "must be shorter than drain_timeout_ms") != NULL);
+    config_free(&c);
+
     uint32_t ms;
     CHECK_INTEQ(config_parse_duration("4h", &ms), 0);
     CHECK_INTEQ(ms, 14400000);

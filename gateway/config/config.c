@@ -21,6 +21,7 @@
  *   descriptors: ~             FileDescriptorSet path; ~/null/empty = built one
  *   access_log: stdout         stdout | stderr | off | a file path
  *   drain_timeout_ms: 30000
+ *   drain_grace_ms: 0          keep accepting this long after a drain starts
  *   http1: uring               uring | h2o: HTTP/1.1 front end (HTTP/2 is h2o's);
  *                              uring falls back to h2o where io_uring is unusable
  *   transcode: {emit_defaults, ignore_unknown_fields, use_proto_names,
@@ -1282,6 +1283,8 @@ static int load_root(loader_t *L, const yaml_node_t *root, config_t *c)
             rc = get_string(L, v, "access_log", &c->access_log);
         else if (!strcmp(key, "drain_timeout_ms"))
             rc = get_duration(L, v, "drain_timeout_ms", &c->drain_timeout_ms);
+        else if (!strcmp(key, "drain_grace_ms"))
+            rc = get_duration(L, v, "drain_grace_ms", &c->drain_grace_ms);
         else if (!strcmp(key, "http1")) {
             if (scalar(L, v, "http1", "uring or h2o") < 0)
                 rc = -1;
@@ -1760,6 +1763,11 @@ int config_validate(const config_t *c, char *err, size_t errlen)
         }
         have_default |= strcmp(cl->name, "default") == 0;
     }
+    if (c->drain_grace_ms >= c->drain_timeout_ms) {
+        errf(err, errlen, "drain_grace_ms (%u) must be shorter than drain_timeout_ms (%u)", c->drain_grace_ms,
+             c->drain_timeout_ms);
+        return -1;
+    }
     if (c->admin_host != NULL && !config_host_is_loopback(c->admin_host) &&
         (c->admin_token == NULL || c->admin_token[0] == '\0')) {
         errf(err, errlen,
@@ -1898,6 +1906,7 @@ void config_print_help(FILE *f)
     ref(f, "stdout | stderr | off | a file path", "access_log: stdout");
     ref(f, "SIGTERM or POST /admin/drain: in-flight calls get this long", "drain_timeout_ms: %d",
         CONFIG_DEFAULT_DRAIN_MS);
+    ref(f, "drain: accept and answer (readiness 503) this long first", "drain_grace_ms: 0");
     ref(f, "HTTP/1.1 front end: uring | h2o", "http1: %s", CONFIG_DEFAULT_HTTP1 == CONFIG_HTTP1_URING ? "uring" : "h2o");
     ref(f, NULL, "transcode:");
     ref(f, "print fields that hold their default value", "  emit_defaults: false");

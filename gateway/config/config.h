@@ -123,6 +123,7 @@ typedef struct config {
     size_t nservices;
     config_route_t *routes;
     size_t nroutes;
+    uint32_t drain_grace_ms;     /* drain: keep accepting this long first (0) */
     uint32_t drain_timeout_ms;   /* graceful shutdown: 30000 */
     config_http1_t http1;        /* uring (default) | h2o */
     int check_only;              /* --check-config: validate everything, then exit */

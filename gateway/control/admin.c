@@ -19,6 +19,7 @@
 #include "core/status.h"
 #include "server/api.h"
 #include "server/health.h"
+#include "server/server.h"
 #include "server/worker.h"
 
 #define ADMIN_MAX_BODY (64 * 1024)
@@ -446,9 +447,8 @@ static void rollback(h2o_req_t *req, shared_t *sh, size_t index)
 static void drain(h2o_req_t *req, shared_t *sh)
 {
     /* the same path as SIGTERM: readiness fails now, the workers drain */
-    atomic_store(&sh->draining, 1);
-    atomic_store(&sh->stop_requested, 1);
-    fprintf(stderr, "aurigraph-gateway: admin: drain requested\n");
+    if (server_drain(sh))
+        fprintf(stderr, "aurigraph-gateway: admin: drain requested\n");
     arena_t a;
     arena_init(&a);
     buf_t b;

@@ -147,6 +147,13 @@ struct http1_uring {
 static void conn_close(u_conn_t *c);
 static void process_input(u_conn_t *c);
 
+/* The worker's drain starts at its next tick; the shared flag is set at
+ * once (SIGTERM, POST /admin/drain): a response in between says close too. */
+static int draining(const http1_uring_t *u)
+{
+    return u->draining || atomic_load_explicit(&u->w->shared->draining, memory_order_relaxed);
+}
+
 /* ---- buffers ------------------------------------------------------------- */
 
 static void bytes_release(http1_uring_t *u, u_bytes_t *b)
@@ -524,7 +531,7 @@ static void dispatch(u_conn_t *c, const parsed_t *pr, const char *body, size_t b
     else
         req->http1_is_persistent = connection.base != NULL &&
                                    has_token(connection.base, connection.len, H2O_STRLIT("keep-alive"));
-    if (c->super.ctx->shutdown_requested || c->u->draining)
+    if (c->super.ctx->shutdown_requested || draining(c->u))
         req->http1_is_persistent = 0;
     if (has_body)
         req->entity = h2o_iovec_init(body, body_len);
@@ -774,7 +781,7 @@ static char *put_uint(char *d, size_t v)
 static int write_headers(u_conn_t *c, h2o_req_t *req)
 {
     h2o_context_t *ctx = c->super.ctx;
-    if (c->u->draining)
+    if (draining(c->u))
         req->http1_is_persistent = 0; /* the drain began while this request was handled */
     if (req->res.content_length == SIZE_MAX && h2o_find_header(&req->res.headers, H2O_TOKEN_TRANSFER_ENCODING, -1) < 0)
         req->http1_is_persistent = 0; /* the end of the body is the end of the connection */
@@ -1246,9 +1253,26 @@ void http1_uring_free(http1_uring_t *u)
 {
     if (u == NULL)
         return;
-    u->freeing = 1;
     if (h2o_timeout_is_linked(&u->accept_retry))
         h2o_timeout_unlink(&u->accept_retry);
+    /* responses already made (a drain timeout's 503s among them) get up to
+     * a second to leave before the connections close */
+    struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = 50 * 1000 * 1000};
+    for (int i = 0; i < 20; i++) {
+        on_work(&u->work_entry);
+        if (h2o_timeout_is_linked(&u->work_entry))
+            h2o_timeout_unlink(&u->work_entry);
+        int sending = 0;
+        for (u_conn_t *c = u->conns; c && !sending; c = c->next)
+            sending = c->send_armed || c->out[c->fill].len != 0;
+        if (!sending)
+            break;
+        struct io_uring_cqe *cqe;
+        io_uring_submit(&u->ring);
+        if (io_uring_wait_cqe_timeout(&u->ring, &cqe, &ts) == 0)
+            on_ring_ready(u->ring_sock, NULL);
+    }
+    u->freeing = 1;
     while (u->conns)
         conn_close(u->conns);
     on_work(&u->work_entry);
@@ -1267,7 +1291,6 @@ void http1_uring_free(http1_uring_t *u)
     }
     /* let every operation end (cancelled) so that no connection's memory is
      * still the kernel's when it is freed */
-    struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = 50 * 1000 * 1000};
     for (int i = 0; i < 20; i++) {
         int pending = u->nclosing != 0;
         for (size_t k = 0; k < u->nlisten; k++)

@@ -152,16 +152,8 @@ static void close_idle_http1(worker_t *w)
 static void start_drain(worker_t *w)
 {
     w->drain_deadline = h2o_now(w->h2o.loop) + w->shared->cfg->drain_timeout_ms;
-    for (size_t i = 0; i < w->nlisten; i++)
-        if (w->listeners[i])
-            refuse_new_connections(h2o_socket_get_fd(w->listeners[i]));
-    if (w->uring) {
-        /* the same steps for io_uring's listeners and connections */
-        for (size_t i = 0; i < w->nlisten; i++)
-            if (http1_uring_listener_fd(w->uring, i) >= 0)
-                refuse_new_connections(http1_uring_listener_fd(w->uring, i));
-        http1_uring_drain(w->uring);
-    }
+    if (w->uring)
+        http1_uring_drain(w->uring); /* its responses say Connection: close from now on */
     h2o_context_request_shutdown(&w->h2o);
     if (w->shared->h2o.http1.callbacks.foreach_request)
         w->shared->h2o.http1.callbacks.foreach_request(&w->h2o, close_after_response, NULL);
@@ -175,6 +167,21 @@ static void drain_tick(worker_t *w)
     int listening = 0;
     for (size_t i = 0; i < w->nlisten; i++)
         listening |= w->listeners[i] != NULL;
+    /* drain_grace_ms: still accepting (a load balancer's new probe hears
+     * the 503 instead of a dropped SYN); the steps below start after it */
+    uint64_t grace = w->shared->cfg->drain_grace_ms;
+    if (since < grace)
+        return;
+    since -= grace;
+    if (!w->refusing) {
+        for (size_t i = 0; i < w->nlisten; i++) {
+            if (w->listeners[i])
+                refuse_new_connections(h2o_socket_get_fd(w->listeners[i]));
+            else if (w->uring && http1_uring_listener_fd(w->uring, i) >= 0)
+                refuse_new_connections(http1_uring_listener_fd(w->uring, i));
+        }
+        w->refusing = 1;
+    }
     if (listening && since >= WORKER_ACCEPT_GRACE_MS) {
         close_listeners(w);
         listening = 0;
@@ -321,9 +328,6 @@ static int start(worker_t *w)
 static void stop(worker_t *w)
 {
     shared_t *sh = w->shared;
-    /* first: its requests' dispose hooks still cancel upstream calls */
-    http1_uring_free(w->uring);
-    w->uring = NULL;
     if (w->id == 0)
         health_dispose(w);
     if (w->tick_entry.cb && h2o_timeout_is_linked(&w->tick_entry))
@@ -341,6 +345,10 @@ static void stop(worker_t *w)
      * are not disposed: h2o 2.2 asserts on connections still open, and the
      * process is about to exit (tests/lsan.supp names what stays). */
     h2o_evloop_run(w->h2o.loop, 0);
+    /* after the upstreams: the calls they gave up on have answered (503),
+     * and io_uring sends those answers before it closes its connections */
+    http1_uring_free(w->uring);
+    w->uring = NULL;
     access_log_dispose(&w->log);
     api_worker_dispose(w);
     free(w->listeners);

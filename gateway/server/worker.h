@@ -84,6 +84,7 @@ typedef struct worker {
     h2o_timeout_t tick;             /* 100 ms: log flush, health probes, drain */
     h2o_timeout_entry_t tick_entry;
     uint64_t drain_deadline;        /* loop ms; 0 while serving */
+    int refusing;                   /* the listeners drop new SYNs (drain) */
     struct probe *probes;           /* worker 0: one health probe per endpoint */
     struct http1_uring *uring;      /* HTTP/1.1 on io_uring (config http1: uring), or NULL */
     int stop;

@@ -1767,12 +1767,14 @@ void upstream_cluster_free(upstream_cluster_t *c)
 {
     if (c == NULL)
         return;
-    /* calls first, while their connections still exist: each gets its on_close */
+    /* calls first, while their connections still exist: each gets its on_close,
+     * UNAVAILABLE: the gateway gave up on them (a drain that timed out), not
+     * the client, and a retry elsewhere can succeed */
     c->freeing = 1;
-    fail_queued(c, CODE_CANCELLED, "upstream cluster shut down");
+    fail_queued(c, CODE_UNAVAILABLE, "upstream cluster shut down");
     while (!h2o_linklist_is_empty(&c->parked)) {
         upstream_call_t *call = H2O_STRUCT_FROM_MEMBER(upstream_call_t, link, c->parked.next);
-        call_completef(call, CODE_CANCELLED, "upstream cluster shut down");
+        call_completef(call, CODE_UNAVAILABLE, "upstream cluster shut down");
     }
     h2o_linklist_t *node;
     for (node = c->conns.next; node != &c->conns; node = node->next) {
@@ -1781,12 +1783,12 @@ void upstream_cluster_free(upstream_cluster_t *c)
         /* completing does not unlink attached calls, so the walk is stable; callbacks can only queue */
         for (cn = conn->calls.next; cn != &conn->calls; cn = cn->next) {
             upstream_call_t *call = H2O_STRUCT_FROM_MEMBER(upstream_call_t, link, cn);
-            call_completef(call, CODE_CANCELLED, "upstream cluster shut down");
+            call_completef(call, CODE_UNAVAILABLE, "upstream cluster shut down");
         }
     }
-    fail_queued(c, CODE_CANCELLED, "upstream cluster shut down"); /* started from those callbacks */
+    fail_queued(c, CODE_UNAVAILABLE, "upstream cluster shut down"); /* started from those callbacks */
     while (!h2o_linklist_is_empty(&c->conns))
-        conn_close(H2O_STRUCT_FROM_MEMBER(conn_t, link, c->conns.next), CODE_CANCELLED, "upstream cluster shut down");
+        conn_close(H2O_STRUCT_FROM_MEMBER(conn_t, link, c->conns.next), CODE_UNAVAILABLE, "upstream cluster shut down");
 
     while (c->free_calls != NULL) {
         upstream_call_t *call = c->free_calls;
@@ -1842,7 +1844,7 @@ upstream_call_t *upstream_call_start(upstream_cluster_t *c, const char *path, co
     call->deadline.cb = on_call_deadline;
 
     if (c->freeing) {
-        call_completef(call, CODE_CANCELLED, "upstream cluster shut down");
+        call_completef(call, CODE_UNAVAILABLE, "upstream cluster shut down");
         return NULL;
     }
     if (len > UINT32_MAX) {

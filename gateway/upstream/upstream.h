@@ -49,7 +49,7 @@ typedef struct upstream_cluster upstream_cluster_t;
  * target, a name that does not resolve at all). */
 upstream_cluster_t *upstream_cluster_new(h2o_loop_t *loop, const upstream_cluster_config_t *cfg, char *err,
                                          size_t errlen);
-/* Cancels every call (their on_close runs with CANCELLED) and closes. */
+/* Ends every call (their on_close runs with UNAVAILABLE) and closes. */
 void upstream_cluster_free(upstream_cluster_t *c);
 
 typedef struct upstream_header {
