@@ -72,6 +72,7 @@ static void check_defaults(const config_t *c)
     CHECK_STREQ(c->listeners[0].host, "0.0.0.0");
     CHECK_INTEQ(c->listeners[0].port, 9003);
     CHECK_INTEQ(c->workers, 0);
+    CHECK_INTEQ(c->http1, CONFIG_HTTP1_URING);
     CHECK(c->descriptors == NULL);
     CHECK_STREQ(c->access_log, "stdout");
     CHECK_INTEQ(c->drain_timeout_ms, 30000);
@@ -340,6 +341,28 @@ static void test_errors(void)
     CHECK_STREQ(err, "/nonexistent/gw.yaml: No such file or directory");
     config_free(&c);
     config_free(&ref);
+}
+
+/* http1: the front end, from the file and the flag; only uring and h2o */
+static void test_http1(void)
+{
+    config_t c;
+    config_defaults(&c);
+    CHECK_INTEQ(load_text(&c, "http1: h2o\n"), 0);
+    CHECK_INTEQ(c.http1, CONFIG_HTTP1_H2O);
+    CHECK_INTEQ(load_text(&c, "http1: uring\n"), 0);
+    CHECK_INTEQ(c.http1, CONFIG_HTTP1_URING);
+    CHECK_INTEQ(load_text(&c, "workers: 1\nhttp1: epoll\n"), -1);
+    CHECK(strstr(err, ":2:") != NULL && strstr(err, "http1") != NULL && strstr(err, "uring or h2o") != NULL);
+    CHECK_INTEQ(c.http1, CONFIG_HTTP1_URING);
+    CHECK_INTEQ(c.workers, 0); /* the failed load changed nothing */
+    CHECK_INTEQ(ARGS(&c, "--http1", "h2o"), 0);
+    CHECK_INTEQ(c.http1, CONFIG_HTTP1_H2O);
+    CHECK_INTEQ(ARGS(&c, "--http1=uring"), 0);
+    CHECK_INTEQ(c.http1, CONFIG_HTTP1_URING);
+    CHECK_INTEQ(ARGS(&c, "--http1", "libuv"), -1);
+    CHECK_STREQ(err, "--http1: expected uring or h2o, got \"libuv\"");
+    config_free(&c);
 }
 
 static void test_all_or_nothing(void)
@@ -781,6 +804,7 @@ int main(void)
     test_example();
     test_help_is_a_config();
     test_errors();
+    test_http1();
     test_all_or_nothing();
     test_sections();
     test_sizes_and_durations();
