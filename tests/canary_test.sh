@@ -7,58 +7,12 @@
 #
 # Rollouts here use seconds where the release guide uses hours: holds of
 # 1-3 s, windows of 1-2 s, evaluation every 200-250 ms.
-set -uo pipefail
+source "$(dirname "$0")/lib.sh"
 
-build=${AG_BUILD_DIR:?AG_BUILD_DIR must name the build directory}
-gateway_bin=$build/aurigraph-gateway
-services_bin=$build/aurigraph-services
-[ -x "$services_bin" ] || services_bin=$build/services/aurigraph-services
-for b in "$gateway_bin" "$services_bin"; do
-  [ -x "$b" ] || { echo "missing $b"; echo "0 passed, 1 failed"; exit 1; }
-done
-for tool in jq h2load wrk curl; do
-  command -v $tool >/dev/null || { echo "$tool is needed (scripts/install-deps)"; echo "0 passed, 1 failed"; exit 1; }
-done
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-  if [ "${failed:-0}" -gt 0 ]; then
-    keep=${TMPDIR:-/tmp}/canary_test.failed.$$
-    rm -rf "$keep" && mv "$work" "$keep" && echo "outputs kept in $keep"
-  else
-    rm -rf "$work"
-  fi
-}
-trap cleanup EXIT
-
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
-check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
-jqt() { jq -e -n "$@" >/dev/null 2>&1; } # jq -e alone passes on empty input: `input` fails it
-
-wait_line() { # FILE REGEX SECONDS
-  local file=$1 re=$2 deadline=$((SECONDS + $3))
-  while [ $SECONDS -lt $deadline ]; do
-    if grep -qE "$re" "$file" 2>/dev/null; then grep -E "$re" "$file" | head -n1; return 0; fi
-    sleep 0.05
-  done
-  return 1
-}
+need_binaries
+need jq h2load wrk curl
 
 # start_services NAME [FLAGS...]: sets svc_port
-start_services() {
-  local name=$1; shift
-  "$services_bin" --listen 127.0.0.1:0 --threads 2 "$@" >"$work/$name.out" 2>&1 &
-  pids+=($!)
-  local line
-  line=$(wait_line "$work/$name.out" 'listening on' 10) || { cat "$work/$name.out"; return 1; }
-  svc_port=${line##*:}
-}
 
 # start_gateway NAME [FLAGS...]: sets gw, admin, gw_pid
 start_gateway() {

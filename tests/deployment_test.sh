@@ -11,39 +11,13 @@
 # tests/prometheus_test.sh's part.
 #
 # Env (set by ctest): AG_SOURCE_DIR. Ends with "N passed, N failed".
-set -uo pipefail
+source "$(dirname "$0")/lib.sh"
 
-src=${AG_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
 dep=$src/deployment
-for t in promtool prometheus jq curl; do
-  command -v "$t" >/dev/null || { echo "$t is needed (scripts/install-deps)"; echo "0 passed, 1 failed"; exit 1; }
-done
+need promtool prometheus jq curl
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-  if [ "${failed:-0}" -gt 0 ]; then
-    keep=${TMPDIR:-/tmp}/deployment_test.failed.$$
-    rm -rf "$keep" && mv "$work" "$keep" && echo "outputs kept in $keep"
-  else
-    rm -rf "$work"
-  fi
-}
-trap cleanup EXIT
-
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
-check() { # check DESCRIPTION COMMAND...
-  local what=$1; shift
-  if "$@"; then ok; else bad "$what"; fi
-}
 # check_out DESCRIPTION COMMAND...: like check, and shows the command's
 # output when it fails
-jqf() { jq "$@" >/dev/null 2>&1; }
 check_out() {
   local what=$1; shift
   if "$@" >"$work/out" 2>&1; then ok; else bad "$what"; sed 's/^/    /' "$work/out" | head -n 40; fi
@@ -94,19 +68,6 @@ done
 check "dashboard uids unique" [ "$(jq -r .uid "${dashboards[@]}" | sort | uniq -d | wc -l)" = 0 ]
 
 # ---- a real Prometheus evaluates every expression ----------------------------------
-
-# listen_port PID: the TCP port PID listens on (it was started on port 0)
-listen_port() {
-  local f l inodes=" "
-  for f in /proc/"$1"/fd/*; do
-    l=$(readlink "$f" 2>/dev/null) || continue
-    case $l in socket:\[*\]) l=${l#socket:[}; inodes+="${l%]} " ;; esac
-  done
-  local hex
-  hex=$(awk -v inodes="$inodes" '$4 == "0A" && index(inodes, " " $10 " ") { split($2, a, ":"); print a[2]; exit }' \
-        /proc/net/tcp /proc/net/tcp6 2>/dev/null)
-  [ -n "$hex" ] && echo $((16#$hex))
-}
 
 cp "$dep/prometheus/alerts.yml" "$work/alerts.yml"
 cat >"$work/prometheus.yml" <<EOF

@@ -5,62 +5,14 @@
 # wait bounded. Ends with "N passed, N failed".
 #
 # Env (set by ctest): AG_BUILD_DIR, AG_SOURCE_DIR.
-set -uo pipefail
+source "$(dirname "$0")/lib.sh"
 
-build=${AG_BUILD_DIR:?AG_BUILD_DIR must name the build directory}
-src=${AG_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
-gateway_bin=$build/aurigraph-gateway
-services_bin=$build/aurigraph-services
-[ -x "$services_bin" ] || services_bin=$build/services/aurigraph-services
-for b in "$gateway_bin" "$services_bin"; do
-  [ -x "$b" ] || { echo "missing $b"; echo "0 passed, 1 failed"; exit 1; }
-done
-command -v jq >/dev/null || { echo "jq is needed (scripts/install-deps)"; echo "0 passed, 1 failed"; exit 1; }
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-  if [ "${failed:-0}" -gt 0 ]; then
-    # keep the processes' output for whoever reads the failure
-    keep=${TMPDIR:-/tmp}/e2e_test.failed.$$
-    rm -rf "$keep" && mv "$work" "$keep" && echo "outputs kept in $keep"
-  else
-    rm -rf "$work"
-  fi
-}
-trap cleanup EXIT
-
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
-check() { # check DESCRIPTION COMMAND...
-  local what=$1; shift
-  if "$@"; then ok; else bad "$what"; fi
-}
+need_binaries
+need jq
 
 # wait_line FILE REGEX SECONDS: prints the first matching line
-wait_line() {
-  local file=$1 re=$2 deadline=$((SECONDS + $3))
-  while [ $SECONDS -lt $deadline ]; do
-    if grep -qE "$re" "$file" 2>/dev/null; then grep -E "$re" "$file" | head -n1; return 0; fi
-    sleep 0.05
-  done
-  return 1
-}
 
 # start_services NAME [FLAGS...]: sets svc_port, svc_pid
-start_services() {
-  local name=$1; shift
-  "$services_bin" --listen 127.0.0.1:${SVC_PORT:-0} "$@" >"$work/$name.out" 2>"$work/$name.err" &
-  svc_pid=$!
-  pids+=("$svc_pid")
-  local line
-  line=$(wait_line "$work/$name.out" 'listening on' 10) || { cat "$work/$name.err"; return 1; }
-  svc_port=${line##*:}
-}
 
 # start_gateway NAME [FLAGS...]: sets gw_port, gw_pid, gw (base URL)
 start_gateway() {
@@ -101,7 +53,6 @@ jqe() {
   local filter=${*: -1}
   echo "$body" | jq -e -n "${@:1:$#-1}" "input | ($filter)" >/dev/null 2>&1
 }
-jqf() { jq "$@" >/dev/null 2>&1; }
 
 # ---- start -----------------------------------------------------------------
 

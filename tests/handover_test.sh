@@ -11,51 +11,12 @@
 # AG_HANDOVER_ROUNDS to run the handover more than once.
 #
 # Env (set by ctest): AG_BUILD_DIR, AG_SOURCE_DIR.
-set -uo pipefail
+source "$(dirname "$0")/lib.sh"
 
-build=${AG_BUILD_DIR:?AG_BUILD_DIR must name the build directory}
-gateway_bin=$build/aurigraph-gateway
-services_bin=$build/aurigraph-services
-[ -x "$services_bin" ] || services_bin=$build/services/aurigraph-services
-for b in "$gateway_bin" "$services_bin"; do
-  [ -x "$b" ] || { echo "missing $b"; echo "0 passed, 1 failed"; exit 1; }
-done
-for tool in curl wrk jq; do
-  command -v $tool >/dev/null || { echo "$tool is needed (scripts/install-deps)"; echo "0 passed, 1 failed"; exit 1; }
-done
+need_binaries
+need curl wrk jq
 rounds=${AG_HANDOVER_ROUNDS:-1}
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-  if [ "${failed:-0}" -gt 0 ]; then
-    keep=${TMPDIR:-/tmp}/handover_test.failed.$$
-    rm -rf "$keep" && mv "$work" "$keep" && echo "outputs kept in $keep"
-  else
-    rm -rf "$work"
-  fi
-}
-trap cleanup EXIT
-
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
-check() { # check DESCRIPTION COMMAND...
-  local what=$1; shift
-  if "$@"; then ok; else bad "$what"; fi
-}
-
-wait_line() { # wait_line FILE REGEX SECONDS: prints the first matching line
-  local file=$1 re=$2 deadline=$((SECONDS + $3))
-  while [ $SECONDS -lt $deadline ]; do
-    if grep -qE "$re" "$file" 2>/dev/null; then grep -E "$re" "$file" | head -n1; return 0; fi
-    sleep 0.05
-  done
-  return 1
-}
 running() { [ -e "/proc/$1" ] && ! grep -q '^[0-9]* (.*) Z' "/proc/$1/stat" 2>/dev/null; }
 wait_exit() { # wait_exit PID SECONDS: 0 once it has exited
   local deadline=$((SECONDS + $2))

@@ -8,57 +8,12 @@
 # of what it served, the drain, and --http1 h2o. Every wait is bounded.
 #
 # Env (set by ctest): AG_BUILD_DIR, AG_SOURCE_DIR.
-set -uo pipefail
+source "$(dirname "$0")/lib.sh"
 
-build=${AG_BUILD_DIR:?AG_BUILD_DIR must name the build directory}
-gateway_bin=$build/aurigraph-gateway
-services_bin=$build/aurigraph-services
-[ -x "$services_bin" ] || services_bin=$build/services/aurigraph-services
-for b in "$gateway_bin" "$services_bin"; do
-  [ -x "$b" ] || { echo "missing $b"; echo "0 passed, 1 failed"; exit 1; }
-done
+need_binaries
 gateway_cmd=("$gateway_bin")
-command -v jq >/dev/null || { echo "jq is needed (scripts/install-deps)"; echo "0 passed, 1 failed"; exit 1; }
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  exec 3<&- 4<&- 5<&- 6<&- 2>/dev/null
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-  if [ "${failed:-0}" -gt 0 ]; then
-    keep=${TMPDIR:-/tmp}/http1_uring_test.failed.$$
-    rm -rf "$keep" && mv "$work" "$keep" && echo "outputs kept in $keep"
-  else
-    rm -rf "$work"
-  fi
-}
-trap cleanup EXIT
-
-passed=0
-failed=0
-check() { # check DESCRIPTION COMMAND...
-  local what=$1; shift
-  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $what"; fi
-}
-
-wait_line() { # FILE REGEX SECONDS
-  local file=$1 re=$2 deadline=$((SECONDS + $3))
-  while [ $SECONDS -lt $deadline ]; do
-    if grep -qE "$re" "$file" 2>/dev/null; then grep -E "$re" "$file" | head -n1; return 0; fi
-    sleep 0.05
-  done
-  return 1
-}
-
-start_services() { # NAME [FLAGS...]: sets svc_port
-  local name=$1; shift
-  "$services_bin" --listen 127.0.0.1:0 "$@" >"$work/$name.out" 2>"$work/$name.err" &
-  pids+=("$!")
-  local line
-  line=$(wait_line "$work/$name.out" 'listening on' 10) || return 1
-  svc_port=${line##*:}
-}
+need jq
+cleanup_hook() { exec 3<&- 4<&- 5<&- 6<&- 2>/dev/null; }
 
 start_gateway() { # NAME [FLAGS...]: sets gw_port, gw_pid, gw
   local name=$1; shift

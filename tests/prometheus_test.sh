@@ -17,90 +17,24 @@
 # promote, drain, each seen through Prometheus.
 #
 # Env (set by ctest): AG_BUILD_DIR, AG_SOURCE_DIR. Ends with "N passed, N failed".
-set -uo pipefail
+source "$(dirname "$0")/lib.sh"
 
-build=${AG_BUILD_DIR:?AG_BUILD_DIR must name the build directory}
-src=${AG_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
 dep=$src/deployment
-gateway_bin=$build/aurigraph-gateway
-services_bin=$build/aurigraph-services
-[ -x "$services_bin" ] || services_bin=$build/services/aurigraph-services
-for b in "$gateway_bin" "$services_bin"; do
-  [ -x "$b" ] || { echo "missing $b"; echo "0 passed, 1 failed"; exit 1; }
-done
-for t in prometheus promtool jq curl; do
-  command -v "$t" >/dev/null || { echo "$t is needed (scripts/install-deps)"; echo "0 passed, 1 failed"; exit 1; }
-done
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-  if [ "${failed:-0}" -gt 0 ]; then
-    keep=${TMPDIR:-/tmp}/prometheus_test.failed.$$
-    rm -rf "$keep" && mv "$work" "$keep" && echo "outputs kept in $keep"
-  else
-    rm -rf "$work"
-  fi
-}
-trap cleanup EXIT
-
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
-check() { # check DESCRIPTION COMMAND...
-  local what=$1; shift
-  if "$@"; then ok; else bad "$what"; fi
-}
-jqf() { jq "$@" >/dev/null 2>&1; }
-give_up() { bad "$1"; echo "$passed passed, $failed failed"; exit 1; }
-
-# wait_line FILE REGEX SECONDS: prints the first matching line
-wait_line() {
-  local file=$1 re=$2 deadline=$((SECONDS + $3))
-  while [ $SECONDS -lt $deadline ]; do
-    if grep -qE "$re" "$file" 2>/dev/null; then grep -E "$re" "$file" | head -n1; return 0; fi
-    sleep 0.05
-  done
-  return 1
-}
-
-# listen_port PID: the TCP port PID listens on (it was started on port 0
-# and does not say which one it got)
-listen_port() {
-  local f l inodes=" "
-  for f in /proc/"$1"/fd/*; do
-    l=$(readlink "$f" 2>/dev/null) || continue
-    case $l in socket:\[*\]) l=${l#socket:[}; inodes+="${l%]} " ;; esac
-  done
-  local hex
-  hex=$(awk -v inodes="$inodes" '$4 == "0A" && index(inodes, " " $10 " ") { split($2, a, ":"); print a[2]; exit }' \
-        /proc/net/tcp /proc/net/tcp6 2>/dev/null)
-  [ -n "$hex" ] && echo $((16#$hex))
-}
+need_binaries
+need prometheus promtool jq curl
 
 # ---- services and gateway ---------------------------------------------------------
 
-# start_services NAME [FLAGS...]: sets svc_port
-start_services() {
-  local name=$1 line; shift
-  "$services_bin" --listen 127.0.0.1:0 "$@" >"$work/$name.out" 2>"$work/$name.err" &
-  pids+=($!)
-  line=$(wait_line "$work/$name.out" 'listening on' 30) || { cat "$work/$name.err"; give_up "services $name start"; }
-  svc_port=${line##*:}
-}
 # Three clusters: the transactions on healthy services; ConsensusService on
 # services that fail every call with UNAVAILABLE (HTTP 503); the AI service
 # on services that take 600 ms a call, over the 500 ms latency gate. Their
 # health checks (grpc.health.v1) pass: --fail-rate and --latency-ms spare
 # them.
-start_services svc
+start_services svc || give_up "services svc start"
 ok_port=$svc_port
-start_services svcfail --fail-rate 1 --fail-code 14
+start_services svcfail --fail-rate 1 --fail-code 14 || give_up "services svcfail start"
 fail_port=$svc_port
-start_services svcslow --latency-ms 600
+start_services svcslow --latency-ms 600 || give_up "services svcslow start"
 slow_port=$svc_port
 
 health='{interval_ms: 200, timeout_ms: 1000, healthy_threshold: 1, unhealthy_threshold: 3}'

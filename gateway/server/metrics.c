@@ -183,14 +183,23 @@ void metrics_record_upstream(metrics_t *m, size_t row, int code, uint64_t durati
     bump(&r->sum_us, duration_us);
 }
 
-static uint64_t sum_version(shared_t *sh, size_t row, size_t field_offset)
+/* One counter of one row summed over the workers' blocks. */
+typedef enum { ROWS_HTTP, ROWS_GRPC, ROWS_VERSION } rows_t;
+static uint64_t sum_counter(shared_t *sh, rows_t rows, size_t row, size_t field_offset)
 {
     uint64_t total = 0;
-    for (unsigned w = 0; w < sh->nworkers; w++)
-        total += atomic_load_explicit((counter_t *)((char *)&sh->worker_metrics[w]->versions[row] + field_offset),
-                                      memory_order_relaxed);
+    for (unsigned w = 0; w < sh->nworkers; w++) {
+        const metrics_t *m = sh->worker_metrics[w];
+        const char *base = rows == ROWS_HTTP   ? (const char *)&m->http[row]
+                           : rows == ROWS_GRPC ? (const char *)&m->grpc[row]
+                                               : (const char *)&m->versions[row];
+        total += atomic_load_explicit((counter_t *)(base + field_offset), memory_order_relaxed);
+    }
     return total;
 }
+#define sum_http(sh, row, off) sum_counter((sh), ROWS_HTTP, (row), (off))
+#define sum_grpc(sh, row, off) sum_counter((sh), ROWS_GRPC, (row), (off))
+#define sum_version(sh, row, off) sum_counter((sh), ROWS_VERSION, (row), (off))
 
 void metrics_version_totals(shared_t *sh, size_t row, metrics_version_totals_t *out)
 {
@@ -210,23 +219,6 @@ void metrics_version_totals(shared_t *sh, size_t row, metrics_version_totals_t *
 
 /* ---- exposition ---------------------------------------------------------- */
 
-static uint64_t sum_http(shared_t *sh, size_t row, size_t field_offset)
-{
-    uint64_t total = 0;
-    for (unsigned w = 0; w < sh->nworkers; w++)
-        total += atomic_load_explicit((counter_t *)((char *)&sh->worker_metrics[w]->http[row] + field_offset),
-                                      memory_order_relaxed);
-    return total;
-}
-
-static uint64_t sum_grpc(shared_t *sh, size_t row, size_t field_offset)
-{
-    uint64_t total = 0;
-    for (unsigned w = 0; w < sh->nworkers; w++)
-        total += atomic_load_explicit((counter_t *)((char *)&sh->worker_metrics[w]->grpc[row] + field_offset),
-                                      memory_order_relaxed);
-    return total;
-}
 
 /* HELP and TYPE of a family. OpenMetrics names a counter's family without
  * the _total its samples carry. */

@@ -1,0 +1,91 @@
+# tests/lib.sh: the harness every shell test here shares. Sourced, not run:
+#
+#   source "$(dirname "$0")/lib.sh"; need curl jq; need_binaries
+#
+# It gives: build, src, gateway_bin, services_bin; work, a scratch folder
+# (kept as $TMPDIR/NAME.failed.PID when a check failed, for whoever reads
+# the failure); pids, processes killed and reaped at exit (cleanup_hook, if
+# defined, runs first); ok/bad/check; jqt (jq -e on exactly one input, since
+# jq -e alone passes on empty input) and jqf (jq, quiet); wait_line;
+# start_services; listen_port; give_up; summary. Env (set by ctest): AG_BUILD_DIR,
+# AG_SOURCE_DIR.
+set -uo pipefail
+
+test_name=$(basename "$0" .sh)
+src=${AG_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
+build=${AG_BUILD_DIR:-}
+gateway_bin=$build/aurigraph-gateway
+services_bin=$build/aurigraph-services
+[ -x "$services_bin" ] || services_bin=$build/services/aurigraph-services
+
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); }
+bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
+check() { # check DESCRIPTION COMMAND...
+  local what=$1; shift
+  if "$@"; then ok; else bad "$what"; fi
+}
+jqt() { jq -e -n "$@" >/dev/null 2>&1; } # jqt [ARGS] 'input | FILTER' FILE
+jqf() { jq "$@" >/dev/null 2>&1; }
+# The last line of every test, and its exit status.
+summary() { echo "$passed passed, $failed failed"; [ "$failed" = 0 ]; }
+give_up() { bad "$1"; summary; exit 1; }
+need() { # need TOOL...
+  local t
+  for t; do command -v "$t" >/dev/null || give_up "$t is needed (scripts/install-deps)"; done
+}
+need_binaries() {
+  [ -n "$build" ] || give_up "AG_BUILD_DIR must name the build directory"
+  local b
+  for b in "$gateway_bin" "$services_bin"; do [ -x "$b" ] || give_up "missing $b"; done
+}
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  if declare -F cleanup_hook >/dev/null; then cleanup_hook; fi
+  local p
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+  if [ "$failed" -gt 0 ]; then
+    local keep=${TMPDIR:-/tmp}/$test_name.failed.$$
+    rm -rf "$keep" && mv "$work" "$keep" && echo "outputs kept in $keep"
+  else
+    rm -rf "$work"
+  fi
+}
+trap cleanup EXIT
+
+wait_line() { # wait_line FILE REGEX SECONDS: prints the first matching line
+  local file=$1 re=$2 deadline=$((SECONDS + $3))
+  while [ $SECONDS -lt $deadline ]; do
+    if grep -qE "$re" "$file" 2>/dev/null; then grep -E "$re" "$file" | head -n1; return 0; fi
+    sleep 0.05
+  done
+  return 1
+}
+
+start_services() { # start_services NAME [FLAGS...]: sets svc_port, svc_pid ($SVC_PORT: a fixed port)
+  local name=$1; shift
+  "$services_bin" --listen "127.0.0.1:${SVC_PORT:-0}" "$@" >"$work/$name.out" 2>"$work/$name.err" &
+  svc_pid=$!
+  pids+=("$svc_pid")
+  local line
+  line=$(wait_line "$work/$name.out" 'listening on' 30) || { cat "$work/$name.err"; return 1; }
+  svc_port=${line##*:}
+}
+
+# listen_port PID: the TCP port PID listens on (for a program started on
+# port 0 that does not say which one it got)
+listen_port() {
+  local f l inodes=" "
+  for f in /proc/"$1"/fd/*; do
+    l=$(readlink "$f" 2>/dev/null) || continue
+    case $l in socket:\[*\]) l=${l#socket:[}; inodes+="${l%]} " ;; esac
+  done
+  local hex
+  hex=$(awk -v inodes="$inodes" '$4 == "0A" && index(inodes, " " $10 " ") { split($2, a, ":"); print a[2]; exit }' \
+        /proc/net/tcp /proc/net/tcp6 2>/dev/null)
+  [ -n "$hex" ] && echo $((16#$hex))
+}
