@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-static void *xmalloc(size_t n)
+static inline void *xmalloc(size_t n)
 {
     void *p = malloc(n);
     if (p == NULL) {
@@ -25,7 +25,7 @@ static void *xmalloc(size_t n)
 /* {"rInt32":[...]} of deterministic full-range int32 values, as long as
  * possible without passing `target` bytes. Half are negative, and a negative
  * int32 is a 10-byte varint, so this is the hard end of int32 arrays. */
-static char *make_int32_array(size_t target, size_t *len)
+static inline char *make_int32_array(size_t target, size_t *len)
 {
     char *p = xmalloc(target + 1);
     size_t n = (size_t)snprintf(p, target + 1, "{\"rInt32\":[");
@@ -53,21 +53,21 @@ static char *make_int32_array(size_t target, size_t *len)
  * CLOCK_MONOTONIC). */
 static clockid_t bench_clock = CLOCK_THREAD_CPUTIME_ID;
 
-static double now_ns(void)
+static inline double now_ns(void)
 {
     struct timespec ts;
     clock_gettime(bench_clock, &ts);
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-static int cmp_double(const void *a, const void *b)
+static inline int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }
 
 /* A non-negative integer flag value, or exit 2 naming the flag. */
-static long parse_long(const char *s, const char *what)
+static inline long parse_long(const char *s, const char *what)
 {
     char *end;
     errno = 0;
@@ -80,7 +80,7 @@ static long parse_long(const char *s, const char *what)
 }
 
 /* Sorts per[0..n) and returns the median; per[0] is then the minimum. */
-static double median_of(double *per, int n)
+static inline double median_of(double *per, int n)
 {
     qsort(per, (size_t)n, sizeof(double), cmp_double);
     return n % 2 ? per[n / 2] : (per[n / 2 - 1] + per[n / 2]) / 2;
