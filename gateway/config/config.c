@@ -760,83 +760,136 @@ static int load_listen(loader_t *L, const yaml_node_t *n, config_t *c)
     return 0;
 }
 
-static int load_transcode(loader_t *L, const yaml_node_t *n, transcode_options_t *o)
+/*
+ * A mapping section whose keys are fields of one struct: the table says
+ * each key's kind and where it goes, so every section reads its keys, and
+ * words its mistakes, the same way. Keys the table lacks go to `other`
+ * with other_ctx (NULL: an unknown key), which returns 0, -1, or 1 when it
+ * does not know the key either.
+ */
+typedef enum {
+    FIELD_BOOL,       /* uint8_t */
+    FIELD_U32,        /* uint32_t, 0 allowed */
+    FIELD_U32_POS,    /* uint32_t, 1 or more */
+    FIELD_COUNT,      /* size_t, 1 or more */
+    FIELD_DURATION,   /* uint32_t milliseconds */
+    FIELD_SIZE,       /* size_t bytes */
+    FIELD_FRACTION,   /* double 0..1 */
+    FIELD_STRING,     /* char *, ~ for none */
+} field_kind_t;
+
+typedef struct field {
+    const char *key;
+    field_kind_t kind;
+    size_t offset;
+} field_t;
+
+typedef int (*other_key_fn)(loader_t *L, const char *key, const yaml_node_t *v, const char *what, void *ctx);
+
+static int get_fraction(loader_t *L, const yaml_node_t *n, const char *what, double *out)
 {
-    if (check_mapping(L, n, "transcode") < 0)
+    if (scalar(L, n, what, "a number 0..1") < 0)
         return -1;
-    for PAIRS (n, p) {
-        const yaml_node_t *k = node(L, p->key), *v = node(L, p->value);
-        const char *key = sval(k);
-        char what[128];
-        snprintf(what, sizeof(what), "transcode.%.40s", key);
-        uint8_t *dst = !strcmp(key, "emit_defaults")           ? &o->emit_defaults
-                       : !strcmp(key, "ignore_unknown_fields") ? &o->ignore_unknown_fields
-                       : !strcmp(key, "use_proto_names")       ? &o->use_proto_names
-                       : !strcmp(key, "enums_as_ints")         ? &o->enums_as_ints
-                                                               : NULL;
-        if (dst == NULL)
-            return unknown_key(L, k, "transcode");
-        if (get_bool(L, v, what, dst) < 0)
-            return -1;
-    }
+    char *end;
+    double d = strtod(sval(n), &end);
+    if (end == sval(n) || *end != '\0' || !(d >= 0 && d <= 1))
+        return expected(L, n, what, "a number 0..1 (0.01 = 1%)");
+    *out = d;
     return 0;
 }
 
-static int load_limits(loader_t *L, const yaml_node_t *n, transcode_options_t *o)
+static int get_field(loader_t *L, const field_t *f, const yaml_node_t *v, const char *what, void *base)
 {
-    if (check_mapping(L, n, "limits") < 0)
-        return -1;
-    for PAIRS (n, p) {
-        const yaml_node_t *k = node(L, p->key), *v = node(L, p->value);
-        const char *key = sval(k);
-        char what[128];
-        snprintf(what, sizeof(what), "limits.%.40s", key);
-        int rc;
-        if (!strcmp(key, "max_body"))
-            rc = get_size(L, v, what, &o->max_body);
-        else if (!strcmp(key, "max_string"))
-            rc = get_size(L, v, what, &o->max_string);
-        else if (!strcmp(key, "max_output"))
-            rc = get_size(L, v, what, &o->max_output);
-        else if (!strcmp(key, "max_depth"))
-            rc = get_u32(L, v, what, 1, &o->max_depth);
-        else if (!strcmp(key, "max_repeated")) {
-            uint64_t r;
-            if ((rc = get_uint(L, v, what, 1, SIZE_MAX, &r)) == 0)
-                o->max_repeated = (size_t)r;
-        } else
-            return unknown_key(L, k, "limits");
-        if (rc < 0)
+    void *dst = (char *)base + f->offset;
+    uint64_t u;
+    switch (f->kind) {
+    case FIELD_BOOL:
+        return get_bool(L, v, what, dst);
+    case FIELD_U32:
+        return get_u32(L, v, what, 0, dst);
+    case FIELD_U32_POS:
+        return get_u32(L, v, what, 1, dst);
+    case FIELD_COUNT:
+        if (get_uint(L, v, what, 1, SIZE_MAX, &u) < 0)
             return -1;
+        *(size_t *)dst = (size_t)u;
+        return 0;
+    case FIELD_DURATION:
+        return get_duration(L, v, what, dst);
+    case FIELD_SIZE:
+        return get_size(L, v, what, dst);
+    case FIELD_FRACTION:
+        return get_fraction(L, v, what, dst);
+    case FIELD_STRING:
+        if (is_null(v)) {
+            free(*(char **)dst);
+            *(char **)dst = NULL;
+            return 0;
+        }
+        return get_string(L, v, what, dst);
     }
-    return 0;
+    return -1;
 }
 
-static int load_health(loader_t *L, const yaml_node_t *n, const char *section, config_health_t *h)
+static int load_fields(loader_t *L, const yaml_node_t *n, const char *section, const field_t *fields, size_t nfields,
+                       void *base, other_key_fn other, void *other_ctx)
 {
     if (check_mapping(L, n, section) < 0)
         return -1;
     for PAIRS (n, p) {
         const yaml_node_t *k = node(L, p->key), *v = node(L, p->value);
         const char *key = sval(k);
-        char what[128];
-        snprintf(what, sizeof(what), "%.64s.%.40s", section, key);
-        int rc;
-        if (!strcmp(key, "interval_ms"))
-            rc = get_duration(L, v, what, &h->interval_ms);
-        else if (!strcmp(key, "timeout_ms"))
-            rc = get_duration(L, v, what, &h->timeout_ms);
-        else if (!strcmp(key, "healthy_threshold"))
-            rc = get_u32(L, v, what, 1, &h->healthy_threshold);
-        else if (!strcmp(key, "unhealthy_threshold"))
-            rc = get_u32(L, v, what, 1, &h->unhealthy_threshold);
-        else
+        char what[160];
+        snprintf(what, sizeof(what), "%.100s.%.40s", section, key);
+        const field_t *f = NULL;
+        for (size_t i = 0; i < nfields && f == NULL; i++)
+            if (!strcmp(fields[i].key, key))
+                f = &fields[i];
+        int rc = f ? get_field(L, f, v, what, base) : other ? other(L, key, v, what, other_ctx) : 1;
+        if (rc == 1)
             return unknown_key(L, k, section);
         if (rc < 0)
             return -1;
     }
     return 0;
 }
+#define NFIELDS(t) (sizeof(t) / sizeof((t)[0]))
+
+static int load_transcode(loader_t *L, const yaml_node_t *n, transcode_options_t *o)
+{
+    static const field_t fields[] = {
+        {"emit_defaults", FIELD_BOOL, offsetof(transcode_options_t, emit_defaults)},
+        {"ignore_unknown_fields", FIELD_BOOL, offsetof(transcode_options_t, ignore_unknown_fields)},
+        {"use_proto_names", FIELD_BOOL, offsetof(transcode_options_t, use_proto_names)},
+        {"enums_as_ints", FIELD_BOOL, offsetof(transcode_options_t, enums_as_ints)},
+    };
+    return load_fields(L, n, "transcode", fields, NFIELDS(fields), o, NULL, NULL);
+}
+
+static int load_limits(loader_t *L, const yaml_node_t *n, transcode_options_t *o)
+{
+    static const field_t fields[] = {
+        {"max_body", FIELD_SIZE, offsetof(transcode_options_t, max_body)},
+        {"max_string", FIELD_SIZE, offsetof(transcode_options_t, max_string)},
+        {"max_output", FIELD_SIZE, offsetof(transcode_options_t, max_output)},
+        {"max_depth", FIELD_U32_POS, offsetof(transcode_options_t, max_depth)},
+        {"max_repeated", FIELD_COUNT, offsetof(transcode_options_t, max_repeated)},
+    };
+    return load_fields(L, n, "limits", fields, NFIELDS(fields), o, NULL, NULL);
+}
+
+static int load_health(loader_t *L, const yaml_node_t *n, const char *section, config_health_t *h)
+{
+    static const field_t fields[] = {
+        {"interval_ms", FIELD_DURATION, offsetof(config_health_t, interval_ms)},
+        {"timeout_ms", FIELD_DURATION, offsetof(config_health_t, timeout_ms)},
+        {"healthy_threshold", FIELD_U32_POS, offsetof(config_health_t, healthy_threshold)},
+        {"unhealthy_threshold", FIELD_U32_POS, offsetof(config_health_t, unhealthy_threshold)},
+    };
+    return load_fields(L, n, section, fields, NFIELDS(fields), h, NULL, NULL);
+}
+
+
 
 static int load_targets(loader_t *L, const yaml_node_t *n, const char *section, config_cluster_t *cl)
 {
@@ -933,97 +986,82 @@ static int load_versions(loader_t *L, const yaml_node_t *n, const char *section,
 
 static int load_sticky(loader_t *L, const yaml_node_t *n, const char *section, config_sticky_t *st)
 {
-    if (check_mapping(L, n, section) < 0)
+    static const field_t fields[] = {
+        {"header", FIELD_STRING, offsetof(config_sticky_t, header)},
+        {"cookie", FIELD_STRING, offsetof(config_sticky_t, cookie)},
+        {"hash_header", FIELD_STRING, offsetof(config_sticky_t, hash_header)},
+    };
+    if (load_fields(L, n, section, fields, NFIELDS(fields), st, NULL, NULL) < 0)
         return -1;
-    for PAIRS (n, p) {
-        const yaml_node_t *k = node(L, p->key), *v = node(L, p->value);
-        const char *key = sval(k);
-        char what[160];
-        snprintf(what, sizeof(what), "%.100s.%.40s", section, key);
-        char **dst = !strcmp(key, "header") ? &st->header : !strcmp(key, "cookie") ? &st->cookie
-                     : !strcmp(key, "hash_header") ? &st->hash_header : NULL;
-        if (dst == NULL)
-            return unknown_key(L, k, section);
-        if (is_null(v)) {
-            free(*dst);
-            *dst = NULL;
-        } else if (get_string(L, v, what, dst) < 0) {
-            return -1;
-        }
-    }
     if (st->cookie && st->hash_header)
         return fail(L, n, "%s: cookie and hash_header exclude each other", section);
     return 0;
 }
 
-static int get_fraction(loader_t *L, const yaml_node_t *n, const char *what, double *out)
+
+/* steps: rising percentages ending in 100 */
+static int load_steps(loader_t *L, const char *key, const yaml_node_t *v, const char *what, void *ctx)
 {
-    if (scalar(L, n, what, "a number 0..1") < 0)
-        return -1;
-    char *end;
-    double d = strtod(sval(n), &end);
-    if (end == sval(n) || *end != '\0' || !(d >= 0 && d <= 1))
-        return expected(L, n, what, "a number 0..1 (0.01 = 1%)");
-    *out = d;
+    config_rollout_t *r = ctx;
+    if (strcmp(key, "steps") != 0)
+        return 1;
+    if (v->type != YAML_SEQUENCE_NODE)
+        return expected(L, v, what, "a list of percentages ending in 100");
+    size_t ns = 0;
+    uint32_t prev = 0;
+    for ITEMS (v, it) {
+        uint32_t step;
+        if (ns == CONFIG_MAX_STEPS)
+            return fail(L, v, "%s: at most %d steps", what, CONFIG_MAX_STEPS);
+        if (get_u32(L, node(L, *it), what, 1, &step) < 0)
+            return -1;
+        if (step > 100 || step <= prev)
+            return fail(L, node(L, *it), "%s: steps must rise within 1..100", what);
+        r->steps[ns++] = prev = step;
+    }
+    if (ns == 0 || prev != 100)
+        return fail(L, v, "%s: the last step must be 100", what);
+    r->nsteps = ns;
     return 0;
 }
 
 static int load_rollout(loader_t *L, const yaml_node_t *n, const char *section, config_rollout_t *r)
 {
-    if (check_mapping(L, n, section) < 0)
+    static const field_t fields[] = {
+        {"hold_ms", FIELD_DURATION, offsetof(config_rollout_t, hold_ms)},
+        {"window_ms", FIELD_DURATION, offsetof(config_rollout_t, window_ms)},
+        {"interval_ms", FIELD_DURATION, offsetof(config_rollout_t, interval_ms)},
+        {"min_requests", FIELD_U32_POS, offsetof(config_rollout_t, min_requests)},
+        {"max_error_rate", FIELD_FRACTION, offsetof(config_rollout_t, max_error_rate)},
+        {"max_p95_ms", FIELD_DURATION, offsetof(config_rollout_t, max_p95_ms)},
+        {"max_p99_ms", FIELD_DURATION, offsetof(config_rollout_t, max_p99_ms)},
+        {"max_health_failures", FIELD_U32, offsetof(config_rollout_t, max_health_failures)},
+    };
+    if (load_fields(L, n, section, fields, NFIELDS(fields), r, load_steps, r) < 0)
         return -1;
-    for PAIRS (n, p) {
-        const yaml_node_t *k = node(L, p->key), *v = node(L, p->value);
-        const char *key = sval(k);
-        char what[160];
-        snprintf(what, sizeof(what), "%.100s.%.40s", section, key);
-        int rc;
-        if (!strcmp(key, "steps")) {
-            if (v->type != YAML_SEQUENCE_NODE)
-                return expected(L, v, what, "a list of percentages ending in 100");
-            size_t ns = 0;
-            uint32_t prev = 0;
-            for ITEMS (v, it) {
-                uint32_t step;
-                if (ns == CONFIG_MAX_STEPS)
-                    return fail(L, v, "%s: at most %d steps", what, CONFIG_MAX_STEPS);
-                if (get_u32(L, node(L, *it), what, 1, &step) < 0)
-                    return -1;
-                if (step > 100 || step <= prev)
-                    return fail(L, node(L, *it), "%s: steps must rise within 1..100", what);
-                r->steps[ns++] = prev = step;
-            }
-            if (ns == 0 || prev != 100)
-                return fail(L, v, "%s: the last step must be 100", what);
-            r->nsteps = ns;
-            rc = 0;
-        } else if (!strcmp(key, "hold_ms"))
-            rc = get_duration(L, v, what, &r->hold_ms);
-        else if (!strcmp(key, "window_ms"))
-            rc = get_duration(L, v, what, &r->window_ms);
-        else if (!strcmp(key, "interval_ms"))
-            rc = get_duration(L, v, what, &r->interval_ms);
-        else if (!strcmp(key, "min_requests"))
-            rc = get_u32(L, v, what, 1, &r->min_requests);
-        else if (!strcmp(key, "max_error_rate"))
-            rc = get_fraction(L, v, what, &r->max_error_rate);
-        else if (!strcmp(key, "max_p95_ms"))
-            rc = get_duration(L, v, what, &r->max_p95_ms);
-        else if (!strcmp(key, "max_p99_ms"))
-            rc = get_duration(L, v, what, &r->max_p99_ms);
-        else if (!strcmp(key, "max_health_failures"))
-            rc = get_u32(L, v, what, 0, &r->max_health_failures);
-        else
-            return unknown_key(L, k, section);
-        if (rc < 0)
-            return -1;
-    }
     if (r->window_ms == 0 || r->interval_ms == 0)
         return fail(L, n, "%s: window_ms and interval_ms must be greater than 0", section);
     return 0;
 }
 
 /* admin: off | {listen: "HOST:PORT", token: "..."} */
+/* admin: off | {listen: "HOST:PORT", token: "..."} */
+static int admin_listen(loader_t *L, const char *key, const yaml_node_t *v, const char *what, void *ctx)
+{
+    config_t *c = ctx;
+    if (strcmp(key, "listen") != 0)
+        return 1;
+    char *host;
+    uint16_t port;
+    if (get_hostport(L, v, what, true, &host, &port) < 0)
+        return -1;
+    free(c->admin_host);
+    c->admin_host = host;
+    c->admin_port = port;
+    c->admin_explicit = 1;
+    return 0;
+}
+
 static int load_admin(loader_t *L, const yaml_node_t *n, config_t *c)
 {
     if (n->type == YAML_SCALAR_NODE && (!strcmp(sval(n), "off") || is_null(n))) {
@@ -1031,74 +1069,55 @@ static int load_admin(loader_t *L, const yaml_node_t *n, config_t *c)
         c->admin_host = NULL;
         return 0;
     }
-    if (check_mapping(L, n, "admin") < 0)
-        return -1;
-    for PAIRS (n, p) {
-        const yaml_node_t *k = node(L, p->key), *v = node(L, p->value);
-        const char *key = sval(k);
-        if (!strcmp(key, "listen")) {
-            char *host;
-            uint16_t port;
-            if (get_hostport(L, v, "admin.listen", true, &host, &port) < 0)
-                return -1;
-            free(c->admin_host);
-            c->admin_host = host;
-            c->admin_port = port;
-            c->admin_explicit = 1;
-        } else if (!strcmp(key, "token")) {
-            if (is_null(v)) {
-                free(c->admin_token);
-                c->admin_token = NULL;
-            } else if (get_string(L, v, "admin.token", &c->admin_token) < 0) {
-                return -1;
-            }
-        } else {
-            return unknown_key(L, k, "admin");
-        }
+    static const field_t fields[] = {{"token", FIELD_STRING, offsetof(config_t, admin_token)}};
+    return load_fields(L, n, "admin", fields, NFIELDS(fields), c, admin_listen, c);
+}
+
+/* One entry of clusters:, into cl (already holding the defaults). */
+/* The keys of a cluster that are not plain values. */
+typedef struct cluster_ctx {
+    config_cluster_t *cl;
+    const char *section;
+    const yaml_node_t **name_node;
+} cluster_ctx_t;
+
+static int cluster_other(loader_t *L, const char *key, const yaml_node_t *v, const char *what, void *ctx)
+{
+    cluster_ctx_t *x = ctx;
+    config_cluster_t *cl = x->cl;
+    if (!strcmp(key, "name")) {
+        *x->name_node = v;
+        return get_string(L, v, what, &cl->name);
     }
-    return 0;
+    if (!strcmp(key, "targets"))
+        return load_targets(L, v, x->section, cl);
+    if (!strcmp(key, "health"))
+        return load_health(L, v, what, &cl->health);
+    if (!strcmp(key, "versions"))
+        return load_versions(L, v, x->section, cl);
+    if (!strcmp(key, "sticky"))
+        return load_sticky(L, v, what, &cl->sticky);
+    if (!strcmp(key, "rollout"))
+        return load_rollout(L, v, what, &cl->rollout);
+    return 1;
 }
 
 /* One entry of clusters:, into cl (already holding the defaults). */
 static int load_cluster(loader_t *L, const yaml_node_t *n, size_t index, config_cluster_t *cl,
                         const yaml_node_t **name_node)
 {
+    /* the durations live in the cluster itself, the rest go through ctx */
+    static const field_t fields[] = {
+        {"timeout_ms", FIELD_DURATION, offsetof(config_cluster_t, timeout_ms)},
+        {"connect_timeout_ms", FIELD_DURATION, offsetof(config_cluster_t, connect_timeout_ms)},
+        {"keepalive_ms", FIELD_DURATION, offsetof(config_cluster_t, keepalive_ms)},
+        {"resolve_interval_ms", FIELD_DURATION, offsetof(config_cluster_t, resolve_interval_ms)},
+    };
     char section[48];
     snprintf(section, sizeof(section), "clusters[%zu]", index);
-    if (check_mapping(L, n, section) < 0)
+    cluster_ctx_t ctx = {cl, section, name_node};
+    if (load_fields(L, n, section, fields, NFIELDS(fields), cl, cluster_other, &ctx) < 0)
         return -1;
-    for PAIRS (n, p) {
-        const yaml_node_t *k = node(L, p->key), *v = node(L, p->value);
-        const char *key = sval(k);
-        char what[128];
-        snprintf(what, sizeof(what), "%.64s.%.40s", section, key);
-        int rc;
-        if (!strcmp(key, "name")) {
-            rc = get_string(L, v, what, &cl->name);
-            *name_node = v;
-        } else if (!strcmp(key, "targets"))
-            rc = load_targets(L, v, section, cl);
-        else if (!strcmp(key, "timeout_ms"))
-            rc = get_duration(L, v, what, &cl->timeout_ms);
-        else if (!strcmp(key, "connect_timeout_ms"))
-            rc = get_duration(L, v, what, &cl->connect_timeout_ms);
-        else if (!strcmp(key, "keepalive_ms"))
-            rc = get_duration(L, v, what, &cl->keepalive_ms);
-        else if (!strcmp(key, "resolve_interval_ms"))
-            rc = get_duration(L, v, what, &cl->resolve_interval_ms);
-        else if (!strcmp(key, "health"))
-            rc = load_health(L, v, what, &cl->health);
-        else if (!strcmp(key, "versions"))
-            rc = load_versions(L, v, section, cl);
-        else if (!strcmp(key, "sticky"))
-            rc = load_sticky(L, v, what, &cl->sticky);
-        else if (!strcmp(key, "rollout"))
-            rc = load_rollout(L, v, what, &cl->rollout);
-        else
-            return unknown_key(L, k, section);
-        if (rc < 0)
-            return -1;
-    }
     if (cl->name == NULL)
         return fail(L, n, "%s: missing \"name\"", section);
     if (cl->ntargets > 0 && cl->nversions > 0)
