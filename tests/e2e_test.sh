@@ -12,32 +12,6 @@ need jq
 
 # wait_line FILE REGEX SECONDS: prints the first matching line
 
-# start_services NAME [FLAGS...]: sets svc_port, svc_pid
-
-# start_gateway NAME [FLAGS...]: sets gw_port, gw_pid, gw (base URL)
-start_gateway() {
-  local name=$1; shift
-  "$gateway_bin" --listen 127.0.0.1:0 --workers 2 --access-log "$work/$name.log" "$@" \
-    >"$work/$name.out" 2>"$work/$name.err" &
-  gw_pid=$!
-  pids+=("$gw_pid")
-  local line
-  line=$(wait_line "$work/$name.err" 'listening on' 10) || { cat "$work/$name.err"; return 1; }
-  line=${line%% (*}
-  gw_port=${line##*:}
-  gw=http://127.0.0.1:$gw_port
-}
-
-wait_ready() { # wait_ready URL SECONDS EXPECTED_STATUS
-  local deadline=$((SECONDS + $2)) code
-  while [ $SECONDS -lt $deadline ]; do
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1/q/health/ready")
-    [ "$code" = "$3" ] && return 0
-    sleep 0.1
-  done
-  return 1
-}
-
 # req [CURL ARGS...] URL: sets status, body, hdrs
 req() {
   local out

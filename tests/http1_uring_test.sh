@@ -15,24 +15,8 @@ gateway_cmd=("$gateway_bin")
 need jq
 cleanup_hook() { exec 3<&- 4<&- 5<&- 6<&- 2>/dev/null; }
 
-start_gateway() { # NAME [FLAGS...]: sets gw_port, gw_pid, gw
-  local name=$1; shift
-  "${gateway_cmd[@]}" --listen 127.0.0.1:0 --workers 2 --access-log "$work/$name.log" "$@" \
-    >"$work/$name.out" 2>"$work/$name.err" &
-  gw_pid=$!
-  pids+=("$gw_pid")
-  local line
-  line=$(wait_line "$work/$name.err" 'listening on' 10) || { cat "$work/$name.err"; return 1; }
-  line=${line%% (*}
-  gw_port=${line##*:}
-  gw=http://127.0.0.1:$gw_port
-  local deadline=$((SECONDS + 10))
-  while [ $SECONDS -lt $deadline ]; do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$gw/q/health/ready")" = 200 ] && return 0
-    sleep 0.1
-  done
-  return 1
-}
+# start_gateway, then until it is ready
+start_gateway_ready() { start_gateway "$@" && wait_ready "$gw" 10; }
 
 # raw OUT SECONDS: sends stdin on one connection as one write, then reads
 # until the gateway closes or SECONDS pass
@@ -51,7 +35,7 @@ statuses() { grep -ao 'HTTP/1\.[01] [0-9][0-9][0-9]' "$1" | awk '{print $2}' | t
 submit='{"userId":"bob","fromAddress":"0xa1","toAddress":"0xb2","amount":"3.50","transactionType":"TRANSFER"}'
 
 start_services svc || { echo "0 passed, 1 failed"; exit 1; }
-start_gateway gw --upstream "127.0.0.1:$svc_port" || { echo "0 passed, 1 failed"; exit 1; }
+start_gateway_ready gw --upstream "127.0.0.1:$svc_port" || { echo "0 passed, 1 failed"; exit 1; }
 check "io_uring serves (no fallback line)" bash -c "! grep -q 'io_uring unavailable' '$work/gw.err'"
 check "the gateway holds an io_uring instance" bash -c "ls -l /proc/$gw_pid/fd 2>/dev/null | grep -q io_uring"
 
@@ -193,7 +177,7 @@ check "... with route, status, upstream" jq -e -s 'map(select(.request_id == "pi
 
 # ---- drain: idle connections closed, in-flight ones answered ---------------------------------
 start_services slow --latency-ms 1000 || { echo "0 passed, 1 failed"; exit 1; }
-start_gateway gwdrain --upstream "127.0.0.1:$svc_port" || { echo "0 passed, 1 failed"; exit 1; }
+start_gateway_ready gwdrain --upstream "127.0.0.1:$svc_port" || { echo "0 passed, 1 failed"; exit 1; }
 exec 4<>"/dev/tcp/127.0.0.1/$gw_port"   # idle keep-alive connection
 printf 'GET /q/health/live HTTP/1.1\r\nHost: x\r\n\r\n' >&4
 sleep 0.2
@@ -218,7 +202,7 @@ check "... without an answer" [ ! -s "$work/slowloris" ]
 exec 6<&-
 
 # ---- --http1 h2o -------------------------------------------------------------------------
-start_gateway gwh2o --upstream "127.0.0.1:$svc_port" --http1 h2o || { echo "0 passed, 1 failed"; exit 1; }
+start_gateway_ready gwh2o --upstream "127.0.0.1:$svc_port" --http1 h2o || { echo "0 passed, 1 failed"; exit 1; }
 check "--http1 h2o: no io_uring instance" bash -c "! ls -l /proc/$gw_pid/fd 2>/dev/null | grep -q io_uring"
 printf 'GET /api/v11/nothing HTTP/1.1\r\nHost: x\r\n\r\nGET /q/health/live HTTP/1.1\r\nConnection: close\r\n\r\n' | raw "$work/h2o" 5
 check "--http1 h2o serves HTTP/1.1" [ "$(statuses "$work/h2o")" = "404 200 " ]
@@ -226,7 +210,7 @@ check "--http1 h2o serves HTTP/1.1" [ "$(statuses "$work/h2o")" = "404 200 " ]
 # ---- io_uring refused (seccomp, as under Docker's default profile): h2o serves ---------------
 if [ -x "$build/no_io_uring" ]; then
   gateway_cmd=("$build/no_io_uring" "$gateway_bin")
-  start_gateway gwnouring --upstream "127.0.0.1:$svc_port"
+  start_gateway_ready gwnouring --upstream "127.0.0.1:$svc_port"
   check "io_uring refused: the gateway starts anyway" [ $? -eq 0 ]
   check "... and says so in one line" [ "$(grep -c 'io_uring unavailable' "$work/gwnouring.err")" = 1 ]
   check "... naming the reason" grep -q 'io_uring unavailable (io_uring_setup: Operation not permitted)' "$work/gwnouring.err"

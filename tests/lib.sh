@@ -7,7 +7,7 @@
 # the failure); pids, processes killed and reaped at exit (cleanup_hook, if
 # defined, runs first); ok/bad/check; jqt (jq -e on exactly one input, since
 # jq -e alone passes on empty input) and jqf (jq, quiet); wait_line;
-# start_services; listen_port; give_up; summary. Env (set by ctest): AG_BUILD_DIR,
+# start_services; start_gateway; wait_ready; listen_port; give_up; summary. Env (set by ctest): AG_BUILD_DIR,
 # AG_SOURCE_DIR.
 set -uo pipefail
 
@@ -88,4 +88,33 @@ listen_port() {
   hex=$(awk -v inodes="$inodes" '$4 == "0A" && index(inodes, " " $10 " ") { split($2, a, ":"); print a[2]; exit }' \
         /proc/net/tcp /proc/net/tcp6 2>/dev/null)
   [ -n "$hex" ] && echo $((16#$hex))
+}
+
+# start_gateway NAME [FLAGS...]: sets gw_port, gw_pid, gw (base URL). The
+# command is gateway_cmd (default: the gateway), with --workers 2 and an
+# access log in $work/NAME.log before FLAGS (a later flag wins).
+start_gateway() {
+  local name=$1; shift
+  local cmd=("$gateway_bin")
+  [ -n "${gateway_cmd+x}" ] && cmd=("${gateway_cmd[@]}")
+  "${cmd[@]}" --listen 127.0.0.1:0 --workers 2 --access-log "$work/$name.log" "$@" \
+    >"$work/$name.out" 2>"$work/$name.err" &
+  gw_pid=$!
+  pids+=("$gw_pid")
+  local line
+  line=$(wait_line "$work/$name.err" 'aurigraph-gateway listening on' 10) || { cat "$work/$name.err"; return 1; }
+  line=${line%% (*}
+  gw_port=${line##*:}
+  gw=http://127.0.0.1:$gw_port
+}
+
+# wait_ready URL SECONDS [STATUS]: until URL/q/health/ready answers STATUS (200)
+wait_ready() {
+  local deadline=$((SECONDS + $2)) code
+  while [ $SECONDS -lt $deadline ]; do
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1/q/health/ready")
+    [ "$code" = "${3:-200}" ] && return 0
+    sleep 0.1
+  done
+  return 1
 }

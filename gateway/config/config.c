@@ -889,8 +889,6 @@ static int load_health(loader_t *L, const yaml_node_t *n, const char *section, c
     return load_fields(L, n, section, fields, NFIELDS(fields), h, NULL, NULL);
 }
 
-
-
 static int load_targets(loader_t *L, const yaml_node_t *n, const char *section, config_cluster_t *cl)
 {
     char what[128], *host;
@@ -998,7 +996,6 @@ static int load_sticky(loader_t *L, const yaml_node_t *n, const char *section, c
     return 0;
 }
 
-
 /* steps: rising percentages ending in 100 */
 static int load_steps(loader_t *L, const char *key, const yaml_node_t *v, const char *what, void *ctx)
 {
@@ -1044,7 +1041,6 @@ static int load_rollout(loader_t *L, const yaml_node_t *n, const char *section, 
     return 0;
 }
 
-/* admin: off | {listen: "HOST:PORT", token: "..."} */
 /* admin: off | {listen: "HOST:PORT", token: "..."} */
 static int admin_listen(loader_t *L, const char *key, const yaml_node_t *v, const char *what, void *ctx)
 {
