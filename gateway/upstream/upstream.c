@@ -1431,6 +1431,17 @@ static int ensure_connections(upstream_cluster_t *c)
     return any;
 }
 
+/* Metadata whose value is new on every call (ids, trace context): indexing
+ * it in HPACK's dynamic table only evicts the entries that do repeat
+ * (content-type, te, :authority...) and costs the encoder a table search
+ * and an insertion per call. */
+static int unique_per_call(const upstream_header_t *m)
+{
+    return name_is((const uint8_t *)m->name, m->name_len, "x-request-id") ||
+           name_is((const uint8_t *)m->name, m->name_len, "traceparent") ||
+           name_is((const uint8_t *)m->name, m->name_len, "tracestate");
+}
+
 /* Protocol headers a user must not send as metadata: they would break the request or HTTP/2. */
 static int reserved_header(const char *name, size_t len)
 {
@@ -1482,7 +1493,8 @@ static int call_submit(conn_t *conn, upstream_call_t *call)
         const upstream_header_t *m = &call->md[i];
         if (reserved_header(m->name, m->name_len))
             continue;
-        nv[n++] = (nghttp2_nv){(uint8_t *)m->name, (uint8_t *)m->value, m->name_len, m->value_len, NGHTTP2_NV_FLAG_NONE};
+        nv[n++] = (nghttp2_nv){(uint8_t *)m->name, (uint8_t *)m->value, m->name_len, m->value_len,
+                               unique_per_call(m) ? NGHTTP2_NV_FLAG_NO_INDEX : NGHTTP2_NV_FLAG_NONE};
     }
     nghttp2_data_provider dp = {.source.ptr = call, .read_callback = on_read_body};
     call->sent = 0;
