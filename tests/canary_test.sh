@@ -14,25 +14,14 @@ need jq h2load wrk curl
 
 # start_services NAME [FLAGS...]: sets svc_port
 
-# start_gateway NAME [FLAGS...]: sets gw, admin, gw_pid
-start_gateway() {
-  local name=$1; shift
-  "$gateway_bin" --listen 127.0.0.1:0 --admin 127.0.0.1:0 --workers 2 --access-log off "$@" \
-    >"$work/$name.out" 2>"$work/$name.err" &
-  gw_pid=$!
-  pids+=("$gw_pid")
+# start_admin_gateway NAME [FLAGS...]: lib.sh's start_gateway with an admin
+# listener on a free port; sets gw, admin, gw_pid, once it is ready
+start_admin_gateway() {
+  start_gateway "$1" --admin 127.0.0.1:0 --access-log off "${@:2}" || return 1
   local line
-  line=$(wait_line "$work/$name.err" 'admin listening on' 10) || { cat "$work/$name.err"; return 1; }
+  line=$(wait_line "$work/$1.err" 'admin listening on' 10) || { cat "$work/$1.err"; return 1; }
   admin=http://127.0.0.1:${line##*:}
-  line=$(grep -E 'aurigraph-gateway listening on' "$work/$name.err" | head -n1)
-  line=${line%% (*}
-  gw=http://127.0.0.1:${line##*:}
-  local deadline=$((SECONDS + 15))
-  while [ $SECONDS -lt $deadline ]; do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "$gw/q/health/ready")" = 200 ] && return 0
-    sleep 0.1
-  done
-  echo "gateway $name not ready"; cat "$work/$name.err"; return 1
+  wait_ready "$gw" 15 || { echo "gateway $1 not ready"; cat "$work/$1.err"; return 1; }
 }
 
 tx='{"userId":"canary-test","fromAddress":"0xa1","toAddress":"0xb2","amount":"1.25","transactionType":"TRANSFER","gasLimit":"21000"}'
@@ -72,7 +61,7 @@ start_services canary_slow --version-tag canary --latency-ms 600 || exit 1
 slow_port=$svc_port
 
 # ---- 1: a canary failing 5% of calls rolls back by itself -------------------------
-start_gateway gw_bad --upstream-version "blue=127.0.0.1:$blue_port" --upstream-version "canary=127.0.0.1:$bad_port" || exit 1
+start_admin_gateway gw_bad --upstream-version "blue=127.0.0.1:$blue_port" --upstream-version "canary=127.0.0.1:$bad_port" || exit 1
 code=$(curl -s -o "$work/r.json" -w '%{http_code}' -X POST "$admin/admin/clusters/default/rollout" \
   -d '{"to":"canary","steps":[10,25,50,100],"hold":"3s","window":"2s","interval":"200ms","min_requests":40}')
 check "rollout starts: 202" [ "$code" = 202 ]
@@ -96,7 +85,7 @@ check "the event is logged" grep -q 'ROLLED BACK canary -> blue (error_rate' "$w
 kill "$gw_pid"; wait "$gw_pid" 2>/dev/null
 
 # ---- 2: a healthy canary reaches 100% ---------------------------------------------
-start_gateway gw_ok --upstream-version "blue=127.0.0.1:$blue_port" --upstream-version "canary=127.0.0.1:$good_port" || exit 1
+start_admin_gateway gw_ok --upstream-version "blue=127.0.0.1:$blue_port" --upstream-version "canary=127.0.0.1:$good_port" || exit 1
 curl -s -o /dev/null -X POST "$admin/admin/clusters/default/rollout" \
   -d '{"to":"canary","steps":[10,50,100],"hold":"1s","window":"1s","interval":"200ms","min_requests":20}'
 load_until '.rollout.state == "completed"' 60
@@ -109,7 +98,7 @@ check "x-canary: never still reaches blue" [ "$(version_of -H 'x-canary: never')
 kill "$gw_pid"; wait "$gw_pid" 2>/dev/null
 
 # ---- 3: the latency gate ----------------------------------------------------------
-start_gateway gw_slow --upstream-version "blue=127.0.0.1:$blue_port" --upstream-version "canary=127.0.0.1:$slow_port" || exit 1
+start_admin_gateway gw_slow --upstream-version "blue=127.0.0.1:$blue_port" --upstream-version "canary=127.0.0.1:$slow_port" || exit 1
 curl -s -o /dev/null -X POST "$admin/admin/clusters/default/rollout" \
   -d '{"to":"canary","hold":"10s","window":"2s","interval":"250ms","min_requests":10,"gates":{"p95_ms":500}}'
 deadline=$((SECONDS + 60))
@@ -124,7 +113,7 @@ kill "$gw_pid"; wait "$gw_pid" 2>/dev/null
 # ---- 4: blue-green switch under load ----------------------------------------------
 start_services green --version-tag green || exit 1
 green_port=$svc_port
-start_gateway gw_bg --upstream-version "blue=127.0.0.1:$blue_port" --upstream-version "green=127.0.0.1:$green_port" || exit 1
+start_admin_gateway gw_bg --upstream-version "blue=127.0.0.1:$blue_port" --upstream-version "green=127.0.0.1:$green_port" || exit 1
 check "before the switch: blue" [ "$(version_of)" = blue ]
 wrk -t1 -c16 -d4s -s "$work/post.lua" "$gw/api/v11/transactions" >"$work/wrk.out" 2>&1 &
 wrk_pid=$!
@@ -155,7 +144,7 @@ clusters:
       - {name: green, targets: ["127.0.0.1:$green_port"], weight: 50}
     sticky: {hash_header: x-user-id}
 YAML
-start_gateway gw_sticky --config "$work/sticky.yaml" || exit 1
+start_admin_gateway gw_sticky --config "$work/sticky.yaml" || exit 1
 : >"$work/one"; : >"$work/many"
 for i in $(seq 20); do version_of -H 'x-user-id: alice' >>"$work/one"; done
 for i in $(seq 40); do version_of -H "x-user-id: user$i" >>"$work/many"; done
@@ -179,6 +168,20 @@ req -X POST "$admin/admin/clusters/default/rollout" -d '{"to":"green","steps":[5
 check "steps that fall: 400" [ "$code" = 400 ]
 req -X POST "$admin/admin/clusters/default/rollout" -d '{"to":"green","colour":"red"}'
 check "unknown rollout key: 400" [ "$code" = 400 ]
+req -X POST "$admin/admin/clusters/default/rollout" -d '{"to":"green","gates":{"error_rate":2}}'
+check "gate out of range: 400 in the error shape" bash -c "[ $code = 400 ] && $(declare -f is_error); work=$work is_error 3"
+req -X POST "$admin/admin/clusters/default/rollout" -d '{"to":"green","gates":{"latency":5}}'
+check "unknown gate: 400" [ "$code" = 400 ]
+req -X POST "$admin/admin/clusters/default/rollout" -d '{"to":"green","hold":"soon"}'
+check "bad duration: 400" [ "$code" = 400 ]
+req -X POST "$admin/admin/clusters/default/rollout" -d '["to","green"]'
+check "body not an object: 400" [ "$code" = 400 ]
+head -c 70000 /dev/zero | tr '\0' ' ' >"$work/big.json"
+req -X PUT "$admin/admin/clusters/default/weights" --data-binary @"$work/big.json"
+check "body over 64 KiB: 413 in the error shape" bash -c "[ $code = 413 ] && $(declare -f is_error); work=$work is_error 8"
+req -X POST "$admin/admin/clusters/default/promote" -d '{"to":"purple"}'
+check "promote to an unknown version: 400" [ "$code" = 400 ]
+check "after all that the weights are as they were" [ "$(curl -s "$admin/admin/clusters/default" | jq -c '[.versions[] | .weight]')" = '[50,50]' ]
 req -X GET "$admin/admin/drain"
 check "GET /admin/drain: 405" [ "$code" = 405 ]
 req "$admin/admin/nothing"
@@ -193,7 +196,7 @@ rc=$?
 check "admin off loopback without a token refuses to start (exit 2)" [ "$rc" = 2 ]
 check "... and says why" grep -q 'needs a token' "$work/notoken.out"
 printf 'drain_grace_ms: 1500ms\n' >"$work/grace.yaml"
-AURIGRAPH_ADMIN_TOKEN=s3cret start_gateway gw_token --config "$work/grace.yaml" --upstream "127.0.0.1:$blue_port" || exit 1
+AURIGRAPH_ADMIN_TOKEN=s3cret start_admin_gateway gw_token --config "$work/grace.yaml" --upstream "127.0.0.1:$blue_port" || exit 1
 req "$admin/admin/clusters"
 check "no token: 401" bash -c "[ $code = 401 ] && $(declare -f is_error); work=$work is_error 16"
 req -H 'Authorization: Bearer wrong' "$admin/admin/clusters"

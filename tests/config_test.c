@@ -697,6 +697,15 @@ static void test_release(void)
         config_free(&c);
     }
 
+    /* sticky header names are compared in lower case, as requests carry them */
+    config_defaults(&c);
+    CHECK_INTEQ(load_text(&c, "clusters:\n  - name: default\n    targets: [\"a:1\"]\n"
+                              "    sticky: {header: X-Side, hash_header: X-User-Id}\n"),
+                0);
+    CHECK_STREQ(c.clusters[0].sticky.header, "x-side");
+    CHECK_STREQ(c.clusters[0].sticky.hash_header, "x-user-id");
+    config_free(&c);
+
     /* admin: off, and a token is a must off loopback */
     config_defaults(&c);
     CHECK_INTEQ(load_text(&c, "admin: off\n"), 0);

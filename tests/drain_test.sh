@@ -18,27 +18,8 @@ admin_flags=()
 help=$("$gateway_bin" --help 2>&1)
 grep -q -- '--admin ' <<<"$help" && admin_flags=(--admin off)
 
-start_gateway() { # start_gateway NAME [FLAGS...]: sets gw_port, gw_pid, gw
-  local name=$1; shift
-  "$gateway_bin" --listen 127.0.0.1:0 --workers 2 --access-log off "${admin_flags[@]}" "$@" \
-    >"$work/$name.out" 2>"$work/$name.err" &
-  gw_pid=$!
-  pids+=("$gw_pid")
-  local line
-  line=$(wait_line "$work/$name.err" 'aurigraph-gateway listening on' 10) || { cat "$work/$name.err"; return 1; }
-  line=${line%% (*}
-  gw_port=${line##*:}
-  gw=http://127.0.0.1:$gw_port
-}
-
-wait_ready() { # wait_ready URL SECONDS
-  local deadline=$((SECONDS + $2))
-  while [ $SECONDS -lt $deadline ]; do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1/q/health/ready")" = 200 ] && return 0
-    sleep 0.1
-  done
-  return 1
-}
+# lib.sh's start_gateway, quiet and off the fixed admin port
+start_drain_gateway() { start_gateway "$1" --access-log off "${admin_flags[@]}" "${@:2}"; }
 
 # a child that has exited stays a zombie until waited for: look at its state
 running() { [ -e "/proc/$1" ] && ! grep -q '^[0-9]* (.*) Z' "/proc/$1/stat" 2>/dev/null; }
@@ -91,7 +72,7 @@ clusters:
     targets: ["127.0.0.1:$slow_port"]
     timeout_ms: 20000
 EOF
-start_gateway gw1 --config "$work/gw1.yaml" || { echo "0 passed, 1 failed"; exit 1; }
+start_drain_gateway gw1 --config "$work/gw1.yaml" || { echo "0 passed, 1 failed"; exit 1; }
 gw1_pid=$gw_pid
 check "gateway becomes ready" wait_ready "$gw" 10
 
@@ -165,7 +146,7 @@ clusters:
     targets: ["127.0.0.1:$svc_port"]
     timeout_ms: 20000
 EOF
-start_gateway gw2 --config "$work/gw2.yaml" || { echo "0 passed, 1 failed"; exit 1; }
+start_drain_gateway gw2 --config "$work/gw2.yaml" || { echo "0 passed, 1 failed"; exit 1; }
 gw2_pid=$gw_pid
 check "second gateway becomes ready" wait_ready "$gw" 10
 curl -s -o "$work/cut.body" -w '%{http_code}' --max-time 20 "$gw/api/v11/transactions/stats" >"$work/cut.code" 2>/dev/null &
@@ -187,7 +168,7 @@ check "... and the call it cut short answers 503 UNAVAILABLE" \
 
 if [ ${#admin_flags[@]} -gt 0 ]; then
   admin_flags=(--admin 127.0.0.1:0)
-  start_gateway gw3 --upstream "127.0.0.1:$slow_port" || { echo "0 passed, 1 failed"; exit 1; }
+  start_drain_gateway gw3 --upstream "127.0.0.1:$slow_port" || { echo "0 passed, 1 failed"; exit 1; }
   gw3_pid=$gw_pid
   line=$(wait_line "$work/gw3.err" 'admin listening on' 5)
   admin=http://127.0.0.1:${line##*:}

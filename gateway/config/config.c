@@ -687,14 +687,22 @@ static int get_u32(loader_t *L, const yaml_node_t *n, const char *what, uint64_t
     return 0;
 }
 
-static int get_duration(loader_t *L, const yaml_node_t *n, const char *what, uint32_t *out)
+/* A number with an optional unit, read by parse; -1 after saying why not. */
+static int get_with_unit(loader_t *L, const yaml_node_t *n, const char *what, const char *kind,
+                         bool (*parse)(const char *, uint64_t *), uint64_t *v)
 {
-    static const char kind[] = "a duration in ms (5000, \"250ms\", \"5s\", \"1m\")";
-    uint64_t v;
     if (scalar(L, n, what, kind) < 0)
         return -1;
-    if (!parse_duration(sval(n), &v))
+    if (!parse(sval(n), v))
         return expected(L, n, what, kind);
+    return 0;
+}
+
+static int get_duration(loader_t *L, const yaml_node_t *n, const char *what, uint32_t *out)
+{
+    uint64_t v;
+    if (get_with_unit(L, n, what, "a duration in ms (5000, \"250ms\", \"5s\", \"1m\")", parse_duration, &v) < 0)
+        return -1;
     if (v > UINT32_MAX)
         return fail(L, n, "%s: %s is too long (at most %u ms)", what, sval(n), UINT32_MAX);
     *out = (uint32_t)v;
@@ -703,12 +711,9 @@ static int get_duration(loader_t *L, const yaml_node_t *n, const char *what, uin
 
 static int get_size(loader_t *L, const yaml_node_t *n, const char *what, size_t *out)
 {
-    static const char kind[] = "a size in bytes (4194304, \"4MiB\", \"512KiB\", \"1MB\")";
     uint64_t v;
-    if (scalar(L, n, what, kind) < 0)
+    if (get_with_unit(L, n, what, "a size in bytes (4194304, \"4MiB\", \"512KiB\", \"1MB\")", parse_size, &v) < 0)
         return -1;
-    if (!parse_size(sval(n), &v))
-        return expected(L, n, what, kind);
     if (v == 0)
         return fail(L, n, "%s: must be greater than 0", what);
     if (v > SIZE_MAX)
@@ -993,6 +998,11 @@ static int load_sticky(loader_t *L, const yaml_node_t *n, const char *section, c
         return -1;
     if (st->cookie && st->hash_header)
         return fail(L, n, "%s: cookie and hash_header exclude each other", section);
+    /* header names are compared as requests carry them: lower case */
+    for (char *h = st->header; h && *h; h++)
+        *h = (char)tolower((unsigned char)*h);
+    for (char *h = st->hash_header; h && *h; h++)
+        *h = (char)tolower((unsigned char)*h);
     return 0;
 }
 

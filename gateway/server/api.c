@@ -137,7 +137,9 @@ void api_send_error(h2o_req_t *req, int http_status, int grpc_code, const char *
     send_error_body(req, http_status, grpc_code, message, message_len, NULL, 0);
 }
 
-static void add_request_id(api_request_t *r)
+/* What the gateway adds to every answer: the request id, and which
+ * version of a split cluster answered. */
+static void add_response_headers(api_request_t *r)
 {
     if (r->request_id)
         h2o_add_header_by_str(&r->req->pool, &r->req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL,
@@ -152,7 +154,7 @@ static void respond_error(api_request_t *r, int http_status, int grpc_code, cons
                           const char *details, size_t details_len)
 {
     r->state = API_RESPONDED;
-    add_request_id(r);
+    add_response_headers(r);
     send_error_body(r->req, http_status, grpc_code, message, strlen(message), details, details_len);
 }
 
@@ -437,7 +439,7 @@ static void send_unary(api_request_t *r)
     req->res.reason = reason_phrase(req->res.status);
     req->res.content_length = r->json.len;
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
-    add_request_id(r);
+    add_response_headers(r);
     add_response_metadata(r);
     r->generator = (h2o_generator_t){noop_proceed, noop_stop};
     h2o_start_response(req, &r->generator);
@@ -546,7 +548,7 @@ static void stream_start(api_request_t *r)
     req->res.status = r->route->success_status;
     req->res.reason = reason_phrase(req->res.status);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/x-ndjson"));
-    add_request_id(r);
+    add_response_headers(r);
     add_response_metadata(r);
     r->generator = (h2o_generator_t){stream_proceed, stream_stop};
     h2o_start_response(req, &r->generator);
@@ -666,15 +668,11 @@ static const upstream_handlers_t handlers = {on_headers, on_message, on_close};
 
 /* ---- the handler --------------------------------------------------------- */
 
+/* A request header by its (lower-case) name; NULL when absent. */
 static const h2o_header_t *find_header(const h2o_req_t *req, const char *name)
 {
-    size_t len = strlen(name);
-    for (size_t i = 0; i < req->headers.size; i++) {
-        const h2o_header_t *h = &req->headers.entries[i];
-        if (h->name->len == len && h2o_lcstris(h->name->base, len, name, len))
-            return h;
-    }
-    return NULL;
+    ssize_t i = h2o_find_header_by_str(&req->headers, name, strlen(name), -1);
+    return i >= 0 ? &req->headers.entries[i] : NULL;
 }
 
 /* What the request says about its side of a split: the sticky header
@@ -691,10 +689,10 @@ static split_hints_t sticky_hints(const h2o_req_t *req, const config_sticky_t *s
             src_len = h->value.len;
         }
     } else if (st->cookie) {
-        for (size_t i = 0; i < req->headers.size && src == NULL; i++) {
+        /* a request may carry several Cookie headers (HTTP/2 splits them) */
+        for (ssize_t i = -1; src == NULL && (i = h2o_find_header(&req->headers, H2O_TOKEN_COOKIE, i)) >= 0;) {
             const h2o_header_t *h = &req->headers.entries[i];
-            if (h->name == &H2O_TOKEN_COOKIE->buf)
-                split_cookie_value(h->value.base, h->value.len, st->cookie, &src, &src_len);
+            split_cookie_value(h->value.base, h->value.len, st->cookie, &src, &src_len);
         }
     }
     return split_hints_make(canary ? canary->value.base : NULL, canary ? canary->value.len : 0, src, src_len);

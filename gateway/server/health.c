@@ -84,6 +84,22 @@ static void probe_on_close(void *ctx, int code, const char *msg, size_t msg_len,
 
 static const upstream_handlers_t probe_handlers = {probe_on_headers, probe_on_message, probe_on_close};
 
+/* A one-target upstream for target h's checks; NULL when its name does not
+ * resolve yet (tried again when the probe is next due). */
+static upstream_cluster_t *probe_upstream(worker_t *w, const endpoint_health_t *h)
+{
+    upstream_target_t t = {h->target->host, h->target->port};
+    upstream_cluster_config_t ucfg = {
+        .name = h->cfg->name,
+        .targets = &t,
+        .ntargets = 1,
+        .connect_timeout_ms = h->cfg->connect_timeout_ms,
+        .resolve_interval_ms = h->cfg->resolve_interval_ms,
+    };
+    char err[200];
+    return upstream_cluster_new(w->h2o.loop, &ucfg, err, sizeof(err));
+}
+
 static int probes_start(worker_t *w)
 {
     shared_t *sh = w->shared;
@@ -91,19 +107,8 @@ static int probes_start(worker_t *w)
     if ((w->probes = calloc(n ? n : 1, sizeof(probe_t))) == NULL)
         return -1;
     for (size_t i = 0; i < n; i++) {
-        endpoint_health_t *h = &sh->endpoints[i];
-        upstream_target_t t = {h->target->host, h->target->port};
-        upstream_cluster_config_t ucfg = {
-            .name = h->cfg->name,
-            .targets = &t,
-            .ntargets = 1,
-            .connect_timeout_ms = h->cfg->connect_timeout_ms,
-            .resolve_interval_ms = h->cfg->resolve_interval_ms,
-        };
-        char err[200];
-        w->probes[i].health = h;
-        /* NULL when the name does not resolve yet: retried at the next tick */
-        w->probes[i].upstream = upstream_cluster_new(w->h2o.loop, &ucfg, err, sizeof(err));
+        w->probes[i].health = &sh->endpoints[i];
+        w->probes[i].upstream = probe_upstream(w, &sh->endpoints[i]);
     }
     return 0;
 }
@@ -118,17 +123,10 @@ void health_tick(worker_t *w)
         probe_t *p = &w->probes[i];
         if (p->active || now < p->next_due)
             continue;
-        if (p->upstream == NULL) {
-            endpoint_health_t *h = p->health;
-            upstream_target_t t = {h->target->host, h->target->port};
-            upstream_cluster_config_t ucfg = {.name = h->cfg->name, .targets = &t, .ntargets = 1,
-                                              .connect_timeout_ms = h->cfg->connect_timeout_ms};
-            char err[200];
-            p->next_due = now + h->cfg->health.interval_ms;
-            if ((p->upstream = upstream_cluster_new(w->h2o.loop, &ucfg, err, sizeof(err))) == NULL) {
-                record(h, 0, GRPC_UNAVAILABLE);
-                continue;
-            }
+        if (p->upstream == NULL && (p->upstream = probe_upstream(w, p->health)) == NULL) {
+            p->next_due = now + p->health->cfg->health.interval_ms;
+            record(p->health, 0, GRPC_UNAVAILABLE);
+            continue;
         }
         const config_health_t *cfg = &p->health->cfg->health;
         p->next_due = now + cfg->interval_ms;
