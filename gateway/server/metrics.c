@@ -429,13 +429,13 @@ static void upstream_metrics(buf_t *b, shared_t *sh, int om)
         buf_printf(b, "} %d\n", health_cluster_up(sh, &sh->split.clusters[i]));
     }
     family(b, om, "gateway_rollout_step", "gauge", "The canary's weight at the current rollout step, in percent (0: none).");
-    for (size_t i = 0; i < sh->nclusters; i++) {
+    for (size_t i = 0; i < sh->split.nclusters; i++) {
         buf_puts_lit(b, "gateway_rollout_step{");
         put_label(b, "cluster", sh->split.clusters[i].cfg->name);
         buf_printf(b, "} %u\n", atomic_load(&sh->rollouts[i].step_percent));
     }
     family(b, om, "gateway_rollout_state", "gauge", "The rollout's state: 1 for the current one.");
-    for (size_t i = 0; i < sh->nclusters; i++) {
+    for (size_t i = 0; i < sh->split.nclusters; i++) {
         int state = atomic_load(&sh->rollouts[i].state);
         for (int st = 0; st < ROLLOUT_NSTATES; st++) {
             buf_puts_lit(b, "gateway_rollout_state{");
@@ -444,7 +444,7 @@ static void upstream_metrics(buf_t *b, shared_t *sh, int om)
         }
     }
     family(b, om, "gateway_rollbacks_total", "counter", "Rollbacks of a canary, by cluster and reason.");
-    for (size_t i = 0; i < sh->nclusters; i++) {
+    for (size_t i = 0; i < sh->split.nclusters; i++) {
         for (int rs = 0; rs < ROLLBACK_NREASONS; rs++) {
             buf_puts_lit(b, "gateway_rollbacks_total{");
             put_label(b, "cluster", sh->split.clusters[i].cfg->name);

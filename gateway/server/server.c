@@ -163,7 +163,6 @@ server_t *server_new(const config_t *cfg, const schema_t *schema, const binding_
     sh->nworkers = s->nworkers;
 
     sh->admin_fd = -1;
-    sh->nclusters = cfg->nclusters;
     s->workers = calloc(s->nworkers, sizeof(*s->workers));
     if (s->workers == NULL || split_table_init(&sh->split, cfg) != 0 ||
         (sh->endpoints = calloc(sh->split.nendpoints ? sh->split.nendpoints : 1, sizeof(*sh->endpoints))) == NULL ||

@@ -224,7 +224,7 @@ static void rollouts_tick(worker_t *w)
 {
     shared_t *sh = w->shared;
     uint64_t now = h2o_now(w->h2o.loop);
-    for (size_t i = 0; i < sh->nclusters; i++) {
+    for (size_t i = 0; i < sh->split.nclusters; i++) {
         rollout_t *r = &sh->rollouts[i];
         if (atomic_load(&r->state) != ROLLOUT_PROGRESSING)
             continue;

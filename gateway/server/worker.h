@@ -46,7 +46,6 @@ typedef struct shared {
     split_table_t split;            /* clusters, their versions, the weights */
     endpoint_health_t *endpoints;   /* one per target of every version: split.nendpoints */
     rollout_t *rollouts;            /* one per cluster; worker 0's to change */
-    size_t nclusters;
     unsigned nworkers;
     metrics_t **worker_metrics;     /* one block per worker, summed at scrape */
     h2o_globalconf_t h2o;
