@@ -86,4 +86,27 @@ static inline double median_of(double *per, int n)
     return n % 2 ? per[n / 2] : (per[n / 2 - 1] + per[n / 2]) / 2;
 }
 
+/* Times `runs` runs of fn(ctx, iters) and leaves per-iteration ns in
+ * per[0..runs) sorted (per[0] the fastest); returns the median. With
+ * iters 0, iters first grows until one run lasts min_ms. runs <= 64. */
+typedef double (*bench_run_fn)(void *ctx, uint64_t iters);
+static inline double bench_measure(bench_run_fn fn, void *ctx, int runs, double min_ms, uint64_t iters, double *per)
+{
+    if (iters == 0) {
+        iters = 1;
+        for (;;) {
+            double dt = fn(ctx, iters);
+            if (dt >= min_ms * 1e6)
+                break;
+            double scale = dt > 1e5 ? min_ms * 1e6 / dt * 1.1 : 10.0;
+            if (scale < 2.0)
+                scale = 2.0;
+            iters = (uint64_t)((double)iters * scale) + 1;
+        }
+    }
+    for (int i = 0; i < runs; i++)
+        per[i] = fn(ctx, iters) / (double)iters;
+    return median_of(per, runs);
+}
+
 #endif

@@ -238,28 +238,25 @@ static double time_iters(tok_ctx_t *t, int which, const char *json, size_t len, 
     return dt;
 }
 
+typedef struct tok_run {
+    tok_ctx_t *t;
+    int which;
+    const char *json;
+    size_t len;
+} tok_run_t;
+
+static double tok_run(void *ctx, uint64_t iters)
+{
+    tok_run_t *r = ctx;
+    return time_iters(r->t, r->which, r->json, r->len, iters);
+}
+
 static double measure(tok_ctx_t *t, int which, const char *json, size_t len, int runs, double min_ms,
                       uint64_t fixed_iters, double *min_out)
 {
-    uint64_t iters = fixed_iters;
-    if (iters == 0) {
-        iters = 1;
-        for (;;) {
-            double dt = time_iters(t, which, json, len, iters);
-            if (dt >= min_ms * 1e6)
-                break;
-            double scale = dt > 1e5 ? min_ms * 1e6 / dt * 1.1 : 10.0;
-            if (scale < 2.0)
-                scale = 2.0;
-            iters = (uint64_t)((double)iters * scale) + 1;
-        }
-    }
     double per[64];
-    if (runs > 64)
-        runs = 64;
-    for (int i = 0; i < runs; i++)
-        per[i] = time_iters(t, which, json, len, iters) / (double)iters;
-    double median = median_of(per, runs);
+    tok_run_t r = {t, which, json, len};
+    double median = bench_measure(tok_run, &r, runs > 64 ? 64 : runs, min_ms, fixed_iters, per);
     *min_out = per[0];
     return median;
 }

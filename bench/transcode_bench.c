@@ -204,29 +204,26 @@ static double time_iters(runner_t *r, const bench_case_t *c, int dir, uint64_t i
     return now_ns() - t0;
 }
 
+struct case_run {
+    runner_t *r;
+    const bench_case_t *c;
+    int dir;
+};
+
+static double case_run(void *ctx, uint64_t iters)
+{
+    struct case_run *x = ctx;
+    return time_iters(x->r, x->c, x->dir, iters);
+}
+
 static result_t measure(runner_t *r, const bench_case_t *c, int dir, int runs, double min_ms, uint64_t fixed_iters)
 {
     result_t res = {0};
-    uint64_t iters = fixed_iters;
-    if (iters == 0) {
-        /* calibrate: grow until one run lasts min_ms */
-        iters = 1;
-        for (;;) {
-            double t = time_iters(r, c, dir, iters);
-            if (t >= min_ms * 1e6)
-                break;
-            double scale = t > 1e5 ? min_ms * 1e6 / t * 1.1 : 10.0;
-            if (scale < 2.0)
-                scale = 2.0;
-            iters = (uint64_t)((double)iters * scale) + 1;
-        }
-    }
     double per[64];
     if (runs > 64)
         runs = 64;
-    for (int i = 0; i < runs; i++)
-        per[i] = time_iters(r, c, dir, iters) / (double)iters;
-    res.median_ns = median_of(per, runs);
+    struct case_run cr = {r, c, dir};
+    res.median_ns = bench_measure(case_run, &cr, runs, min_ms, fixed_iters, per);
     res.min_ns = per[0];
     res.max_ns = per[runs - 1];
 
