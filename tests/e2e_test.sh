@@ -279,7 +279,8 @@ check "OpenMetrics counter families drop _total" bash -c "grep -q '^# TYPE http_
 
 sleep 0.3 # the log is flushed every 100 ms
 check "access log has JSON lines" [ "$(jq -c 'select(.method)' "$work/gw1.log" 2>/dev/null | wc -l)" -gt 50 ]
-check "access log fields" jqf -e -s 'map(select(.route == "/api/v11/transactions" and .status == 202))[0] | has("time") and has("grpc_status") and has("duration_us") and has("request_id") and .upstream == "default"' "$work/gw1.log"
+check "access log fields" jqf -e -s 'map(select(.route == "/api/v11/transactions" and .status == 202))[0] | has("time") and has("grpc_status") and has("duration_us") and has("request_id") and .upstream == "default" and .upstream_us >= 0 and .upstream_us <= .duration_us' "$work/gw1.log"
+check "access log: no upstream time without a call" jqf -e -s 'map(select(.route == null)) | length > 0 and all(.upstream_us == null)' "$work/gw1.log"
 
 # ---- drain -------------------------------------------------------------------
 

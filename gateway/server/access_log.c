@@ -105,6 +105,12 @@ void access_log_add(access_log_t *l, const access_log_entry_t *e)
     put_uint(&b, e->bytes_sent);
     buf_puts_lit(&b, ",\"duration_us\":");
     put_uint(&b, e->duration_us);
+    /* the gateway's own share of a request is duration_us - upstream_us */
+    buf_puts_lit(&b, ",\"upstream_us\":");
+    if (e->upstream_us >= 0)
+        put_uint(&b, (uint64_t)e->upstream_us);
+    else
+        buf_puts_lit(&b, "null");
     buf_puts_lit(&b, ",\"upstream\":");
     if (e->upstream)
         put_json_string(&b, e->upstream, strlen(e->upstream));

@@ -31,6 +31,7 @@ typedef struct access_log_entry {
     int grpc_status;         /* -1: no upstream call */
     uint64_t bytes_sent;
     uint64_t duration_us;
+    int64_t upstream_us;     /* time in the upstream call; -1: no call */
     const char *upstream;    /* cluster name, or NULL */
     const char *version;     /* the cluster version, when it has several; or NULL */
     const char *request_id;

@@ -176,7 +176,8 @@ static void record_request(api_request_t *r)
     size_t bi = r->binding ? (size_t)(r->binding - binding_at(w->shared->bindings, 0)) : SIZE_MAX;
     metrics_record_http(w->metrics, bi, req->method.base, req->method.len, req->res.status, us, req->entity.len,
                         req->bytes_sent);
-    if (r->binding && r->state != API_ROUTED && r->grpc_code >= 0) {
+    int called = r->binding && r->state != API_ROUTED && r->grpc_code >= 0;
+    if (called) {
         metrics_record_grpc(w->metrics, bi, r->grpc_code, r->call_us);
         metrics_record_upstream(w->metrics, r->version->row, r->grpc_code, r->call_us);
     }
@@ -193,9 +194,10 @@ static void record_request(api_request_t *r)
         .path = req->path.base,
         .path_len = path_len,
         .status = req->res.status,
-        .grpc_status = r->binding && r->state != API_ROUTED ? r->grpc_code : -1,
+        .grpc_status = called ? r->grpc_code : -1,
         .bytes_sent = req->bytes_sent,
         .duration_us = us,
+        .upstream_us = called ? (int64_t)r->call_us : -1,
         .upstream = r->route ? w->shared->cfg->clusters[r->route->cluster].name : NULL,
         .version = r->version && r->version->cluster->named ? r->version->name : NULL,
         .request_id = r->request_id,
