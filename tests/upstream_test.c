@@ -703,10 +703,19 @@ static void test_unary(srv_t *s)
     CHECK_INTEQ(r2.code, 0);
     CHECK_INTEQ(r2.nmsgs, 1);
     CHECK_INTEQ(r2.lens[0], 0);
+
+    /* a deadline over 8 digits of milliseconds goes out in seconds (gRPC allows 8 digits) */
+    res_t r3 = {0};
+    start(c, &r3, "Echo", "x", NULL, 0, 123456789);
+    RUN_UNTIL(r3.closed, 5000);
+    CHECK_INTEQ(r3.code, 0);
+    sstr_get(s, s->last_timeout, buf, sizeof(buf));
+    CHECK(strcmp(buf, "123457S") == 0 || strcmp(buf, "123456S") == 0);
+
     upstream_stats_t st;
     upstream_cluster_stats(c, &st);
     CHECK_INTEQ(st.connects, 1);
-    CHECK_INTEQ(st.calls_started, 2);
+    CHECK_INTEQ(st.calls_started, 3);
     CHECK_INTEQ(st.calls_failed, 0);
     CHECK_INTEQ(st.connections_open, 1);
     CHECK_INTEQ(st.streams_active, 0);

@@ -48,6 +48,7 @@
 
 #include "core/arena.h"
 #include "core/buf.h"
+#include "core/decimal.h"
 #include "core/status.h"
 #include "server/worker.h"
 
@@ -764,19 +765,6 @@ static char *put_str(char *d, const char *s, size_t n)
     return d + n;
 }
 
-static char *put_uint(char *d, size_t v)
-{
-    char tmp[24];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        *d++ = tmp[--n];
-    return d;
-}
-
 /* h2o's http1 header block, byte for byte. */
 static int write_headers(u_conn_t *c, h2o_req_t *req)
 {
@@ -809,7 +797,7 @@ static int write_headers(u_conn_t *c, h2o_req_t *req)
     d = put_str(d, connection, strlen(connection));
     if (req->res.content_length != SIZE_MAX) {
         d = put_str(d, "\r\nContent-Length: ", 18);
-        d = put_uint(d, req->res.content_length);
+        d = decimal_write_u64(d, req->res.content_length);
     }
     d = put_str(d, "\r\n", 2);
     if (ctx->globalconf->server_name.len) {

@@ -62,12 +62,6 @@ static void put_time(access_log_t *l, buf_t *b, int64_t unix_ms)
     buf_putc(b, 'Z');
 }
 
-static void put_uint(buf_t *b, uint64_t v)
-{
-    if (buf_reserve(b, SCALAR_INT_MAX_TEXT) == 0)
-        b->len += scalar_write_uint(b->data + b->len, v, 0);
-}
-
 void access_log_add(access_log_t *l, const access_log_entry_t *e)
 {
     if (l->fd < 0 || l->buf == NULL)
@@ -95,20 +89,20 @@ void access_log_add(access_log_t *l, const access_log_entry_t *e)
     }
     /* integers by hand: the printf family was most of a line's cost */
     buf_puts_lit(&b, ",\"status\":");
-    put_uint(&b, (uint64_t)(e->status > 0 ? e->status : 0));
+    scalar_format_uint64(&b, (uint64_t)(e->status > 0 ? e->status : 0));
     buf_puts_lit(&b, ",\"grpc_status\":");
     if (e->grpc_status >= 0)
-        put_uint(&b, (uint64_t)e->grpc_status);
+        scalar_format_uint64(&b, (uint64_t)e->grpc_status);
     else
         buf_puts_lit(&b, "null");
     buf_puts_lit(&b, ",\"bytes\":");
-    put_uint(&b, e->bytes_sent);
+    scalar_format_uint64(&b, e->bytes_sent);
     buf_puts_lit(&b, ",\"duration_us\":");
-    put_uint(&b, e->duration_us);
+    scalar_format_uint64(&b, e->duration_us);
     /* the gateway's own share of a request is duration_us - upstream_us */
     buf_puts_lit(&b, ",\"upstream_us\":");
     if (e->upstream_us >= 0)
-        put_uint(&b, (uint64_t)e->upstream_us);
+        scalar_format_uint64(&b, (uint64_t)e->upstream_us);
     else
         buf_puts_lit(&b, "null");
     buf_puts_lit(&b, ",\"upstream\":");

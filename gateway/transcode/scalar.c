@@ -10,6 +10,7 @@
  * that our output is byte-identical to protobuf's, not merely equivalent.
  */
 #include "transcode/scalar.h"
+#include "core/decimal.h"
 
 #include <errno.h>
 #include <float.h>
@@ -446,91 +447,6 @@ int scalar_parse_double(const char *s, size_t len, int is_float, double *out, co
 
 /* ---- integer and float printing ----------------------------------------- */
 
-static const char digit_pairs[201] =
-    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-    "8081828384858687888990919293949596979899";
-
-/* Writes v's digits ending just before `end`; returns where they start.
- * Values that fit 32 bits (most of them) take the cheaper 32-bit divisions. */
-/* Exactly four digits, leading zeros kept (v < 10000). */
-static inline void put4(char *p, uint32_t v)
-{
-    uint32_t hi = v / 100, lo = v - hi * 100;
-    memcpy(p, digit_pairs + 2 * hi, 2);
-    memcpy(p + 2, digit_pairs + 2 * lo, 2);
-}
-
-/* Big values split into independent 4-digit chunks first: fewer dependent
- * divisions than a pair-at-a-time loop (the int32-array hot path). */
-static inline char *u32_digits(char *end, uint32_t v)
-{
-    char *p = end;
-    if (v >= 100000000) {
-        uint32_t top = v / 100000000, rest = v - top * 100000000;
-        uint32_t a = rest / 10000;
-        put4(p - 4, rest - a * 10000);
-        put4(p - 8, a);
-        p -= 8;
-        v = top; /* 1..42 */
-    } else if (v >= 10000) {
-        uint32_t a = v / 10000;
-        put4(p - 4, v - a * 10000);
-        p -= 4;
-        v = a;
-    }
-    if (v >= 100) {
-        uint32_t hi = v / 100;
-        p -= 2;
-        memcpy(p, digit_pairs + 2 * (v - hi * 100), 2);
-        v = hi;
-    }
-    if (v >= 10) {
-        p -= 2;
-        memcpy(p, digit_pairs + 2 * v, 2);
-    } else {
-        *--p = (char)('0' + v);
-    }
-    return p;
-}
-
-static inline char *u64_digits(char *end, uint64_t v)
-{
-    char *p = end;
-    while (v > UINT32_MAX) {
-        uint32_t r = (uint32_t)(v % 100);
-        v /= 100;
-        p -= 2;
-        memcpy(p, digit_pairs + 2 * r, 2);
-    }
-    return u32_digits(p, (uint32_t)v);
-}
-
-/* Decimal digits of v: log2 from the leading-zero count, times
- * log10(2) ~ 1233/4096, corrected by one comparison. */
-static inline unsigned u32_width(uint32_t v)
-{
-    static const uint32_t pow10[10] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000};
-    v |= 1; /* 0 has one digit, like 1 */
-    unsigned t = ((32u - (unsigned)__builtin_clz(v)) * 1233u) >> 12;
-    return t + 1 - (v < pow10[t]);
-}
-
-/* Digits of v at o; returns the end. */
-static inline char *write_digits(char *o, uint64_t v)
-{
-    if (v <= UINT32_MAX) {
-        o += u32_width((uint32_t)v);
-        u32_digits(o, (uint32_t)v);
-        return o;
-    }
-    char tmp[20];
-    char *p = u64_digits(tmp + sizeof(tmp), v);
-    size_t n = (size_t)(tmp + sizeof(tmp) - p);
-    memcpy(o, p, n);
-    return o + n;
-}
-
 size_t scalar_write_int(char *dst, int64_t v, int quoted)
 {
     char *o = dst;
@@ -539,7 +455,7 @@ size_t scalar_write_int(char *dst, int64_t v, int quoted)
     if (v < 0)
         *o++ = '-';
     /* 0 - (uint64_t)v is the magnitude for every v, INT64_MIN included */
-    o = write_digits(o, v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
+    o = decimal_write_u64(o, v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
     if (quoted)
         *o++ = '"';
     return (size_t)(o - dst);
@@ -550,7 +466,7 @@ size_t scalar_write_uint(char *dst, uint64_t v, int quoted)
     char *o = dst;
     if (quoted)
         *o++ = '"';
-    o = write_digits(o, v);
+    o = decimal_write_u64(o, v);
     if (quoted)
         *o++ = '"';
     return (size_t)(o - dst);
@@ -757,7 +673,7 @@ int scalar_parse_timestamp(const char *s, size_t len, int64_t *seconds, int32_t 
 
 static inline char *put2(char *p, unsigned v)
 {
-    memcpy(p, digit_pairs + 2 * v, 2);
+    memcpy(p, decimal_pairs + 2 * v, 2);
     return p + 2;
 }
 
@@ -860,7 +776,7 @@ int scalar_format_duration(buf_t *out, int64_t seconds, int32_t nanos)
         *p++ = '-';
     uint64_t mag = seconds < 0 ? 0 - (uint64_t)seconds : (uint64_t)seconds;
     char digits[20];
-    char *d = u64_digits(digits + sizeof(digits), mag);
+    char *d = decimal_u64_backwards(digits + sizeof(digits), mag);
     size_t nd = (size_t)(digits + sizeof(digits) - d);
     memcpy(p, d, nd);
     p += nd;

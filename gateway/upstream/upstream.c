@@ -64,6 +64,7 @@
 #define H2O_USE_LIBUV 0
 #endif
 #include "upstream/upstream.h"
+#include "core/decimal.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -187,6 +188,7 @@ struct upstream_call {
     size_t end_msg_len, end_ntrailers;
     char errmsg[192];
     char tmo[16]; /* grpc-timeout value */
+    size_t tmo_len;
 };
 
 struct conn {
@@ -1481,12 +1483,13 @@ static int call_submit(conn_t *conn, upstream_call_t *call)
     if (call->deadline_at != 0) {
         uint64_t now = now_ms(c);
         uint64_t left = call->deadline_at > now ? call->deadline_at - now : 1;
-        /* at most 8 digits; the unit grows instead */
-        if (left <= 99999999)
-            snprintf(call->tmo, sizeof(call->tmo), "%um", (unsigned)left);
-        else
-            snprintf(call->tmo, sizeof(call->tmo), "%uS", (unsigned)((left + 999) / 1000));
-        nv[n++] = (nghttp2_nv){(uint8_t *)"grpc-timeout", (uint8_t *)call->tmo, 12, strlen(call->tmo),
+        /* gRPC allows at most 8 digits: the unit grows instead (and seconds stop at 8 digits, 3 years) */
+        uint64_t secs = (left + 999) / 1000;
+        char *end = left <= 99999999 ? decimal_write_u64(call->tmo, left)
+                                     : decimal_write_u64(call->tmo, secs <= 99999999 ? secs : 99999999);
+        *end++ = left <= 99999999 ? 'm' : 'S';
+        call->tmo_len = (size_t)(end - call->tmo);
+        nv[n++] = (nghttp2_nv){(uint8_t *)"grpc-timeout", (uint8_t *)call->tmo, 12, call->tmo_len,
                                NGHTTP2_NV_FLAG_NO_COPY_NAME};
     }
     for (size_t i = 0; i < call->nmd; i++) {
