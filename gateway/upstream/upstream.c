@@ -64,6 +64,7 @@
 #define H2O_USE_LIBUV 0
 #endif
 #include "upstream/upstream.h"
+#include "core/block_cache.h"
 #include "core/decimal.h"
 
 #include <errno.h>
@@ -247,6 +248,10 @@ struct upstream_cluster {
     utimer_t resolve_timer;
     nghttp2_session_callbacks *cbs;
     nghttp2_option *opt;
+    /* nghttp2 allocates a stream, an outbound item and a header copy per
+     * call: from free lists of this loop, not malloc */
+    block_cache_t blocks;
+    nghttp2_mem mem;
     nghttp2_nv *nva;
     size_t nvacap;
     upstream_stats_t stats;
@@ -1298,7 +1303,7 @@ static int conn_start(target_t *t)
     memcpy(&conn->addr, &t->addrs[ai], t->addrlens[ai]);
     conn->addrlen = t->addrlens[ai];
 
-    if (nghttp2_session_client_new2(&conn->ng, c->cbs, conn, c->opt) != 0) {
+    if (nghttp2_session_client_new3(&conn->ng, c->cbs, conn, c->opt, &c->mem) != 0) {
         free(conn);
         target_failed(t, "out of memory");
         return -1;
@@ -1464,6 +1469,11 @@ static int reserved_header(const char *name, size_t len)
         (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, sizeof(v) - 1,                                                  \
             NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE                                               \
     }
+
+static void *ng_malloc(size_t n, void *c) { return block_cache_alloc(&((upstream_cluster_t *)c)->blocks, n); }
+static void ng_free(void *p, void *c) { block_cache_free(&((upstream_cluster_t *)c)->blocks, p); }
+static void *ng_calloc(size_t k, size_t n, void *c) { return block_cache_calloc(&((upstream_cluster_t *)c)->blocks, k, n); }
+static void *ng_realloc(void *p, size_t n, void *c) { return block_cache_realloc(&((upstream_cluster_t *)c)->blocks, p, n); }
 
 static int call_submit(conn_t *conn, upstream_call_t *call)
 {
@@ -1720,6 +1730,8 @@ upstream_cluster_t *upstream_cluster_new(h2o_loop_t *loop, const upstream_cluste
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     c->rnd = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)(uintptr_t)c ^ 0x9e3779b97f4a7c15ULL;
+    block_cache_init(&c->blocks, 1024);
+    c->mem = (nghttp2_mem){c, ng_malloc, ng_free, ng_calloc, ng_realloc};
 
     c->targets = calloc(cfg->ntargets, sizeof(*c->targets));
     int ok = c->name != NULL && c->targets != NULL && nghttp2_session_callbacks_new(&c->cbs) == 0 &&
@@ -1828,6 +1840,7 @@ void upstream_cluster_free(upstream_cluster_t *c)
     if (c->cbs != NULL)
         nghttp2_session_callbacks_del(c->cbs);
     nghttp2_option_del(c->opt);
+    block_cache_dispose(&c->blocks); /* the sessions, which allocate from it, are gone */
     free(c->name);
     free(c);
 }
