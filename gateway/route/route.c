@@ -148,14 +148,7 @@ static inline int key_compare(const char *a, size_t alen, const char *b, size_t 
     return 0;
 }
 
-static const char *find_last(const char *s, size_t len, char c)
-{
-    while (len > 0) {
-        if (s[--len] == c)
-            return s + len;
-    }
-    return NULL;
-}
+static const char *find_last(const char *s, size_t len, char c) { return memrchr(s, c, len); }
 
 static void set_error(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -746,30 +739,37 @@ static int scan_path(const route_table_t *t, match_state_t *st, const char *path
 {
     const size_t cap = t->max_segs + 1;
     const char *end = path + len, *p = path + 1, *seg_start = p;
-    bool has_escape = false;
 
     st->nsegs = 0;
-    for (;; p++) {
-        if (p == end || *p == '/' || *p == '?') {
-            path_seg_t *seg = &st->segs[st->nsegs++];
-            seg->raw = seg_start;
-            seg->raw_len = (size_t)(p - seg_start);
-            if (set_segment_key(seg, has_escape, arena) != 0)
-                return -1;
-            if (p == end || *p == '?') {
-                st->end = p;
-                return 0;
-            }
-            seg_start = p + 1;
-            has_escape = false;
-            if (st->nsegs == cap)
-                break;
-        } else if (*p == '%') {
-            if (!is_valid_escape(path, len, (size_t)(p - path)))
+    /* segment by segment with memchr: paths carry 64-character hashes */
+    for (;;) {
+        const char *stop = memchr(p, '/', (size_t)(end - p));
+        if (stop == NULL)
+            stop = end;
+        const char *query = memchr(p, '?', (size_t)(stop - p));
+        if (query != NULL)
+            stop = query;
+        bool has_escape = false;
+        for (const char *pct = memchr(p, '%', (size_t)(stop - p)); pct != NULL;
+             pct = memchr(pct + 3, '%', (size_t)(stop - (pct + 3)))) {
+            /* a valid escape is two hex digits, so it ends inside the segment */
+            if (!is_valid_escape(path, len, (size_t)(pct - path)))
                 return -1;
             has_escape = true;
-            p += 2;
         }
+        path_seg_t *seg = &st->segs[st->nsegs++];
+        seg->raw = p;
+        seg->raw_len = (size_t)(stop - p);
+        if (set_segment_key(seg, has_escape, arena) != 0)
+            return -1;
+        if (stop == end || *stop == '?') {
+            st->end = stop;
+            return 0;
+        }
+        p = stop + 1;
+        seg_start = p;
+        if (st->nsegs == cap)
+            break;
     }
 
     /* Deeper than any template: only `**` can still match. */
