@@ -93,7 +93,7 @@ struct srv {
     atomic_int stop;
     atomic_int accepted, requests, active, max_active, rst_received, pings;
     pthread_mutex_t mu;
-    char last_timeout[32], last_authority[64], last_te[32], last_ct[64];
+    char last_timeout[32], last_authority[64], last_te[32], last_ct[64], last_reqid[64];
     sconn_t *conns[MAX_SCONN];
     int nconns;
 };
@@ -282,6 +282,8 @@ static int s_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t *
         sstr_set(s, s->last_ct, sizeof(s->last_ct), v, vl);
     } else if (IS("grpc-timeout")) {
         sstr_set(s, s->last_timeout, sizeof(s->last_timeout), v, vl);
+    } else if (IS("x-request-id")) {
+        sstr_set(s, s->last_reqid, sizeof(s->last_reqid), v, vl);
     } else if (IS("x-echo")) {
         snprintf(st->echo, sizeof(st->echo), "%.*s", (int)vl, (const char *)v);
     } else if (IS("x-status")) {
@@ -712,10 +714,24 @@ static void test_unary(srv_t *s)
     sstr_get(s, s->last_timeout, buf, sizeof(buf));
     CHECK(strcmp(buf, "123457S") == 0 || strcmp(buf, "123456S") == 0);
 
+    /* a request id on every call: the first goes out indexed (its name
+     * enters the HPACK table), the later ones unindexed by that name */
+    for (int i = 0; i < 3; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "req-%d", i);
+        upstream_header_t rid[] = {{"x-request-id", 12, id, strlen(id)}};
+        res_t ri = {0};
+        start(c, &ri, "Echo", "y", rid, 1, 0);
+        RUN_UNTIL(ri.closed, 5000);
+        CHECK_INTEQ(ri.code, 0);
+        sstr_get(s, s->last_reqid, buf, sizeof(buf));
+        CHECK_STREQ(buf, id);
+    }
+
     upstream_stats_t st;
     upstream_cluster_stats(c, &st);
     CHECK_INTEQ(st.connects, 1);
-    CHECK_INTEQ(st.calls_started, 3);
+    CHECK_INTEQ(st.calls_started, 6);
     CHECK_INTEQ(st.calls_failed, 0);
     CHECK_INTEQ(st.connections_open, 1);
     CHECK_INTEQ(st.streams_active, 0);

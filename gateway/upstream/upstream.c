@@ -201,6 +201,11 @@ struct conn {
     nghttp2_session *ng;
     h2o_linklist_t calls; /* calls with a stream here, in stream order */
     uint32_t nstreams;
+    /* the last stream looked up: one frame's callbacks (a header each) ask
+     * for the same stream in a row, and nghttp2's lookup is a hash probe */
+    int32_t last_id;
+    upstream_call_t *last_call;
+    unsigned indexed_names; /* unique_per_call names sent indexed once (their bits) */
     uint8_t *out;
     size_t outlen, outcap;
     int writing, ping_outstanding, goaway;
@@ -750,9 +755,23 @@ static void call_remote_end(upstream_call_t *call)
 
 /* ---- nghttp2 callbacks ------------------------------------------------- */
 
-static upstream_call_t *stream_call(nghttp2_session *ng, int32_t id)
+static upstream_call_t *stream_call(conn_t *conn, int32_t id)
 {
-    return id > 0 ? nghttp2_session_get_stream_user_data(ng, id) : NULL;
+    if (id <= 0)
+        return NULL;
+    if (id != conn->last_id) {
+        conn->last_id = id;
+        conn->last_call = nghttp2_session_get_stream_user_data(conn->ng, id);
+    }
+    return conn->last_call;
+}
+
+/* The stream no longer leads to its call (closed, or the connection is going). */
+static void forget_stream(conn_t *conn, int32_t id)
+{
+    nghttp2_session_set_stream_user_data(conn->ng, id, NULL);
+    if (id == conn->last_id)
+        conn->last_id = 0;
 }
 
 static ssize_t on_read_body(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t length, uint32_t *flags,
@@ -787,8 +806,8 @@ static ssize_t on_read_body(nghttp2_session *ng, int32_t id, uint8_t *buf, size_
 
 static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
 {
-    (void)ud;
-    upstream_call_t *call = stream_call(ng, frame->hd.stream_id);
+    (void)ng;
+    upstream_call_t *call = stream_call((conn_t *)ud, frame->hd.stream_id);
     if (call == NULL || call->state != CALL_ACTIVE)
         return 0;
     call->block = call->got_headers ? 2 : 1;
@@ -834,8 +853,9 @@ static int hb_add_percent_decoded(upstream_call_t *call, const uint8_t *p, size_
 static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint8_t *name, size_t nl,
                      const uint8_t *value, size_t vl, uint8_t flags, void *ud)
 {
-    (void)flags, (void)ud;
-    upstream_call_t *call = stream_call(ng, frame->hd.stream_id);
+    (void)ng;
+    (void)flags;
+    upstream_call_t *call = stream_call((conn_t *)ud, frame->hd.stream_id);
     if (call == NULL || call->state != CALL_ACTIVE || frame->hd.type != NGHTTP2_HEADERS || call->hdr_overflow)
         return 0;
     if (nl > 0 && name[0] == ':') {
@@ -930,19 +950,20 @@ static void conn_arm_keepalive(conn_t *conn, uint64_t from);
 
 static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
 {
+    (void)ng;
     conn_t *conn = ud;
     upstream_cluster_t *c = conn->cluster;
     upstream_call_t *call;
     switch (frame->hd.type) {
     case NGHTTP2_HEADERS:
-        call = stream_call(ng, frame->hd.stream_id);
+        call = stream_call((conn_t *)ud, frame->hd.stream_id);
         if (call != NULL && call->state == CALL_ACTIVE && call->block != 0) {
             call->remote_ended = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
             on_headers_frame(call, frame);
         }
         break;
     case NGHTTP2_DATA:
-        call = stream_call(ng, frame->hd.stream_id);
+        call = stream_call((conn_t *)ud, frame->hd.stream_id);
         if (call != NULL && call->state == CALL_ACTIVE && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
             call->remote_ended = 1;
             call_remote_end(call); /* no trailers: no grpc-status */
@@ -977,10 +998,10 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
 
 static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const uint8_t *data, size_t len, void *ud)
 {
-    (void)flags, (void)ud;
+    (void)flags;
     /* the connection window never waits for a consumer: a paused stream holds only its own window */
     nghttp2_session_consume_connection(ng, len);
-    upstream_call_t *call = stream_call(ng, id);
+    upstream_call_t *call = stream_call((conn_t *)ud, id);
     if (call == NULL || call->state != CALL_ACTIVE) {
         nghttp2_session_consume_stream(ng, id, len);
         return 0;
@@ -999,6 +1020,7 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
 
 static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
 {
+    (void)ng;
     conn_t *conn = ud;
     if (frame->hd.type == NGHTTP2_GOAWAY && conn->errmsg[0] == '\0') {
         /* nghttp2 ends the session itself when the peer breaks the protocol: keep its reason */
@@ -1009,7 +1031,7 @@ static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *
         return 0;
     }
     if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
-        upstream_call_t *call = stream_call(ng, frame->hd.stream_id);
+        upstream_call_t *call = stream_call((conn_t *)ud, frame->hd.stream_id);
         if (call != NULL)
             call->headers_sent = 1;
     }
@@ -1027,12 +1049,13 @@ static int retryable(conn_t *conn, upstream_call_t *call, uint32_t err)
 
 static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t err, void *ud)
 {
+    (void)ng;
     conn_t *conn = ud;
     upstream_cluster_t *c = conn->cluster;
-    upstream_call_t *call = stream_call(ng, id);
+    upstream_call_t *call = stream_call((conn_t *)ud, id);
     if (call == NULL)
         return 0;
-    nghttp2_session_set_stream_user_data(ng, id, NULL);
+    forget_stream(conn, id);
     h2o_linklist_unlink(&call->link);
     call->conn = NULL;
     conn->nstreams--;
@@ -1373,7 +1396,7 @@ static void conn_close(conn_t *conn, int code, const char *msg)
     while (!h2o_linklist_is_empty(&conn->calls)) {
         upstream_call_t *call = H2O_STRUCT_FROM_MEMBER(upstream_call_t, link, conn->calls.next);
         h2o_linklist_unlink(&call->link);
-        nghttp2_session_set_stream_user_data(conn->ng, call->stream_id, NULL);
+        forget_stream(conn, call->stream_id);
         call->conn = NULL;
         if (retryable(conn, call, NGHTTP2_NO_ERROR)) {
             queue_retry(c, call);
@@ -1441,12 +1464,30 @@ static int ensure_connections(upstream_cluster_t *c)
 /* Metadata whose value is new on every call (ids, trace context): indexing
  * it in HPACK's dynamic table only evicts the entries that do repeat
  * (content-type, te, :authority...) and costs the encoder a table search
- * and an insertion per call. */
-static int unique_per_call(const upstream_header_t *m)
+ * and an insertion per call. Returns the name's bit in conn->indexed_names,
+ * or 0 for metadata that repeats. */
+static unsigned unique_per_call(const upstream_header_t *m)
 {
-    return name_is((const uint8_t *)m->name, m->name_len, "x-request-id") ||
-           name_is((const uint8_t *)m->name, m->name_len, "traceparent") ||
-           name_is((const uint8_t *)m->name, m->name_len, "tracestate");
+    static const char *const names[] = {"x-request-id", "traceparent", "tracestate"};
+    for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (name_is((const uint8_t *)m->name, m->name_len, names[i]))
+            return 1u << i;
+    return 0;
+}
+
+/* Such a header goes out indexed once per connection, so its name is in the
+ * table: the later, unindexed ones refer to it instead of spelling (and
+ * Huffman-coding) the name again. */
+static uint8_t metadata_flags(conn_t *conn, const upstream_header_t *m)
+{
+    unsigned bit = unique_per_call(m);
+    if (bit == 0)
+        return NGHTTP2_NV_FLAG_NONE;
+    if (!(conn->indexed_names & bit)) {
+        conn->indexed_names |= bit;
+        return NGHTTP2_NV_FLAG_NONE;
+    }
+    return NGHTTP2_NV_FLAG_NO_INDEX;
 }
 
 /* Protocol headers a user must not send as metadata: they would break the request or HTTP/2. */
@@ -1507,7 +1548,7 @@ static int call_submit(conn_t *conn, upstream_call_t *call)
         if (reserved_header(m->name, m->name_len))
             continue;
         nv[n++] = (nghttp2_nv){(uint8_t *)m->name, (uint8_t *)m->value, m->name_len, m->value_len,
-                               unique_per_call(m) ? NGHTTP2_NV_FLAG_NO_INDEX : NGHTTP2_NV_FLAG_NONE};
+                               metadata_flags(conn, m)};
     }
     nghttp2_data_provider dp = {.source.ptr = call, .read_callback = on_read_body};
     call->sent = 0;
