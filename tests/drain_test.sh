@@ -171,8 +171,20 @@ if [ ${#admin_flags[@]} -gt 0 ]; then
   start_drain_gateway gw3 --upstream "127.0.0.1:$slow_port" || { echo "0 passed, 1 failed"; exit 1; }
   gw3_pid=$gw_pid
   line=$(wait_line "$work/gw3.err" 'admin listening on' 5)
-  admin=http://127.0.0.1:${line##*:}
+  admin_port=${line##*:}
+  admin=http://127.0.0.1:$admin_port
   check "third gateway becomes ready" wait_ready "$gw" 10
+  gw3=$gw gw3_port=$gw_port
+
+  # a successor on the same admin port (a handover on one config): it
+  # serves at once and takes the admin port when the third one is gone
+  admin_flags=(--admin "127.0.0.1:$admin_port")
+  start_drain_gateway gw4 --upstream "127.0.0.1:$slow_port" || { echo "0 passed, 1 failed"; exit 1; }
+  gw4_pid=$gw_pid gw4=$gw
+  check "a second gateway on a taken admin port starts and serves" wait_ready "$gw4" 10
+  check "... saying the admin API waits for the port" grep -q "admin 127.0.0.1:$admin_port in use" "$work/gw4.err"
+  gw=$gw3 gw_port=$gw3_port
+
   exec 3<>"/dev/tcp/127.0.0.1/$gw_port"
   http_get 3 /q/health/ready
   check "readiness 200 before POST /admin/drain" [ "$r_status" = 200 ]
@@ -184,6 +196,15 @@ if [ ${#admin_flags[@]} -gt 0 ]; then
   check "the gateway drains and exits after POST /admin/drain" wait_exit "$gw3_pid" 15
   wait "$gw3_pid"
   check "... with status 0" [ $? -eq 0 ]
+
+  check "the successor takes the admin port once it is free" \
+    wait_line "$work/gw4.err" "admin listening on 127.0.0.1:$admin_port \\(the port came free\\)" 5
+  check "... and answers the admin API there" \
+    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$admin/admin/clusters")" = 200 ]
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X POST "$admin/admin/drain")
+  check "... including POST /admin/drain" [ "${code:0:1}" = 2 ]
+  check "... after which it exits" wait_exit "$gw4_pid" 15
+  wait "$gw4_pid"
 fi
 
 echo "$passed passed, $failed failed"

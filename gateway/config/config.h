@@ -112,7 +112,7 @@ typedef struct config {
     char *admin_host;            /* admin API listener; NULL = off */
     uint16_t admin_port;         /* 127.0.0.1:9005 by default */
     char *admin_token;           /* bearer token; required off loopback */
-    int admin_explicit;          /* given by file or flag: a busy port is fatal */
+    int admin_explicit;          /* given by file or flag: a bad address is fatal (a busy port is waited for) */
     unsigned workers;            /* 0 = one per core */
     char *descriptors;           /* NULL = the built descriptor set of proto/ */
     char *access_log;            /* "stdout" (default), "stderr", "off" or a path */

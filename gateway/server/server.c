@@ -23,6 +23,7 @@
 #include "control/admin.h"
 #include "server/api.h"
 #include "server/health.h"
+#include "server/listener.h"
 #include "server/metrics.h"
 #include "server/worker.h"
 
@@ -49,42 +50,6 @@ static int admin_dispatch(h2o_handler_t *self, h2o_req_t *req)
     (void)self;
     admin_handle(req);
     return 0;
-}
-
-/* A listening socket for host:port; *port is updated when it was 0.
- * reuseport: shared with the other workers and with a successor process;
- * the admin listener is not, so two gateways never split its calls. */
-static int open_listener(const char *host, uint16_t *port, int reuseport, char *err, size_t errlen)
-{
-    char service[8];
-    snprintf(service, sizeof(service), "%u", (unsigned)*port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *res;
-    int rc = getaddrinfo(host, service, &hints, &res);
-    if (rc != 0) {
-        snprintf(err, errlen, "listen %s:%u: %s", host, (unsigned)*port, gai_strerror(rc));
-        return -1;
-    }
-    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    int one = 1;
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-        (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) ||
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0 ||
-        bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
-        snprintf(err, errlen, "listen %s:%u: %s", host, (unsigned)*port, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        freeaddrinfo(res);
-        return -1;
-    }
-    freeaddrinfo(res);
-    if (*port == 0) {
-        struct sockaddr_storage ss;
-        socklen_t sl = sizeof(ss);
-        getsockname(fd, (struct sockaddr *)&ss, &sl);
-        *port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                              : ((struct sockaddr_in *)&ss)->sin_port);
-    }
-    return fd;
 }
 
 static int open_log(const char *dest, int *owned, char *err, size_t errlen)
@@ -232,7 +197,7 @@ server_t *server_new(const config_t *cfg, const schema_t *schema, const binding_
     for (size_t li = 0; li < cfg->nlisteners; li++) {
         uint16_t port = cfg->listeners[li].port;
         for (unsigned wi = 0; wi < s->nworkers; wi++) {
-            int fd = open_listener(cfg->listeners[li].host, &port, 1, err, errlen);
+            int fd = listener_open(cfg->listeners[li].host, &port, 1, err, errlen);
             if (fd < 0)
                 goto fail;
             s->workers[wi].listen_fds[li] = fd;
@@ -243,15 +208,25 @@ server_t *server_new(const config_t *cfg, const schema_t *schema, const binding_
     }
     if (cfg->admin_host != NULL) {
         uint16_t port = cfg->admin_port;
-        if ((sh->admin_fd = open_listener(cfg->admin_host, &port, 0, err, errlen)) < 0) {
-            char why[300];
-            snprintf(why, sizeof(why), "admin %s (another gateway here? --admin HOST:PORT or --admin off)", err);
-            snprintf(err, errlen, "%s", why);
-            /* the default address taken (a second gateway on this host, a
-             * handover): serve without the admin API rather than not at all */
-            if (cfg->admin_explicit)
+        if ((sh->admin_fd = listener_open(cfg->admin_host, &port, 0, err, errlen)) < 0) {
+            if (errno == EADDRINUSE) {
+                /* another gateway holds it: the one this replaces, in a
+                 * handover on the same config. Worker 0 takes the port when
+                 * it comes free (the admin port is not shared, so the two
+                 * never split the admin calls). */
+                sh->admin_waiting = 1;
+                fprintf(stderr,
+                        "aurigraph-gateway: warning: admin %s:%u in use (another gateway here?); the admin API "
+                        "starts when the port comes free\n",
+                        cfg->admin_host, (unsigned)port);
+            } else if (cfg->admin_explicit) {
+                char why[300];
+                snprintf(why, sizeof(why), "admin %s", err);
+                snprintf(err, errlen, "%s", why);
                 goto fail;
-            fprintf(stderr, "aurigraph-gateway: warning: %s; the admin API is off\n", err);
+            } else {
+                fprintf(stderr, "aurigraph-gateway: warning: admin %s; the admin API is off\n", err);
+            }
         } else {
             fprintf(stderr, "aurigraph-gateway admin listening on %s:%u\n", cfg->admin_host, (unsigned)port);
         }

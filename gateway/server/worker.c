@@ -33,6 +33,7 @@
 #include "front/http1_uring.h"
 #include "server/api.h"
 #include "server/health.h"
+#include "server/listener.h"
 
 #define WORKER_TICK_MS 100
 #define WORKER_ACCEPT_GRACE_MS 200
@@ -211,6 +212,34 @@ static void on_admin_accept(h2o_socket_t *listener, const char *err)
         h2o_accept(&w->admin_accept, sock);
 }
 
+static void admin_listen(worker_t *w, int fd)
+{
+    w->admin_accept.ctx = &w->h2o;
+    w->admin_accept.hosts = w->shared->admin_hosts;
+    w->admin_listener = h2o_evloop_socket_create(w->h2o.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+    w->admin_listener->data = w;
+    h2o_socket_read_start(w->admin_listener, on_admin_accept);
+}
+
+/* Worker 0, while its admin port is taken: a try a second. */
+static void admin_retry_tick(worker_t *w)
+{
+    shared_t *sh = w->shared;
+    uint64_t now = h2o_now(w->h2o.loop);
+    if (now < w->admin_retry_at)
+        return;
+    w->admin_retry_at = now + 1000;
+    uint16_t port = sh->cfg->admin_port;
+    char err[200];
+    int fd = listener_open(sh->cfg->admin_host, &port, 0, err, sizeof(err));
+    if (fd < 0)
+        return;
+    admin_listen(w, fd);
+    sh->admin_waiting = 0;
+    fprintf(stderr, "aurigraph-gateway admin listening on %s:%u (the port came free)\n", sh->cfg->admin_host,
+            (unsigned)port);
+}
+
 /* Upstream asks before it sends a call to a target: a target failing its
  * health checks gets none while its siblings pass theirs. */
 static int target_ok(void *ctx, size_t target)
@@ -244,6 +273,8 @@ static void on_tick(h2o_timeout_entry_t *entry)
     if (w->id == 0 && !atomic_load(&sh->stop_requested)) {
         health_tick(w);
         rollouts_tick(w);
+        if (sh->admin_waiting)
+            admin_retry_tick(w);
     }
     if (atomic_load(&sh->stop_requested))
         drain_tick(w);
@@ -290,12 +321,8 @@ static int start(worker_t *w)
         }
     }
     if (w->id == 0 && sh->admin_fd >= 0) {
-        w->admin_accept.ctx = &w->h2o;
-        w->admin_accept.hosts = sh->admin_hosts;
-        w->admin_listener = h2o_evloop_socket_create(w->h2o.loop, sh->admin_fd, H2O_SOCKET_FLAG_DONT_READ);
+        admin_listen(w, sh->admin_fd);
         sh->admin_fd = -1; /* the socket owns it now */
-        w->admin_listener->data = w;
-        h2o_socket_read_start(w->admin_listener, on_admin_accept);
     }
 
     w->listeners = calloc(w->nlisten, sizeof(*w->listeners));

@@ -51,6 +51,7 @@ typedef struct shared {
     h2o_globalconf_t h2o;
     int log_fd;                     /* -1: access log off */
     int admin_fd;                   /* the admin listener, for worker 0; -1 none */
+    int admin_waiting;              /* its port was taken at start: worker 0 retries */
     h2o_hostconf_t *api_hosts[2];   /* what each listener serves: apart, so no */
     h2o_hostconf_t *admin_hosts[2]; /* Host header reaches the admin API */
     _Atomic int started;            /* every worker is serving */
@@ -75,6 +76,7 @@ typedef struct worker {
     uint64_t rng;                   /* the version choice's own random state */
     h2o_socket_t *admin_listener;   /* worker 0 only */
     h2o_accept_ctx_t admin_accept;
+    uint64_t admin_retry_at;        /* loop ms of the next try for a taken admin port */
     api_request_t *free_requests;   /* recycled request contexts */
     size_t nfree_requests;
     uint64_t in_flight;
