@@ -18,7 +18,7 @@ static void usage(FILE *out)
 {
     fputs("usage: aurigraph-services [--listen HOST:PORT] [--fail-rate F] [--fail-code N]\n"
           "                          [--fail-details TEXT] [--latency-ms N] [--version-tag TAG]\n"
-          "                          [--threads N] [--help]\n"
+          "                          [--threads N] [--max-connection-age-ms N] [--help]\n"
           "\n"
           "Reference gRPC services of the Aurigraph V11 API (package aurigraph.v11)\n"
           "plus grpc.health.v1.Health/Check, on an insecure HTTP/2 port.\n"
@@ -37,6 +37,10 @@ static void usage(FILE *out)
           "  --version-tag TAG   send initial metadata \"x-version-tag: TAG\" on every call\n"
           "  --threads N         threads polling gRPC (default 1; more help only with\n"
           "                      many client connections: the services share one lock)\n"
+          "  --max-connection-age-ms N\n"
+          "                      send each client connection a GOAWAY after N ms (gRPC's\n"
+          "                      max connection age; calls in flight get 5 s to finish),\n"
+          "                      as servers behind load balancers do to spread clients\n"
           "  --help              this text\n"
           "\n"
           "SIGINT or SIGTERM shuts down cleanly (open streams are cancelled), exit 0.\n",
@@ -99,7 +103,7 @@ int main(int argc, char **argv)
         if (strcmp(flag, "--listen") && strcmp(flag, "--fail-rate") && strcmp(flag, "--fail-code") &&
             strcmp(flag, "--fail-details") &&
             strcmp(flag, "--latency-ms") && strcmp(flag, "--version-tag") &&
-            strcmp(flag, "--threads"))
+            strcmp(flag, "--threads") && strcmp(flag, "--max-connection-age-ms"))
             return bad(flag, NULL, "unknown option");
         if (!val)
             return bad(flag, NULL, "needs a value");
@@ -130,6 +134,10 @@ int main(int argc, char **argv)
             if (parse_long(val, 0, 600000, &n) != 0)
                 return bad(flag, val, "expected milliseconds from 0 to 600000");
             o.latency_ms = (int)n;
+        } else if (strcmp(flag, "--max-connection-age-ms") == 0) {
+            if (parse_long(val, 1, 86400000, &n) != 0)
+                return bad(flag, val, "expected milliseconds from 1 to 86400000");
+            o.max_connection_age_ms = (int)n;
         } else if (strcmp(flag, "--threads") == 0) {
             if (parse_long(val, 1, 64, &n) != 0)
                 return bad(flag, val, "expected 1 to 64 threads");

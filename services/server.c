@@ -695,7 +695,7 @@ static void install_signals(void)
 
 int server_run(const struct server_opts *opts)
 {
-    grpc_arg argv[4];
+    grpc_arg argv[6];
     grpc_channel_args args;
     grpc_server_credentials *creds;
     const char *colon;
@@ -725,6 +725,15 @@ int server_run(const struct server_opts *opts)
     argv[3].key = (char *)GRPC_ARG_HTTP2_MAX_PING_STRIKES;
     argv[3].value.integer = 0;
     args.num_args = 4;
+    if (opts->max_connection_age_ms > 0) {
+        argv[4].type = GRPC_ARG_INTEGER;
+        argv[4].key = (char *)GRPC_ARG_MAX_CONNECTION_AGE_MS;
+        argv[4].value.integer = opts->max_connection_age_ms;
+        argv[5].type = GRPC_ARG_INTEGER;
+        argv[5].key = (char *)GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS;
+        argv[5].value.integer = 5000;
+        args.num_args = 6;
+    }
     args.args = argv;
     S.server = grpc_server_create(&args, NULL);
     S.cq = grpc_completion_queue_create_for_next(NULL);

@@ -15,6 +15,7 @@ struct server_opts {
     int latency_ms;               /* added before every answer */
     const char *version_tag;      /* NULL: no x-version-tag metadata */
     int threads;                  /* completion-queue pollers, >= 1 */
+    int max_connection_age_ms;    /* 0: connections live as long as the client keeps them */
 };
 
 /* Returns the process exit status. */

@@ -63,6 +63,7 @@ typedef struct version_row {
     counter_t errors;
     counter_t le[NBUCKETS];
     counter_t count, sum_us;
+    counter_t connects, goaways; /* the upstream's own totals, copied at the worker's tick */
 } version_row_t;
 
 struct metrics {
@@ -181,6 +182,14 @@ void metrics_record_upstream(metrics_t *m, size_t row, int code, uint64_t durati
         bump(&r->le[b], 1);
     bump(&r->count, 1);
     bump(&r->sum_us, duration_us);
+}
+
+void metrics_set_upstream_connections(metrics_t *m, size_t row, uint64_t connects, uint64_t goaways)
+{
+    if (row >= m->nversions)
+        return;
+    atomic_store_explicit(&m->versions[row].connects, connects, memory_order_relaxed);
+    atomic_store_explicit(&m->versions[row].goaways, goaways, memory_order_relaxed);
 }
 
 /* One counter of one row summed over the workers' blocks. */
@@ -383,6 +392,24 @@ static void upstream_metrics(buf_t *b, shared_t *sh, int om)
         buf_puts_lit(b, "gateway_upstream_errors_total{");
         version_labels(b, sh->split.rows[row]);
         buf_printf(b, "} %llu\n", (unsigned long long)sum_version(sh, row, offsetof(version_row_t, errors)));
+    }
+    static const struct {
+        const char *name, *help;
+        size_t field;
+    } conn_counters[] = {
+        {"gateway_upstream_connects_total", "Upstream connections opened, by cluster version.",
+         offsetof(version_row_t, connects)},
+        {"gateway_upstream_goaways_total", "GOAWAYs received from upstreams (a server rotating or closing its connection).",
+         offsetof(version_row_t, goaways)},
+    };
+    for (size_t k = 0; k < sizeof(conn_counters) / sizeof(conn_counters[0]); k++) {
+        family(b, om, conn_counters[k].name, "counter", conn_counters[k].help);
+        for (size_t row = 0; row < nrows; row++) {
+            buf_puts(b, conn_counters[k].name);
+            buf_putc(b, '{');
+            version_labels(b, sh->split.rows[row]);
+            buf_printf(b, "} %llu\n", (unsigned long long)sum_version(sh, row, conn_counters[k].field));
+        }
     }
     family(b, om, "gateway_upstream_request_duration_seconds", "histogram", "Upstream call time by cluster version.");
     for (size_t row = 0; row < nrows; row++) {

@@ -36,6 +36,9 @@ void metrics_record_http(metrics_t *m, size_t binding, const char *method, size_
 void metrics_record_grpc(metrics_t *m, size_t binding, int code, uint64_t duration_us);
 /* One upstream call answered by the version of split row `row`. */
 void metrics_record_upstream(metrics_t *m, size_t row, int code, uint64_t duration_us);
+/* The worker's upstream of split row `row`: connections opened and GOAWAYs
+ * received so far (its own totals, set at each tick). */
+void metrics_set_upstream_connections(metrics_t *m, size_t row, uint64_t connects, uint64_t goaways);
 
 /* A version's counters summed over the workers, for the rollout's gates:
  * calls, those that count as errors (their code maps to 5xx), and the

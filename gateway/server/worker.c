@@ -270,6 +270,13 @@ static void on_tick(h2o_timeout_entry_t *entry)
     worker_t *w = (worker_t *)((char *)entry - offsetof(worker_t, tick_entry));
     shared_t *sh = w->shared;
     access_log_flush(&w->log);
+    for (size_t row = 0; row < sh->split.nrows && w->upstreams; row++) {
+        if (w->upstreams[row] == NULL)
+            continue;
+        upstream_stats_t st;
+        upstream_cluster_stats(w->upstreams[row], &st);
+        metrics_set_upstream_connections(w->metrics, row, st.connects, st.goaways_received);
+    }
     if (w->id == 0 && !atomic_load(&sh->stop_requested)) {
         health_tick(w);
         rollouts_tick(w);
