@@ -77,27 +77,7 @@ global:
 rule_files:
   - $work/alerts.yml
 EOF
-prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/tsdb" \
-  --web.listen-address=127.0.0.1:0 >"$work/prometheus.log" 2>&1 &
-prom_pid=$!
-pids+=("$prom_pid")
-prom=
-deadline=$((SECONDS + 30))
-while [ $SECONDS -lt $deadline ] && [ -e "/proc/$prom_pid" ]; do
-  if [ -z "$prom" ]; then
-    port=$(listen_port "$prom_pid") && prom=http://127.0.0.1:$port
-  fi
-  if [ -n "$prom" ] && [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$prom/-/ready")" = 200 ]; then
-    break
-  fi
-  sleep 0.2
-done
-if ! [ -n "$prom" ] || [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$prom/-/ready")" != 200 ]; then
-  bad "prometheus starts and becomes ready"
-  tail -n 20 "$work/prometheus.log"
-  echo "$passed passed, $failed failed"
-  exit 1
-fi
+start_prometheus || give_up "prometheus starts and becomes ready"
 ok
 
 # query EXPR: 0 when Prometheus evaluates it without error; else prints why

@@ -12,22 +12,12 @@ source "$(dirname "$0")/lib.sh"
 need_binaries
 need curl nghttp
 
-# the admin listener, where the binary has one, must not take a fixed port
-admin_flags=()
-# (the help read whole first: grep -q quitting early fails the pipe under pipefail)
-help=$("$gateway_bin" --help 2>&1)
-grep -q -- '--admin ' <<<"$help" && admin_flags=(--admin off)
+# the admin listener must not take the fixed default port
+admin_flags=(--admin off)
 
 # lib.sh's start_gateway, quiet and off the fixed admin port
 start_drain_gateway() { start_gateway "$1" --access-log off "${admin_flags[@]}" "${@:2}"; }
 
-# a child that has exited stays a zombie until waited for: look at its state
-running() { [ -e "/proc/$1" ] && ! grep -q '^[0-9]* (.*) Z' "/proc/$1/stat" 2>/dev/null; }
-wait_exit() { # wait_exit PID SECONDS: 0 once it has exited
-  local deadline=$((SECONDS + $2))
-  while running "$1" && [ $SECONDS -lt $deadline ]; do sleep 0.05; done
-  ! running "$1"
-}
 
 # http_get FD PATH: one GET on a connection opened earlier (exec FD<>/dev/tcp/...).
 # Sets r_status, r_conn (the Connection header, lower case) and r_body;
@@ -164,48 +154,46 @@ wait "$cut_pid"
 check "... and the call it cut short answers 503 UNAVAILABLE" \
   bash -c "[ \"\$(cat '$work/cut.code')\" = 503 ] && grep -q '\"code\":14' '$work/cut.body'"
 
-# ---- POST /admin/drain, where the binary has an admin listener -----------------
+# ---- POST /admin/drain ---------------------------------------------------------
 
-if [ ${#admin_flags[@]} -gt 0 ]; then
-  admin_flags=(--admin 127.0.0.1:0)
-  start_drain_gateway gw3 --upstream "127.0.0.1:$slow_port" || { echo "0 passed, 1 failed"; exit 1; }
-  gw3_pid=$gw_pid
-  line=$(wait_line "$work/gw3.err" 'admin listening on' 5)
-  admin_port=${line##*:}
-  admin=http://127.0.0.1:$admin_port
-  check "third gateway becomes ready" wait_ready "$gw" 10
-  gw3=$gw gw3_port=$gw_port
+admin_flags=(--admin 127.0.0.1:0)
+start_drain_gateway gw3 --upstream "127.0.0.1:$slow_port" || { echo "0 passed, 1 failed"; exit 1; }
+gw3_pid=$gw_pid
+line=$(wait_line "$work/gw3.err" 'admin listening on' 5)
+admin_port=${line##*:}
+admin=http://127.0.0.1:$admin_port
+check "third gateway becomes ready" wait_ready "$gw" 10
+gw3=$gw gw3_port=$gw_port
 
-  # a successor on the same admin port (a handover on one config): it
-  # serves at once and takes the admin port when the third one is gone
-  admin_flags=(--admin "127.0.0.1:$admin_port")
-  start_drain_gateway gw4 --upstream "127.0.0.1:$slow_port" || { echo "0 passed, 1 failed"; exit 1; }
-  gw4_pid=$gw_pid gw4=$gw
-  check "a second gateway on a taken admin port starts and serves" wait_ready "$gw4" 10
-  check "... saying the admin API waits for the port" grep -q "admin 127.0.0.1:$admin_port in use" "$work/gw4.err"
-  gw=$gw3 gw_port=$gw3_port
+# a successor on the same admin port (a handover on one config): it
+# serves at once and takes the admin port when the third one is gone
+admin_flags=(--admin "127.0.0.1:$admin_port")
+start_drain_gateway gw4 --upstream "127.0.0.1:$slow_port" || { echo "0 passed, 1 failed"; exit 1; }
+gw4_pid=$gw_pid gw4=$gw
+check "a second gateway on a taken admin port starts and serves" wait_ready "$gw4" 10
+check "... saying the admin API waits for the port" grep -q "admin 127.0.0.1:$admin_port in use" "$work/gw4.err"
+gw=$gw3 gw_port=$gw3_port
 
-  exec 3<>"/dev/tcp/127.0.0.1/$gw_port"
-  http_get 3 /q/health/ready
-  check "readiness 200 before POST /admin/drain" [ "$r_status" = 200 ]
-  code=$(curl -s -o "$work/admin.body" -w '%{http_code}' --max-time 5 -X POST "$admin/admin/drain")
-  check "POST /admin/drain answers 2xx" [ "${code:0:1}" = 2 ]
-  http_get 3 /q/health/ready
-  check "readiness 503 right after POST /admin/drain" [ "$r_status" = 503 ]
-  exec 3>&-
-  check "the gateway drains and exits after POST /admin/drain" wait_exit "$gw3_pid" 15
-  wait "$gw3_pid"
-  check "... with status 0" [ $? -eq 0 ]
+exec 3<>"/dev/tcp/127.0.0.1/$gw_port"
+http_get 3 /q/health/ready
+check "readiness 200 before POST /admin/drain" [ "$r_status" = 200 ]
+code=$(curl -s -o "$work/admin.body" -w '%{http_code}' --max-time 5 -X POST "$admin/admin/drain")
+check "POST /admin/drain answers 2xx" [ "${code:0:1}" = 2 ]
+http_get 3 /q/health/ready
+check "readiness 503 right after POST /admin/drain" [ "$r_status" = 503 ]
+exec 3>&-
+check "the gateway drains and exits after POST /admin/drain" wait_exit "$gw3_pid" 15
+wait "$gw3_pid"
+check "... with status 0" [ $? -eq 0 ]
 
-  check "the successor takes the admin port once it is free" \
-    wait_line "$work/gw4.err" "admin listening on 127.0.0.1:$admin_port \\(the port came free\\)" 5
-  check "... and answers the admin API there" \
-    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$admin/admin/clusters")" = 200 ]
-  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X POST "$admin/admin/drain")
-  check "... including POST /admin/drain" [ "${code:0:1}" = 2 ]
-  check "... after which it exits" wait_exit "$gw4_pid" 15
-  wait "$gw4_pid"
-fi
+check "the successor takes the admin port once it is free" \
+  wait_line "$work/gw4.err" "admin listening on 127.0.0.1:$admin_port \\(the port came free\\)" 5
+check "... and answers the admin API there" \
+  [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$admin/admin/clusters")" = 200 ]
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X POST "$admin/admin/drain")
+check "... including POST /admin/drain" [ "${code:0:1}" = 2 ]
+check "... after which it exits" wait_exit "$gw4_pid" 15
+wait "$gw4_pid"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -284,8 +284,6 @@ check "access log: no upstream time without a call" jqf -e -s 'map(select(.route
 
 # ---- drain -------------------------------------------------------------------
 
-# a child that has exited stays a zombie until waited for: look at its state
-running() { [ -e "/proc/$1" ] && ! grep -q '^[0-9]* (.*) Z' "/proc/$1/stat" 2>/dev/null; }
 kill -TERM "$main_gw_pid"
 deadline=$((SECONDS + 12))
 while running "$main_gw_pid" && [ $SECONDS -lt $deadline ]; do sleep 0.1; done

@@ -17,36 +17,15 @@ need_binaries
 need curl wrk jq
 rounds=${AG_HANDOVER_ROUNDS:-1}
 
-running() { [ -e "/proc/$1" ] && ! grep -q '^[0-9]* (.*) Z' "/proc/$1/stat" 2>/dev/null; }
-wait_exit() { # wait_exit PID SECONDS: 0 once it has exited
-  local deadline=$((SECONDS + $2))
-  while running "$1" && [ $SECONDS -lt $deadline ]; do sleep 0.05; done
-  ! running "$1"
+# the admin listener must not take the fixed default port
+ho_start() { # ho_start NAME PORT: a gateway on 127.0.0.1:PORT; sets gw_port, gw_pid
+  gw_listen=127.0.0.1:$2 start_gateway "$1" --upstream "127.0.0.1:$svc_port" --admin off
 }
 
-admin_flags=()
-# (the help read whole first: grep -q quitting early fails the pipe under pipefail)
-help=$("$gateway_bin" --help 2>&1)
-grep -q -- '--admin ' <<<"$help" && admin_flags=(--admin off)
-
-start_gateway() { # start_gateway NAME PORT: sets gw_port, gw_pid
-  "$gateway_bin" --listen "127.0.0.1:$2" --upstream "127.0.0.1:$svc_port" --workers 2 \
-    --access-log "$work/$1.log" "${admin_flags[@]}" >"$work/$1.out" 2>"$work/$1.err" &
-  gw_pid=$!
-  pids+=("$gw_pid")
-  local line
-  line=$(wait_line "$work/$1.err" 'aurigraph-gateway listening on' 10) || { cat "$work/$1.err"; return 1; }
-  line=${line%% (*}
-  gw_port=${line##*:}
-}
-
-"$services_bin" --listen 127.0.0.1:0 >"$work/svc.out" 2>"$work/svc.err" &
-pids+=($!)
-line=$(wait_line "$work/svc.out" 'listening on' 10) || { cat "$work/svc.err"; echo "0 passed, 1 failed"; exit 1; }
-svc_port=${line##*:}
+start_services svc || give_up "services start"
 echo "net.ipv4.tcp_migrate_req = $(cat /proc/sys/net/ipv4/tcp_migrate_req 2>/dev/null || echo absent) (left as it is)"
 
-start_gateway a0 0 || { echo "0 passed, 1 failed"; exit 1; }
+ho_start a0 0 || { echo "0 passed, 1 failed"; exit 1; }
 port=$gw_port
 a_pid=$gw_pid
 gw=http://127.0.0.1:$port
@@ -69,7 +48,7 @@ for round in $(seq "$rounds"); do
   wrkc_pid=$!
   pids+=("$wrk_pid" "$wrkc_pid")
   sleep 2 # A alone under load for a while
-  start_gateway "b$round" "$port" || { bad "round $round: B starts on A's port"; break; }
+  ho_start "b$round" "$port" || { bad "round $round: B starts on A's port"; break; }
   b_pid=$gw_pid
   check "round $round: B listens on the same port" [ "$gw_port" = "$port" ]
   sleep 0.5 # both serving

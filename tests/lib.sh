@@ -90,14 +90,41 @@ listen_port() {
   [ -n "$hex" ] && echo $((16#$hex))
 }
 
+# running PID: alive (a child that has exited stays a zombie until waited for)
+running() { [ -e "/proc/$1" ] && ! grep -q '^[0-9]* (.*) Z' "/proc/$1/stat" 2>/dev/null; }
+wait_exit() { # wait_exit PID SECONDS: 0 once it has exited
+  local deadline=$((SECONDS + $2))
+  while running "$1" && [ $SECONDS -lt $deadline ]; do sleep 0.05; done
+  ! running "$1"
+}
+
+# start_prometheus: a real Prometheus on $work/prometheus.yml, loopback, a
+# port of its own; sets prom (base URL) and prom_pid; 1 when it is not ready
+# within 30 s (its log's tail printed)
+prom_ready() { [ -n "$prom" ] && [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$prom/-/ready")" = 200 ]; }
+start_prometheus() {
+  prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/tsdb" \
+    --web.listen-address=127.0.0.1:0 >"$work/prometheus.log" 2>&1 &
+  prom_pid=$!
+  pids+=("$prom_pid")
+  prom=
+  local deadline=$((SECONDS + 30)) port
+  while [ $SECONDS -lt $deadline ] && [ -e "/proc/$prom_pid" ] && ! prom_ready; do
+    [ -n "$prom" ] || { port=$(listen_port "$prom_pid") && prom=http://127.0.0.1:$port; }
+    sleep 0.2
+  done
+  prom_ready || { tail -n 20 "$work/prometheus.log"; return 1; }
+}
+
 # start_gateway NAME [FLAGS...]: sets gw_port, gw_pid, gw (base URL). The
-# command is gateway_cmd (default: the gateway), with --workers 2 and an
-# access log in $work/NAME.log before FLAGS (a later flag wins).
+# command is gateway_cmd (default: the gateway), listening on gw_listen
+# (default 127.0.0.1:0), with --workers 2 and an access log in
+# $work/NAME.log before FLAGS (a later flag wins).
 start_gateway() {
   local name=$1; shift
   local cmd=("$gateway_bin")
   [ -n "${gateway_cmd+x}" ] && cmd=("${gateway_cmd[@]}")
-  "${cmd[@]}" --listen 127.0.0.1:0 --workers 2 --access-log "$work/$name.log" "$@" \
+  "${cmd[@]}" --listen "${gw_listen:-127.0.0.1:0}" --workers 2 --access-log "$work/$name.log" "$@" \
     >"$work/$name.out" 2>"$work/$name.err" &
   gw_pid=$!
   pids+=("$gw_pid")

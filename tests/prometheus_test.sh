@@ -98,18 +98,7 @@ scrape_configs:
     static_configs:
       - targets: ["127.0.0.1:$gw_port"]
 EOF
-prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/tsdb" \
-  --web.listen-address=127.0.0.1:0 >"$work/prometheus.log" 2>&1 &
-prom_pid=$!
-pids+=("$prom_pid")
-prom=
-prom_ready() { [ -n "$prom" ] && [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$prom/-/ready")" = 200 ]; }
-deadline=$((SECONDS + 30))
-while [ $SECONDS -lt $deadline ] && [ -e "/proc/$prom_pid" ] && ! prom_ready; do
-  [ -n "$prom" ] || { port=$(listen_port "$prom_pid") && prom=http://127.0.0.1:$port; }
-  sleep 0.2
-done
-prom_ready || { tail -n 20 "$work/prometheus.log"; give_up "prometheus starts and becomes ready"; }
+start_prometheus || give_up "prometheus starts and becomes ready"
 ok
 
 # q EXPR: the query's JSON answer in $work/q.json; 0 when it succeeded

@@ -1520,6 +1520,28 @@ static int next_flag(int argc, char **argv, int *i, const flag_t **flag, const c
     return 0;
 }
 
+/* The default cluster, for --upstream and --upstream-version: the first of
+ * those flags replaces what the file said of it (targets, versions, and the
+ * service map, which would point elsewhere), the later ones add to it. */
+static config_cluster_t *flag_cluster(config_t *c, bool *upstream_seen)
+{
+    config_cluster_t *cl = cluster_find(c, "default");
+    if (cl == NULL) {
+        c->clusters = xrealloc(c->clusters, c->nclusters + 1, sizeof(*c->clusters));
+        cl = &c->clusters[c->nclusters++];
+        cluster_init(cl, "default");
+    }
+    if (!*upstream_seen) {
+        cluster_clear_targets(cl);
+        cluster_clear_versions(cl);
+        services_free(c->services, c->nservices);
+        c->services = NULL;
+        c->nservices = 0;
+        *upstream_seen = true;
+    }
+    return cl;
+}
+
 static int apply_flag(config_t *c, const flag_t *flag, const char *val, bool *listen_seen, bool *upstream_seen,
                       char *err, size_t errlen)
 {
@@ -1573,19 +1595,7 @@ static int apply_flag(config_t *c, const flag_t *flag, const char *val, bool *li
             errf(err, errlen, "--upstream: bad address \"%s\": %s", val, why);
             return -1;
         }
-        config_cluster_t *cl = cluster_find(c, "default");
-        if (cl == NULL) {
-            c->clusters = xrealloc(c->clusters, c->nclusters + 1, sizeof(*c->clusters));
-            cl = &c->clusters[c->nclusters++];
-            cluster_init(cl, "default");
-        }
-        if (!*upstream_seen) {
-            cluster_clear_targets(cl);
-            services_free(c->services, c->nservices);
-            c->services = NULL;
-            c->nservices = 0;
-            *upstream_seen = true;
-        }
+        config_cluster_t *cl = flag_cluster(c, upstream_seen);
         cluster_clear_versions(cl);
         cluster_add_target(cl, host, port);
         free(host);
@@ -1618,21 +1628,7 @@ static int apply_flag(config_t *c, const flag_t *flag, const char *val, bool *li
             free(host);
             return -1;
         }
-        config_cluster_t *cl = cluster_find(c, "default");
-        if (cl == NULL) {
-            c->clusters = xrealloc(c->clusters, c->nclusters + 1, sizeof(*c->clusters));
-            cl = &c->clusters[c->nclusters++];
-            cluster_init(cl, "default");
-        }
-        /* like --upstream: the flags describe the default cluster whole */
-        if (!*upstream_seen) {
-            cluster_clear_targets(cl);
-            cluster_clear_versions(cl);
-            services_free(c->services, c->nservices);
-            c->services = NULL;
-            c->nservices = 0;
-            *upstream_seen = true;
-        }
+        config_cluster_t *cl = flag_cluster(c, upstream_seen);
         if (cl->ntargets > 0) {
             errf(err, errlen, "--upstream-version: cannot be mixed with --upstream");
             free(host);

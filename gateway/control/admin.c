@@ -460,9 +460,19 @@ static void drain(h2o_req_t *req, shared_t *sh)
 
 /* ---- routing ---------------------------------------------------------------- */
 
-static int method_is(const h2o_req_t *req, const char *m)
+/* 1 when the request is a `method`; else it is answered 405 with Allow. */
+static int allow_only(h2o_req_t *req, const char *method)
 {
-    return h2o_memis(req->method.base, req->method.len, m, strlen(m));
+    if (h2o_memis(req->method.base, req->method.len, method, strlen(method)))
+        return 1;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, method, strlen(method));
+    fail(req, 405, GRPC_UNIMPLEMENTED, "this admin call takes %s", method);
+    return 0;
+}
+
+static void get_cluster(h2o_req_t *req, shared_t *sh, size_t index)
+{
+    answer_cluster(req, sh, index, 200);
 }
 
 static int authorized(h2o_req_t *req, const char *token)
@@ -495,21 +505,13 @@ void admin_handle(h2o_req_t *req)
     size_t len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
     const char *p = req->path.base;
     if (len == 12 && memcmp(p, "/admin/drain", 12) == 0) {
-        if (!method_is(req, "POST")) {
-            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("POST"));
-            fail(req, 405, GRPC_UNIMPLEMENTED, "POST /admin/drain");
-            return;
-        }
-        drain(req, sh);
+        if (allow_only(req, "POST"))
+            drain(req, sh);
         return;
     }
     if (len == 15 && memcmp(p, "/admin/clusters", 15) == 0) {
-        if (!method_is(req, "GET")) {
-            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("GET"));
-            fail(req, 405, GRPC_UNIMPLEMENTED, "GET /admin/clusters");
-            return;
-        }
-        list_clusters(req, sh);
+        if (allow_only(req, "GET"))
+            list_clusters(req, sh);
         return;
     }
     if (len > 16 && memcmp(p, "/admin/clusters/", 16) == 0) {
@@ -521,33 +523,25 @@ void admin_handle(h2o_req_t *req)
             fail(req, 404, GRPC_NOT_FOUND, "no cluster \"%.*s\"", (int)(nl > 100 ? 100 : nl), name);
             return;
         }
-        size_t index = c->index;
+        /* /admin/clusters/NAME[/ACTION] */
+        static const struct {
+            const char *action, *method;
+            void (*call)(h2o_req_t *, shared_t *, size_t);
+        } calls[] = {
+            {"", "GET", get_cluster},         {"weights", "PUT", put_weights}, {"rollout", "POST", start_rollout},
+            {"promote", "POST", promote},     {"rollback", "POST", rollback},
+        };
         const char *action = slash ? slash + 1 : "";
-        size_t al = (size_t)(end - action);
-        const char *want = NULL;
-        if (slash == NULL) {
-            if ((want = "GET", method_is(req, "GET")))
-                answer_cluster(req, sh, index, 200);
-        } else if (al == 7 && memcmp(action, "weights", 7) == 0) {
-            if ((want = "PUT", method_is(req, "PUT")))
-                put_weights(req, sh, index);
-        } else if (al == 7 && memcmp(action, "rollout", 7) == 0) {
-            if ((want = "POST", method_is(req, "POST")))
-                start_rollout(req, sh, index);
-        } else if (al == 7 && memcmp(action, "promote", 7) == 0) {
-            if ((want = "POST", method_is(req, "POST")))
-                promote(req, sh, index);
-        } else if (al == 8 && memcmp(action, "rollback", 8) == 0) {
-            if ((want = "POST", method_is(req, "POST")))
-                rollback(req, sh, index);
+        size_t al = slash ? (size_t)(end - action) : 0;
+        for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+            if (strlen(calls[i].action) == al && memcmp(calls[i].action, action, al) == 0 && (slash == NULL) == (al == 0)) {
+                if (allow_only(req, calls[i].method))
+                    calls[i].call(req, sh, c->index);
+                return;
+            }
         }
-        if (want == NULL) {
-            fail(req, 404, GRPC_NOT_FOUND, "no admin call %.*s (weights, rollout, promote, rollback)",
-                 (int)(al > 60 ? 60 : al), action);
-        } else if (!method_is(req, want)) {
-            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, want, strlen(want));
-            fail(req, 405, GRPC_UNIMPLEMENTED, "this admin call takes %s", want);
-        }
+        fail(req, 404, GRPC_NOT_FOUND, "no admin call %.*s (weights, rollout, promote, rollback)",
+             (int)(al > 60 ? 60 : al), action);
         return;
     }
     fail(req, 404, GRPC_NOT_FOUND, "no admin call at %.*s (see GET /admin/clusters)", (int)(len > 100 ? 100 : len), p);

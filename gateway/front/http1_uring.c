@@ -1237,6 +1237,16 @@ int http1_uring_listener_fd(const http1_uring_t *u, size_t i)
     return i < u->nlisten ? u->listeners[i].fd : -1;
 }
 
+/* At shutdown, outside the loop: submits what is queued and handles what
+ * completes within ts. */
+static void ring_wait(http1_uring_t *u, struct __kernel_timespec *ts)
+{
+    struct io_uring_cqe *cqe;
+    io_uring_submit(&u->ring);
+    if (io_uring_wait_cqe_timeout(&u->ring, &cqe, ts) == 0)
+        on_ring_ready(u->ring_sock, NULL);
+}
+
 void http1_uring_free(http1_uring_t *u)
 {
     if (u == NULL)
@@ -1255,10 +1265,7 @@ void http1_uring_free(http1_uring_t *u)
             sending = c->send_armed || c->out[c->fill].len != 0;
         if (!sending)
             break;
-        struct io_uring_cqe *cqe;
-        io_uring_submit(&u->ring);
-        if (io_uring_wait_cqe_timeout(&u->ring, &cqe, &ts) == 0)
-            on_ring_ready(u->ring_sock, NULL);
+        ring_wait(u, &ts);
     }
     u->freeing = 1;
     while (u->conns)
@@ -1285,10 +1292,7 @@ void http1_uring_free(http1_uring_t *u)
             pending |= u->listeners[k].armed;
         if (!pending)
             break;
-        struct io_uring_cqe *cqe;
-        io_uring_submit(&u->ring);
-        if (io_uring_wait_cqe_timeout(&u->ring, &cqe, &ts) == 0)
-            on_ring_ready(u->ring_sock, NULL);
+        ring_wait(u, &ts);
         on_work(&u->work_entry);
         if (h2o_timeout_is_linked(&u->accept_retry)) /* an accept that ended with EMFILE meanwhile */
             h2o_timeout_unlink(&u->accept_retry);

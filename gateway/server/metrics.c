@@ -133,6 +133,16 @@ static size_t bucket_of(uint64_t us)
     return i; /* NBUCKETS: only +Inf */
 }
 
+/* One latency into a row's histogram (per bucket; cumulated at scrape), count and sum. */
+static void observe(counter_t le[NBUCKETS], counter_t *count, counter_t *sum_us, uint64_t duration_us)
+{
+    size_t b = bucket_of(duration_us);
+    if (b < NBUCKETS)
+        bump(&le[b], 1);
+    bump(count, 1);
+    bump(sum_us, duration_us);
+}
+
 void metrics_record_http(metrics_t *m, size_t binding, const char *method, size_t method_len, int status,
                          uint64_t duration_us, size_t request_bytes, size_t response_bytes)
 {
@@ -145,11 +155,7 @@ void metrics_record_http(metrics_t *m, size_t binding, const char *method, size_
     }
     http_row_t *r = &m->http[row];
     bump(&r->status[status_slot(status)], 1);
-    size_t b = bucket_of(duration_us);
-    if (b < NBUCKETS)
-        bump(&r->le[b], 1);
-    bump(&r->count, 1);
-    bump(&r->sum_us, duration_us);
+    observe(r->le, &r->count, &r->sum_us, duration_us);
     bump(&r->req_bytes, request_bytes);
     bump(&r->resp_bytes, response_bytes);
 }
@@ -160,11 +166,7 @@ void metrics_record_grpc(metrics_t *m, size_t binding, int code, uint64_t durati
         return;
     grpc_row_t *r = &m->grpc[binding];
     bump(&r->code[code >= 0 && code < NGRPC ? code : GRPC_UNKNOWN], 1);
-    size_t b = bucket_of(duration_us);
-    if (b < NBUCKETS)
-        bump(&r->le[b], 1);
-    bump(&r->count, 1);
-    bump(&r->sum_us, duration_us);
+    observe(r->le, &r->count, &r->sum_us, duration_us);
 }
 
 void metrics_record_upstream(metrics_t *m, size_t row, int code, uint64_t duration_us)
@@ -177,11 +179,7 @@ void metrics_record_upstream(metrics_t *m, size_t row, int code, uint64_t durati
     bump(&r->code[code], 1);
     if (status_http_from_grpc(code) >= 500)
         bump(&r->errors, 1);
-    size_t b = bucket_of(duration_us);
-    if (b < NBUCKETS)
-        bump(&r->le[b], 1);
-    bump(&r->count, 1);
-    bump(&r->sum_us, duration_us);
+    observe(r->le, &r->count, &r->sum_us, duration_us);
 }
 
 void metrics_set_upstream_connections(metrics_t *m, size_t row, uint64_t connects, uint64_t goaways)
