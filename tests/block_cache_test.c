@@ -49,6 +49,19 @@ static void test_cap_and_big(void)
     block_cache_dispose(&bc);
 }
 
+static void test_byte_budget(void)
+{
+    block_cache_t bc;
+    block_cache_init(&bc, 1000);
+    void *p[40];
+    for (int i = 0; i < 40; i++)
+        p[i] = block_cache_alloc(&bc, 8000); /* the 8 KiB class */
+    for (int i = 0; i < 40; i++)
+        block_cache_free(&bc, p[i]);
+    CHECK_INTEQ(bc.nfree[7], 16); /* 16 x 8 KiB = the 128 KiB a class may keep */
+    block_cache_dispose(&bc);
+}
+
 static void test_realloc_calloc(void)
 {
     block_cache_t bc;
@@ -81,6 +94,7 @@ int main(void)
 {
     test_reuse_by_class();
     test_cap_and_big();
+    test_byte_budget();
     test_realloc_calloc();
     return test_summary();
 }

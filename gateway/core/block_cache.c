@@ -21,6 +21,7 @@
 
 #define MIN_SHIFT 6 /* 64 bytes */
 #define BIG UINT32_MAX
+#define CLASS_BYTES (128u << 10)
 
 /* Before every block; 16 bytes keep malloc's alignment for what follows. */
 typedef struct header {
@@ -91,7 +92,10 @@ void block_cache_free(block_cache_t *bc, void *p)
     if (p == NULL)
         return;
     header_t *h = header_of(p);
-    if (h->cls == BIG || bc->nfree[h->cls] >= bc->max_per_class) {
+    /* a burst must not leave megabytes behind: a class keeps at most
+     * max_per_class blocks and CLASS_BYTES bytes */
+    if (h->cls == BIG || bc->nfree[h->cls] >= bc->max_per_class ||
+        ((size_t)bc->nfree[h->cls] + 1) * h->cap > CLASS_BYTES) {
         free(h);
         return;
     }

@@ -3,8 +3,8 @@
  * allocates and frees a few small blocks on every request (nghttp2: a
  * stream, an outbound item, a header copy per call). One cache belongs to
  * one event loop, so there are no locks; blocks of 64..8192 bytes go back
- * to their class's list (up to a cap) instead of to malloc, larger ones
- * straight to malloc. Under ASan a cached block is poisoned, so a use after
+ * to their class's list (up to a count and 128 KiB a class) instead of to
+ * malloc, larger ones straight to malloc. Under ASan a cached block is poisoned, so a use after
  * free is still caught.
  */
 #ifndef AG_BLOCK_CACHE_H
