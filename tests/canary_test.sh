@@ -184,6 +184,15 @@ check "promote to an unknown version: 400" [ "$code" = 400 ]
 check "after all that the weights are as they were" [ "$(curl -s "$admin/admin/clusters/default" | jq -c '[.versions[] | .weight]')" = '[50,50]' ]
 req -X GET "$admin/admin/drain"
 check "GET /admin/drain: 405" [ "$code" = 405 ]
+req -X GET "$admin/admin/clusters/default/weights"
+check "GET .../weights: 405 in the error shape" bash -c "[ $code = 405 ] && $(declare -f is_error); work=$work is_error 12"
+check "... with Allow: PUT" bash -c "curl -s -o /dev/null -D - '$admin/admin/clusters/default/weights' | grep -qi '^allow: PUT'"
+req -X POST "$admin/admin/clusters/default/explode"
+check "unknown cluster call: 404 in the error shape" bash -c "[ $code = 404 ] && $(declare -f is_error); work=$work is_error 5"
+req "$admin/admin/clusters/default/"
+check "a cluster path with an empty call: 404" [ "$code" = 404 ]
+req -X DELETE "$admin/admin/clusters/default"
+check "DELETE a cluster: 405" [ "$code" = 405 ]
 req "$admin/admin/nothing"
 check "unknown admin path: 404" [ "$code" = 404 ]
 req -H 'Host: admin:65535' "$gw/admin/clusters"

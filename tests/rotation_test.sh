@@ -13,6 +13,9 @@ source "$(dirname "$0")/lib.sh"
 need_binaries
 need jq wrk h2load curl
 
+out=$("$services_bin" --max-connection-age-ms 0 2>&1); rc=$?
+check "services: a bad --max-connection-age-ms is refused (exit 2)" [ "$rc" = 2 ]
+check "... saying what it expects" grep -q 'expected milliseconds from 1 to 86400000' <<<"$out"
 start_services svc --max-connection-age-ms 300 || give_up "services did not start"
 start_gateway gw --admin off --upstream "127.0.0.1:$svc_port" || give_up "gateway did not start"
 wait_ready "$gw" 10 || give_up "gateway not ready"
