@@ -174,12 +174,17 @@ static void list_clusters(h2o_req_t *req, shared_t *sh)
 
 /* ---- request bodies ---------------------------------------------------- */
 
-/* The body as a JSON object (an empty body is {}); NULL after answering. */
-static yajl_val parse_body(h2o_req_t *req, int *empty)
+/* The body as a JSON object, or NULL: after answering the error, or when
+ * the body is empty (*empty set; answered 400 "expected SHAPE" unless shape
+ * is NULL, for a call whose body may be left out). */
+static yajl_val parse_body(h2o_req_t *req, const char *shape, int *empty)
 {
     *empty = req->entity.len == 0;
-    if (*empty)
+    if (*empty) {
+        if (shape != NULL)
+            fail(req, 400, GRPC_INVALID_ARGUMENT, "expected %s", shape);
         return NULL;
+    }
     if (req->entity.len > ADMIN_MAX_BODY) {
         fail(req, 413, GRPC_RESOURCE_EXHAUSTED, "body over %d bytes", ADMIN_MAX_BODY);
         return NULL;
@@ -234,12 +239,9 @@ static void put_weights(h2o_req_t *req, shared_t *sh, size_t index)
 {
     split_cluster_t *c = &sh->split.clusters[index];
     int empty;
-    yajl_val body = parse_body(req, &empty);
-    if (body == NULL) {
-        if (empty)
-            fail(req, 400, GRPC_INVALID_ARGUMENT, "expected {\"VERSION\": WEIGHT, ...}");
+    yajl_val body = parse_body(req, "{\"VERSION\": WEIGHT, ...}", &empty);
+    if (body == NULL)
         return;
-    }
     uint32_t w[CONFIG_MAX_VERSIONS];
     uint64_t total = 0;
     for (size_t v = 0; v < c->nversions; v++)
@@ -364,12 +366,9 @@ static void start_rollout(h2o_req_t *req, shared_t *sh, size_t index)
     split_cluster_t *c = &sh->split.clusters[index];
     rollout_t *r = &sh->rollouts[index];
     int empty;
-    yajl_val body = parse_body(req, &empty);
-    if (body == NULL) {
-        if (empty)
-            fail(req, 400, GRPC_INVALID_ARGUMENT, "expected {\"to\": VERSION, ...}");
+    yajl_val body = parse_body(req, "{\"to\": VERSION, ...}", &empty);
+    if (body == NULL)
         return;
-    }
     config_rollout_t cfg = c->cfg->rollout;
     int from = -1, to = -1;
     if (rollout_args(req, c, body, &cfg, &from, &to) != 0)
@@ -406,7 +405,7 @@ static void promote(h2o_req_t *req, shared_t *sh, size_t index)
     split_cluster_t *c = &sh->split.clusters[index];
     rollout_t *r = &sh->rollouts[index];
     int empty;
-    yajl_val body = parse_body(req, &empty);
+    yajl_val body = parse_body(req, NULL, &empty);
     if (body == NULL && !empty)
         return;
     int to = r->to >= 0 ? r->to : atomic_load(&c->canary);
