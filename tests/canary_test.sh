@@ -187,6 +187,11 @@ check "GET /admin/drain: 405" [ "$code" = 405 ]
 req -X GET "$admin/admin/clusters/default/weights"
 check "GET .../weights: 405 in the error shape" bash -c "[ $code = 405 ] && $(declare -f is_error); work=$work is_error 12"
 check "... with Allow: PUT" bash -c "curl -s -o /dev/null -D - '$admin/admin/clusters/default/weights' | grep -qi '^allow: PUT'"
+req -X PUT "$admin/admin/clusters/default/weights"
+check "weights without a body: 400 in the error shape, naming what it expects" \
+  bash -c "[ $code = 400 ] && $(declare -f is_error); work=$work is_error 3 && grep -q 'expected {' '$work/r.json'"
+req -X POST "$admin/admin/clusters/default/rollout"
+check "rollout without a body: 400" [ "$code" = 400 ]
 req -X POST "$admin/admin/clusters/default/explode"
 check "unknown cluster call: 404 in the error shape" bash -c "[ $code = 404 ] && $(declare -f is_error); work=$work is_error 5"
 req "$admin/admin/clusters/default/"
