@@ -26,10 +26,13 @@ static upstream_call_t *call_alloc(upstream_cluster_t *c)
     /* "not on a list" is next == NULL, as h2o_linklist_is_linked() has it */
     call->link.next = call->link.prev = NULL;
     call->rlink.next = call->rlink.prev = NULL;
+    call->wlink.next = call->wlink.prev = NULL;
     call->next_free = NULL;
     call->conn = NULL;
     call->stream_id = 0;
-    call->sent = 0;
+    call->nsq = call->sq_cur = call->sq_off = 0;
+    call->fr_left = call->fr_len = 0;
+    call->fr_hlen = call->send_end = call->deferred = call->released = 0;
     call->deadline.idx = TIMER_HEAP_IDLE;
     call->deadline_at = 0;
     call->retries = call->headers_sent = call->got_headers = call->paused = call->in_cb = call->block = 0;
@@ -50,11 +53,13 @@ void up_call_free_buffers(upstream_call_t *call)
     free(call->ho);
     free(call->hv);
     free(call->rb);
+    free(call->sq);
     call->hb = NULL;
     call->ho = NULL;
     call->hv = NULL;
     call->rb = NULL;
-    call->hbcap = call->hocap = call->hvcap = call->rbcap = 0;
+    call->sq = NULL;
+    call->hbcap = call->hocap = call->hvcap = call->rbcap = call->sqcap = 0;
 }
 
 static void call_recycle(upstream_call_t *call)
@@ -66,7 +71,7 @@ static void call_recycle(upstream_call_t *call)
         return;
     }
     /* keep small buffers for the next call; one huge response must not pin memory forever */
-    if (call->rbcap > KEEP_BUF_MAX || call->hbcap > KEEP_BUF_MAX) {
+    if (call->rbcap > KEEP_BUF_MAX || call->hbcap > KEEP_BUF_MAX || call->sqcap * sizeof(*call->sq) > KEEP_BUF_MAX) {
         up_call_free_buffers(call);
     }
     call->next_free = c->free_calls;
@@ -97,6 +102,7 @@ static void call_unlist(upstream_call_t *call)
     if (call->conn == NULL)
         unlink_if(&call->link);
     unlink_if(&call->rlink);
+    unlink_if(&call->wlink);
 }
 
 /*
@@ -181,36 +187,95 @@ static void on_call_deadline(timer_heap_timer_t *t)
     up_call_completef(call, CODE_DEADLINE_EXCEEDED, "deadline exceeded");
 }
 
-/* ---- request message --------------------------------------------------- */
+/* ---- request messages -------------------------------------------------- */
 
+/*
+ * nghttp2 asks for DATA as the stream's and the connection's windows admit
+ * (length is at most what they allow): this is where flow control reaches
+ * the sender. The queue is copied into buf across items; when it is all
+ * taken, a sender with on_writable hears so from the pump.
+ */
 ssize_t up_on_read_body(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t length, uint32_t *flags,
-                            nghttp2_data_source *src, void *ud)
+                        nghttp2_data_source *src, void *ud)
 {
     (void)ng, (void)id, (void)ud;
     upstream_call_t *call = src->ptr;
     /* after on_close the message may be gone; the stream is being reset anyway */
     if (call->state != CALL_ACTIVE)
         return NGHTTP2_ERR_DEFERRED;
-    size_t total = 5 + call->len, n = 0;
-    while (n < length && call->sent < total) {
-        size_t chunk;
-        if (call->sent < 5) {
-            chunk = 5 - call->sent;
+    size_t n = 0;
+    while (n < length && call->sq_cur < call->nsq) {
+        const sendq_item_t *it = &call->sq[call->sq_cur];
+        size_t off = call->sq_off, chunk;
+        if (off < it->nprefix) {
+            chunk = it->nprefix - off;
             if (chunk > length - n)
                 chunk = length - n;
-            memcpy(buf + n, call->prefix + call->sent, chunk);
-        } else {
-            chunk = total - call->sent;
-            if (chunk > length - n)
-                chunk = length - n;
-            memcpy(buf + n, call->msg + (call->sent - 5), chunk);
+            memcpy(buf + n, it->prefix + off, chunk);
+            n += chunk;
+            off += chunk;
         }
-        n += chunk;
-        call->sent += chunk;
+        if (off >= it->nprefix && (chunk = it->nprefix + it->len - off) != 0) {
+            if (chunk > length - n)
+                chunk = length - n;
+            memcpy(buf + n, it->data + (off - it->nprefix), chunk);
+            n += chunk;
+            off += chunk;
+        }
+        if (off == it->nprefix + it->len) {
+            call->sq_cur++;
+            off = 0;
+        }
+        call->sq_off = off;
     }
-    if (call->sent == total)
-        *flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (call->sq_cur == call->nsq) {
+        if (call->send_end) {
+            *flags |= NGHTTP2_DATA_FLAG_EOF;
+        } else if (n == 0) {
+            call->deferred = 1;
+            return NGHTTP2_ERR_DEFERRED;
+        }
+        if (call->on_writable != NULL && call->wlink.next == NULL) {
+            h2o_linklist_insert(&call->cluster->writable, &call->wlink);
+            up_schedule_pump(call->cluster);
+        }
+    }
     return (ssize_t)n;
+}
+
+/*
+ * Follows gRPC's framing through FRAMED bytes, which may split a message
+ * (or its prefix) anywhere: -1 when they break it (a flags byte other than
+ * 0, which would need grpc-encoding, or the end inside a message). Nothing
+ * changes on -1.
+ */
+static int frame_follow(upstream_call_t *call, const uint8_t *p, size_t n, int end)
+{
+    uint32_t left = call->fr_left, len = call->fr_len;
+    uint8_t hlen = call->fr_hlen;
+    size_t i = 0;
+    while (i < n) {
+        if (left != 0) {
+            size_t k = n - i < left ? n - i : left;
+            left -= (uint32_t)k;
+            i += k;
+            continue;
+        }
+        uint8_t b = p[i++];
+        if (hlen == 0 && b != 0)
+            return -1;
+        len = hlen == 0 ? 0 : len << 8 | b;
+        if (++hlen == 5) {
+            hlen = 0;
+            left = len;
+        }
+    }
+    if (end && (hlen != 0 || left != 0))
+        return -1;
+    call->fr_left = left;
+    call->fr_len = len;
+    call->fr_hlen = hlen;
+    return 0;
 }
 
 /* ---- response messages ------------------------------------------------- */
@@ -288,18 +353,6 @@ void up_feed_data(upstream_call_t *call, const uint8_t *data, size_t len)
     up_drain_buffered(call);
 }
 
-/* Points call->hv at the collected headers; hb no longer grows after this. */
-size_t up_build_headers(upstream_call_t *call)
-{
-    if (grow((void **)&call->hv, &call->hvcap, call->nho, sizeof(*call->hv)) != 0)
-        return 0;
-    for (size_t i = 0; i < call->nho; i++) {
-        hoff_t *o = &call->ho[i];
-        call->hv[i] = (upstream_header_t){call->hb + o->no, o->nl, call->hb + o->vo, o->vl};
-    }
-    return call->nho;
-}
-
 /* Finishes a call whose status is known; delivered now unless the consumer paused on buffered messages. */
 void up_call_finish_or_park(upstream_call_t *call)
 {
@@ -341,9 +394,15 @@ void up_call_remote_end(upstream_call_t *call)
 
 /* ---- the call API ----------------------------------------------------- */
 
-upstream_call_t *upstream_call_start(upstream_cluster_t *c, const char *path, const uint8_t *msg, size_t len,
-                                     const upstream_header_t *metadata, size_t nmetadata, uint32_t timeout_ms,
-                                     const upstream_handlers_t *h, void *ctx)
+/* The bodies of upstream_call_open and upstream_call_send, also inlined
+ * into upstream_call_start: the REST path runs them on every request, and
+ * two calls of a public function each cost more than what they do there. */
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+static ALWAYS_INLINE upstream_call_t *call_open(upstream_cluster_t *c, const char *path,
+                                                const upstream_header_t *metadata, size_t nmetadata,
+                                                uint32_t timeout_ms, const upstream_handlers_t *h,
+                                                void (*on_writable)(void *ctx), void *ctx)
 {
     upstream_call_t *call = call_alloc(c);
     if (call == NULL) {
@@ -354,16 +413,10 @@ upstream_call_t *upstream_call_start(upstream_cluster_t *c, const char *path, co
     c->stats.calls_started++;
     call->seq = c->seq++;
     call->path = path;
-    call->msg = msg;
-    call->len = len;
-    call->prefix[0] = 0;
-    call->prefix[1] = (uint8_t)(len >> 24);
-    call->prefix[2] = (uint8_t)(len >> 16);
-    call->prefix[3] = (uint8_t)(len >> 8);
-    call->prefix[4] = (uint8_t)len;
     call->md = metadata;
     call->nmd = nmetadata;
     call->h = *h;
+    call->on_writable = on_writable;
     call->ctx = ctx;
     call->deadline.cb = on_call_deadline;
 
@@ -371,13 +424,9 @@ upstream_call_t *upstream_call_start(upstream_cluster_t *c, const char *path, co
         up_call_completef(call, CODE_UNAVAILABLE, "upstream cluster shut down");
         return NULL;
     }
-    if (len > UINT32_MAX) {
-        up_call_completef(call, CODE_RESOURCE_EXHAUSTED, "request message too large");
-        return NULL;
-    }
     if (c->nqueued >= c->cfg.max_queued) {
         up_call_completef(call, CODE_RESOURCE_EXHAUSTED, "upstream %s: %u calls already waiting", c->name,
-                       c->nqueued);
+                          c->nqueued);
         return NULL;
     }
     if (timeout_ms != 0) {
@@ -394,6 +443,70 @@ upstream_call_t *upstream_call_start(upstream_cluster_t *c, const char *path, co
     }
     up_queue_push(c, call, &c->queue);
     up_schedule_pump(c);
+    return call;
+}
+
+static ALWAYS_INLINE int call_send(upstream_call_t *call, const uint8_t *data, size_t len, unsigned flags)
+{
+    int end = (flags & UPSTREAM_SEND_END) != 0;
+    if (call == NULL || (call->state != CALL_QUEUED && call->state != CALL_ACTIVE) || call->send_end)
+        return -1;
+    if (flags & UPSTREAM_SEND_FRAMED) {
+        if (frame_follow(call, data, len, end) != 0)
+            return -1;
+    } else if (call->fr_left != 0 || call->fr_hlen != 0) {
+        return -1; /* a message inside a FRAMED one */
+    } else if (len > UINT32_MAX) {
+        up_call_fail(call, CODE_RESOURCE_EXHAUSTED, "request message too large");
+        return -1;
+    }
+    if (len != 0 || !(flags & UPSTREAM_SEND_FRAMED)) {
+        if (grow((void **)&call->sq, &call->sqcap, call->nsq + 1, sizeof(*call->sq)) != 0) {
+            up_call_fail(call, CODE_RESOURCE_EXHAUSTED, "out of memory");
+            return -1;
+        }
+        sendq_item_t *it = &call->sq[call->nsq++];
+        it->data = data;
+        it->len = len;
+        if (flags & UPSTREAM_SEND_FRAMED) {
+            it->nprefix = 0;
+        } else {
+            it->nprefix = 5;
+            it->prefix[0] = 0;
+            it->prefix[1] = (uint8_t)(len >> 24);
+            it->prefix[2] = (uint8_t)(len >> 16);
+            it->prefix[3] = (uint8_t)(len >> 8);
+            it->prefix[4] = (uint8_t)len;
+        }
+    }
+    call->send_end = (uint8_t)end;
+    if (call->deferred && call->conn != NULL) {
+        call->deferred = 0;
+        nghttp2_session_resume_data(call->conn->ng, call->stream_id);
+        up_schedule_pump(call->cluster);
+    }
+    return 0;
+}
+
+upstream_call_t *upstream_call_open(upstream_cluster_t *c, const char *path, const upstream_header_t *metadata,
+                                    size_t nmetadata, uint32_t timeout_ms, const upstream_handlers_t *h,
+                                    void (*on_writable)(void *ctx), void *ctx)
+{
+    return call_open(c, path, metadata, nmetadata, timeout_ms, h, on_writable, ctx);
+}
+
+int upstream_call_send(upstream_call_t *call, const uint8_t *data, size_t len, unsigned flags)
+{
+    return call_send(call, data, len, flags);
+}
+
+upstream_call_t *upstream_call_start(upstream_cluster_t *c, const char *path, const uint8_t *msg, size_t len,
+                                     const upstream_header_t *metadata, size_t nmetadata, uint32_t timeout_ms,
+                                     const upstream_handlers_t *h, void *ctx)
+{
+    upstream_call_t *call = call_open(c, path, metadata, nmetadata, timeout_ms, h, NULL, ctx);
+    if (call == NULL || call_send(call, msg, len, UPSTREAM_SEND_END) != 0)
+        return NULL; /* on_close has run */
     return call;
 }
 

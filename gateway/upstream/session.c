@@ -316,7 +316,8 @@ static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *
 
 int up_retryable(conn_t *conn, upstream_call_t *call, uint32_t err)
 {
-    if (call->state != CALL_ACTIVE || call->got_headers || call->retries >= RETRY_MAX || call->cluster->freeing)
+    if (call->state != CALL_ACTIVE || call->got_headers || call->retries >= RETRY_MAX || call->cluster->freeing ||
+        call->released)
         return 0;
     if (!call->headers_sent || err == NGHTTP2_REFUSED_STREAM)
         return 1;

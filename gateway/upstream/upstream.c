@@ -21,49 +21,16 @@
 
 /* ---- timers ------------------------------------------------------------ */
 
-static void wake_update(upstream_cluster_t *c)
-{
-    timer_heap_timer_t *first = timer_heap_first(&c->timers);
-    if (first == NULL) {
-        h2o_timeout_unlink(&c->wake_entry);
-        return;
-    }
-    uint64_t at = first->at;
-    if (h2o_timeout_is_linked(&c->wake_entry) && c->wake_at == at)
-        return;
-    h2o_timeout_unlink(&c->wake_entry);
-    h2o_timeout_link(c->loop, &c->wake_timeout, &c->wake_entry);
-    /* the only entry of a zero-interval list: h2o fires it at registered_at */
-    c->wake_entry.registered_at = at;
-    c->wake_at = at;
-}
-
-void up_timer_disarm(upstream_cluster_t *c, timer_heap_timer_t *t)
-{
-    if (!timer_heap_is_armed(t))
-        return;
-    timer_heap_disarm(&c->timers, t);
-    wake_update(c);
-}
-
-int up_timer_arm(upstream_cluster_t *c, timer_heap_timer_t *t, uint64_t at)
-{
-    if (timer_heap_arm(&c->timers, t, at) != 0)
-        return -1;
-    wake_update(c);
-    return 0;
-}
-
 static void on_wake(h2o_timeout_entry_t *e)
 {
     upstream_cluster_t *c = H2O_STRUCT_FROM_MEMBER(upstream_cluster_t, wake_entry, e);
     uint64_t now = now_ms(c);
     timer_heap_timer_t *t;
     while ((t = timer_heap_pop_due(&c->timers, now)) != NULL) {
-        wake_update(c);
+        up_wake_update(c);
         t->cb(t);
     }
-    wake_update(c);
+    up_wake_update(c);
 }
 
 /* ---- dispatch ---------------------------------------------------------- */
@@ -196,7 +163,8 @@ static int call_submit(conn_t *conn, upstream_call_t *call)
                                metadata_flags(conn, m)};
     }
     nghttp2_data_provider dp = {.source.ptr = call, .read_callback = up_on_read_body};
-    call->sent = 0;
+    call->sq_cur = call->sq_off = 0;
+    call->deferred = 0;
     int32_t id = nghttp2_submit_request(conn->ng, NULL, nv, n, &dp, call);
     if (id < 0)
         return id;
@@ -242,6 +210,24 @@ static void run_resumed(upstream_cluster_t *c)
     }
 }
 
+/* Tells senders whose queue the last flushes took that their buffers are theirs again. */
+static void run_writable(upstream_cluster_t *c)
+{
+    while (!h2o_linklist_is_empty(&c->writable)) {
+        upstream_call_t *call = H2O_STRUCT_FROM_MEMBER(upstream_call_t, wlink, c->writable.next);
+        h2o_linklist_unlink(&call->wlink);
+        /* queued again (a retry), or more sent since: the next take brings it back */
+        if ((call->state != CALL_ACTIVE && call->state != CALL_ENDING) || call->sq_cur != call->nsq)
+            continue;
+        call->nsq = call->sq_cur = call->sq_off = 0;
+        call->released = 1;
+        call->in_cb++;
+        call->on_writable(call->ctx);
+        call->in_cb--;
+        up_call_try_release(call);
+    }
+}
+
 static void pump(upstream_cluster_t *c)
 {
     run_resumed(c);
@@ -278,6 +264,7 @@ static void pump(upstream_cluster_t *c)
         next = node->next;
         up_conn_check_done(conn);
     }
+    run_writable(c);
 }
 
 static void on_pump(h2o_timeout_entry_t *e)
@@ -402,6 +389,7 @@ upstream_cluster_t *upstream_cluster_new(h2o_loop_t *loop, const upstream_cluste
     h2o_linklist_init_anchor(&c->queue);
     h2o_linklist_init_anchor(&c->parked);
     h2o_linklist_init_anchor(&c->resumed);
+    h2o_linklist_init_anchor(&c->writable);
     h2o_timeout_init(loop, &c->wake_timeout, 0);
     h2o_timeout_init(loop, &c->pump_timeout, 0);
     c->wake_entry.cb = on_wake;

@@ -51,10 +51,11 @@
  * a socket never has two writes in flight.
  *
  * Memory: call structs come from a per-cluster free list and keep their
- * small receive/header buffers across reuse; request messages and
- * metadata are referenced (the caller keeps them valid until on_close)
- * and copied only into the socket's output buffer. nghttp2 allocates its
- * own stream state per request, which is outside our control.
+ * small send queue and receive/header buffers across reuse; request
+ * messages and metadata are referenced (the caller keeps them valid until
+ * on_writable or on_close) and copied only into the socket's output
+ * buffer. nghttp2 allocates its own stream state per request, which is
+ * outside our control.
  *
  * Reentrancy rules (see upstream.h): callbacks may start and cancel calls,
  * pause and resume; they must not free the cluster. Cancelling the call
@@ -127,6 +128,13 @@ typedef enum call_state {
 typedef struct conn conn_t;
 typedef struct target target_t;
 
+typedef struct sendq_item {
+    const uint8_t *data; /* the caller's bytes, referenced */
+    size_t len;
+    uint8_t prefix[5];   /* gRPC's length prefix, made here for a whole message */
+    uint8_t nprefix;     /* 5: a message, prefix goes first; 0: FRAMED bytes, sent as they are */
+} sendq_item_t;
+
 typedef struct hoff {
     uint32_t no, nl, vo, vl; /* offsets into call->hb: offsets survive its growth, pointers would not */
 } hoff_t;
@@ -136,6 +144,7 @@ struct upstream_call {
     call_state_t state;
     h2o_linklist_t link;  /* cluster->queue (QUEUED), conn->calls (attached), cluster->parked (ENDING) */
     h2o_linklist_t rlink; /* cluster->resumed: buffered messages to deliver */
+    h2o_linklist_t wlink; /* cluster->writable: the send queue was taken, on_writable is due */
     upstream_call_t *next_free;
     conn_t *conn;         /* non-NULL while nghttp2 holds a stream whose user data is this call */
     int32_t stream_id;
@@ -143,13 +152,23 @@ struct upstream_call {
 
     /* request, referenced */
     const char *path;
-    const uint8_t *msg;
-    size_t len, sent; /* sent counts the 5-byte prefix too */
-    uint8_t prefix[5];
     const upstream_header_t *md;
     size_t nmd;
     upstream_handlers_t h;
+    void (*on_writable)(void *ctx);
     void *ctx;
+
+    /* the send queue: what upstream_call_send gave, in order; nghttp2 takes
+     * it at sq[sq_cur], sq_off bytes in (a prefix counts). Taken items stay
+     * until on_writable gives them back, so a retry can send them again. */
+    sendq_item_t *sq;
+    size_t nsq, sqcap, sq_cur, sq_off;
+    uint32_t fr_left;  /* FRAMED sends: payload bytes of the current message still to come */
+    uint32_t fr_len;   /* FRAMED sends: the length prefix being read */
+    uint8_t fr_hlen;   /* FRAMED sends: prefix bytes read so far (0: at a message boundary unless fr_left) */
+    uint8_t send_end;  /* UPSTREAM_SEND_END given: nothing more will be queued */
+    uint8_t deferred;  /* nghttp2 found the queue empty: upstream_call_send resumes the stream */
+    uint8_t released;  /* on_writable gave buffers back: a retry could not resend them */
     timer_heap_timer_t deadline;
     uint64_t deadline_at; /* 0: none */
 
@@ -231,6 +250,7 @@ struct upstream_cluster {
     uint32_t nqueued;
     h2o_linklist_t parked;
     h2o_linklist_t resumed;
+    h2o_linklist_t writable;
     upstream_call_t *free_calls;
     size_t nfree;
     uint64_t seq;
@@ -281,6 +301,55 @@ static inline int name_is(const uint8_t *name, size_t len, const char *lit)
     return len == n && memcmp(name, lit, n) == 0;
 }
 
+/* Points call->hv at the collected headers; hb no longer grows after this. Inline: twice a call. */
+static inline size_t up_build_headers(upstream_call_t *call)
+{
+    if (grow((void **)&call->hv, &call->hvcap, call->nho, sizeof(*call->hv)) != 0)
+        return 0;
+    for (size_t i = 0; i < call->nho; i++) {
+        hoff_t *o = &call->ho[i];
+        call->hv[i] = (upstream_header_t){call->hb + o->no, o->nl, call->hb + o->vo, o->vl};
+    }
+    return call->nho;
+}
+
+/* ---- timers ------------------------------------------------------------ */
+
+/* Inline, as a deadline is armed and disarmed on every call; on_wake
+ * (upstream.c) runs what is due. */
+static inline void up_wake_update(upstream_cluster_t *c)
+{
+    timer_heap_timer_t *first = timer_heap_first(&c->timers);
+    if (first == NULL) {
+        h2o_timeout_unlink(&c->wake_entry);
+        return;
+    }
+    uint64_t at = first->at;
+    if (h2o_timeout_is_linked(&c->wake_entry) && c->wake_at == at)
+        return;
+    h2o_timeout_unlink(&c->wake_entry);
+    h2o_timeout_link(c->loop, &c->wake_timeout, &c->wake_entry);
+    /* the only entry of a zero-interval list: h2o fires it at registered_at */
+    c->wake_entry.registered_at = at;
+    c->wake_at = at;
+}
+
+static inline void up_timer_disarm(upstream_cluster_t *c, timer_heap_timer_t *t)
+{
+    if (!timer_heap_is_armed(t))
+        return;
+    timer_heap_disarm(&c->timers, t);
+    up_wake_update(c);
+}
+
+static inline int up_timer_arm(upstream_cluster_t *c, timer_heap_timer_t *t, uint64_t at)
+{
+    if (timer_heap_arm(&c->timers, t, at) != 0)
+        return -1;
+    up_wake_update(c);
+    return 0;
+}
+
 /* ---- call.c ------------------------------------------------------------ */
 
 void up_call_free_buffers(upstream_call_t *call);
@@ -293,7 +362,6 @@ void up_queue_retry(upstream_cluster_t *c, upstream_call_t *call);
 int up_rb_append(upstream_call_t *call, const uint8_t *p, size_t n);
 void up_drain_buffered(upstream_call_t *call);
 void up_feed_data(upstream_call_t *call, const uint8_t *data, size_t len);
-size_t up_build_headers(upstream_call_t *call);
 void up_call_finish_or_park(upstream_call_t *call);
 void up_call_remote_end(upstream_call_t *call);
 ssize_t up_on_read_body(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t length, uint32_t *flags,
@@ -317,8 +385,6 @@ void up_conn_check_done(conn_t *conn);
 
 /* ---- upstream.c -------------------------------------------------------- */
 
-int up_timer_arm(upstream_cluster_t *c, timer_heap_timer_t *t, uint64_t at);
-void up_timer_disarm(upstream_cluster_t *c, timer_heap_timer_t *t);
 int up_ensure_connections(upstream_cluster_t *c);
 
 /* Runs the pump (upstream.c) once the loop's socket callbacks are done; inline: it is asked for on every frame. */
