@@ -235,7 +235,7 @@ ssize_t up_on_read_body(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t le
             call->deferred = 1;
             return NGHTTP2_ERR_DEFERRED;
         }
-        if (call->on_writable != NULL && call->wlink.next == NULL) {
+        if (n != 0 && call->on_writable != NULL && call->wlink.next == NULL) {
             h2o_linklist_insert(&call->cluster->writable, &call->wlink);
             up_schedule_pump(call->cluster);
         }
