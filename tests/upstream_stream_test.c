@@ -108,7 +108,8 @@ static void test_framed(srv_t *s)
     int ok = 1;
     while (off < flen) {
         size_t k = flen - off < piece ? flen - off : piece;
-        ok &= upstream_call_send(a.call, f + off, k, UPSTREAM_SEND_FRAMED | (off + k == flen ? UPSTREAM_SEND_END : 0)) == 0;
+        unsigned end = off + k == flen ? UPSTREAM_SEND_END : 0;
+        ok &= upstream_call_send(a.call, f + off, k, UPSTREAM_SEND_FRAMED | end) == 0;
         off += k;
         piece++;
     }

@@ -307,13 +307,13 @@ static size_t deliver_messages(upstream_call_t *call, const uint8_t *p, size_t n
         uint32_t mlen = (uint32_t)p[off + 1] << 24 | (uint32_t)p[off + 2] << 16 | (uint32_t)p[off + 3] << 8 | p[off + 4];
         if (p[off] != 0) {
             up_call_fail(call, CODE_INTERNAL,
-                      p[off] == 1 ? "compressed messages not supported" : "invalid gRPC message flags");
+                         p[off] == 1 ? "compressed messages not supported" : "invalid gRPC message flags");
             return off;
         }
         if (mlen > MAX_MESSAGE) {
             up_call_reset_stream(call, NGHTTP2_CANCEL);
             up_call_completef(call, CODE_RESOURCE_EXHAUSTED, "response message of %u bytes exceeds the limit of %u",
-                           mlen, MAX_MESSAGE);
+                              mlen, MAX_MESSAGE);
             return off;
         }
         if (n - off - 5 < mlen)

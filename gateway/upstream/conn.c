@@ -178,8 +178,8 @@ static void on_sock_read(h2o_socket_t *sock, const char *err)
                  conn->errmsg[0] ? conn->errmsg : nghttp2_strerror((int)r));
         /* send what nghttp2 queued (GOAWAY) before closing */
         up_conn_flush(conn);
-        up_conn_close(conn, conn->state == CONN_READY || conn->state == CONN_DRAINING ? CODE_INTERNAL : CODE_UNAVAILABLE,
-                   msg);
+        up_conn_close(conn,
+                      conn->state == CONN_READY || conn->state == CONN_DRAINING ? CODE_INTERNAL : CODE_UNAVAILABLE, msg);
         return;
     }
     up_schedule_pump(c);

@@ -194,7 +194,7 @@ static void on_headers_frame(upstream_call_t *call, const nghttp2_frame *frame)
         if (call->http_status != 200) {
             up_call_reset_stream(call, NGHTTP2_CANCEL);
             up_call_completef(call, code_from_http(call->http_status), "upstream returned HTTP status %d",
-                           call->http_status);
+                              call->http_status);
             return;
         }
         if (!call->ct_ok) {
@@ -350,7 +350,7 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t err, void *
             up_call_completef(call, CODE_UNAVAILABLE, "upstream refused the stream");
         else
             up_call_completef(call, code_from_rst(err), "upstream stream closed with HTTP/2 error %s",
-                           nghttp2_http2_strerror(err));
+                              nghttp2_http2_strerror(err));
         break;
     case CALL_ENDING:
         h2o_linklist_insert(&c->parked, &call->link);

@@ -2,15 +2,16 @@
  * upstream_int.h: what the parts of gateway/upstream/ share, and nothing
  * outside that folder may use: the structs of a cluster, its targets,
  * connections and calls, and the functions one part calls in another
- * (prefixed up_, as they link with the rest of the gateway). The parts:
+ * (prefixed up_, as they link with the rest of the gateway; the few small
+ * static inline helpers keep short names). The parts:
  *
  *   call.c      a call's lifecycle, its request messages (the send queue
  *               nghttp2 reads) and response messages, and the call API
  *   session.c   the nghttp2 callbacks: frames in, turned into call events
  *   conn.c      connections: connect, handshake, read, write, keepalive,
  *               close; target backoff
- *   upstream.c  the cluster: dispatch (queue -> streams, the pump), timers, name
- *               resolution, the cluster API
+ *   upstream.c  the cluster: dispatch (queue -> streams, the pump),
+ *               timers, name resolution, the cluster API
  *   timer_heap.c  the timers' min-heap (a module of its own)
  *
  * An nghttp2 client session per connection, driven by the worker's own h2o
@@ -27,7 +28,11 @@
  *   peer provably did not process the stream). call_complete() is the one
  *   way to DONE, and it is where on_close runs. A DONE call's struct goes
  *   back to the free list once nghttp2 has let go of its stream and no
- *   callback of it is on the stack (up_call_try_release()).
+ *   callback of it is on the stack (up_call_try_release()). Sending is
+ *   beside this, not a state of it: a QUEUED or ACTIVE call takes sends
+ *   until UPSTREAM_SEND_END (send_end); nghttp2 takes them from the send
+ *   queue as the windows admit, and items stay queued until on_writable
+ *   gives them back (released: no transparent retry from then on).
  *
  *   target backoff (target_t.failures/retry_at): each failed connect
  *   doubles the wait before the next attempt (100 ms .. 10 s, +-20 %
@@ -48,7 +53,8 @@
  * the loop iteration. The pump submits queued calls, then gathers each
  * connection's nghttp2 output into one buffer and issues one
  * h2o_socket_write; the next gather waits for that write's completion, so
- * a socket never has two writes in flight.
+ * a socket never has two writes in flight. Last, it tells the senders
+ * whose send queue those gathers took (on_writable).
  *
  * Memory: call structs come from a per-cluster free list and keep their
  * small send queue and receive/header buffers across reuse; request
@@ -57,8 +63,8 @@
  * buffer. nghttp2 allocates its own stream state per request, which is
  * outside our control.
  *
- * Reentrancy rules (see upstream.h): callbacks may start and cancel calls,
- * pause and resume; they must not free the cluster. Cancelling the call
+ * Reentrancy rules (see upstream.h): callbacks may start, send on and
+ * cancel calls, pause and resume; they must not free the cluster. Cancelling the call
  * whose callback is running is fine; after on_close returns the call
  * handle is dead, and upstream_call_cancel from inside its own on_close is
  * a no-op.
