@@ -186,7 +186,7 @@ static inline int run_one(runner_t *r, const bench_case_t *c, int dir)
 {
     arena_reset(&r->arena);
     buf_init(&r->out, &r->arena, BUF_INITIAL);
-    int rc = dir == J2P ? transcode_json_to_pb(c->schema, c->msg, c->json, c->json_len, &r->opt, &r->out, &r->st)
+    int rc = dir == J2P ? transcode_json_to_pb(c->schema, c->msg, c->json, c->json_len, &r->opt, &r->out, &r->st, NULL)
                         : transcode_pb_to_json(c->schema, c->msg, c->pb, c->pb_len, &r->opt, &r->out, &r->st);
     r->sink += r->out.len;
     return rc;

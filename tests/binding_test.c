@@ -114,7 +114,7 @@ static int request_hex(const binding_table_t *t, const schema_t *s, const char *
     buf_init(&out, &a, 64);
     status_t st = {0};
     int rc = binding_request_to_pb(s, m.target, m.vars, m.nvars, q ? q + 1 : NULL, q ? strlen(q + 1) : 0, body,
-                                   body ? strlen(body) : 0, &opt, &out, &st);
+                                   body ? strlen(body) : 0, &opt, &out, &st, NULL);
     hex[0] = '\0';
     for (size_t i = 0; rc == 0 && i < out.len && i * 2 + 2 < hexcap; i++)
         snprintf(hex + i * 2, 3, "%02x", (unsigned char)out.data[i]);

@@ -100,11 +100,12 @@ static void check_defaults(const config_t *c)
     CHECK_INTEQ(cl->health.healthy_threshold, 2);
     CHECK_INTEQ(cl->health.unhealthy_threshold, 3);
     CHECK_INTEQ(c->nservices, 0);
-    CHECK_INTEQ(c->nroutes, 2);
-    const config_route_t *r = config_route_for_method(c, "aurigraph.v11.TransactionService.SubmitTransaction");
-    CHECK(r != NULL && r->success_status == 202 && r->timeout_ms == 0);
-    r = config_route_for_method(c, "aurigraph.v11.TransactionService.BatchSubmitTransactions");
-    CHECK(r != NULL && r->success_status == 202);
+    /* success statuses and JSON profiles come from the .protos: a route the
+     * help's key reference lists sets nothing */
+    for (size_t i = 0; i < c->nroutes; i++)
+        CHECK(c->routes[i].timeout_ms == 0 && c->routes[i].success_status == 0 && c->routes[i].json_profile == NULL);
+    CHECK_STREQ(config_json_profile(c, cl, NULL, NULL), "proto3");
+    CHECK_STREQ(config_json_profile(c, cl, NULL, "v11"), "v11");
     CHECK_INTEQ(c->check_only, 0);
 }
 
@@ -178,12 +179,10 @@ static void test_full(void)
     CHECK(config_cluster_for_service(&c, "aurigraph.v11.ConsensusService") == k);
     CHECK(config_cluster_for_service(&c, "aurigraph.v11.TransactionService") == d);
     CHECK(config_cluster_for_service(&c, "aurigraph.v11.QuantumCryptoService") == d);
-    /* routes merge: SubmitTransaction keeps its 202 and gains a timeout */
-    CHECK_INTEQ(c.nroutes, 3);
+    /* routes: only the keys given are set; the rest come from the .proto */
+    CHECK_INTEQ(c.nroutes, 2);
     const config_route_t *r = config_route_for_method(&c, "aurigraph.v11.TransactionService.SubmitTransaction");
-    CHECK(r != NULL && r->success_status == 202 && r->timeout_ms == 5000);
-    r = config_route_for_method(&c, "aurigraph.v11.TransactionService.BatchSubmitTransactions");
-    CHECK(r != NULL && r->success_status == 202 && r->timeout_ms == 0);
+    CHECK(r != NULL && r->success_status == 0 && r->timeout_ms == 5000);
     r = config_route_for_method(&c, "aurigraph.v11.ConsensusService.ProposeBlock");
     CHECK(r != NULL && r->success_status == 201 && r->timeout_ms == 2000);
     CHECK_INTEQ(config_validate(&c, err, sizeof(err)), 0);
@@ -343,6 +342,40 @@ static void test_errors(void)
     config_free(&ref);
 }
 
+/* json_profile: top level, per cluster and per route, from the file and the
+ * flag; precedence route > cluster > .proto > top level > proto3 */
+static void test_json_profile(void)
+{
+    config_t c;
+    config_defaults(&c);
+    CHECK_INTEQ(load_text(&c, "json_profile: v11\n"
+                              "clusters:\n"
+                              "  - {name: default, targets: [\"127.0.0.1:1\"]}\n"
+                              "  - {name: strict, targets: [\"127.0.0.1:2\"], json_profile: proto3}\n"
+                              "routes:\n"
+                              "  - {method: a.B.C, json_profile: v11}\n"),
+                0);
+    const config_cluster_t *d = &c.clusters[0], *strict = &c.clusters[1];
+    const config_route_t *r = config_route_for_method(&c, "a.B.C");
+    CHECK(r != NULL);
+    CHECK_STREQ(config_json_profile(&c, d, NULL, NULL), "v11");      /* top level */
+    CHECK_STREQ(config_json_profile(&c, d, NULL, "proto3"), "proto3"); /* the .proto's */
+    CHECK_STREQ(config_json_profile(&c, strict, NULL, "v11"), "proto3"); /* the cluster's */
+    CHECK_STREQ(config_json_profile(&c, strict, r, "proto3"), "v11");  /* the route's */
+    /* ~ clears it again */
+    CHECK_INTEQ(load_text(&c, "json_profile: ~\n"), 0); /* a load swaps in a new copy: */
+    CHECK_STREQ(config_json_profile(&c, &c.clusters[0], NULL, NULL), "proto3");
+    CHECK_INTEQ(load_text(&c, "json_profile: jackson\n"), -1);
+    CHECK(strstr(err, ":1:") != NULL && strstr(err, "expected one of proto3, v11, got \"jackson\"") != NULL);
+    CHECK_INTEQ(load_text(&c, "routes:\n  - {method: a.B.D, json_profile: 3}\n"), -1);
+    CHECK(strstr(err, "routes[0].json_profile: expected one of") != NULL);
+    CHECK_INTEQ(ARGS(&c, "--json-profile", "v11"), 0);
+    CHECK_STREQ(c.json_profile, "v11");
+    CHECK_INTEQ(ARGS(&c, "--json-profile=strict"), -1);
+    CHECK_STREQ(err, "--json-profile: expected one of proto3, v11, got \"strict\"");
+    config_free(&c);
+}
+
 /* http1: the front end, from the file and the flag; only uring and h2o */
 static void test_http1(void)
 {
@@ -394,7 +427,7 @@ static void test_all_or_nothing(void)
     CHECK_INTEQ(load_text(&c, "---\n"), 0);
     CHECK_INTEQ(c.workers, 4);
     CHECK_INTEQ(c.nclusters, 1);
-    CHECK_INTEQ(c.nroutes, 2);
+    CHECK_INTEQ(c.nroutes, 0);
     config_free(&c);
 }
 
@@ -422,13 +455,13 @@ static void test_sections(void)
     CHECK_STREQ(c.descriptors, "/a.pb");
     CHECK_INTEQ(load_text(&c, "descriptors: ~\n"), 0);
     CHECK(c.descriptors == NULL);
-    /* routes: a file route sets only its keys; success_status 200 resets the 202 */
+    /* routes: a file route sets only its keys */
     CHECK_INTEQ(load_text(&c, "routes:\n  - method: aurigraph.v11.TransactionService.SubmitTransaction\n"
                               "    success_status: 200\n"),
                 0);
     CHECK_INTEQ(config_route_for_method(&c, "aurigraph.v11.TransactionService.SubmitTransaction")->success_status,
                 200);
-    CHECK_INTEQ(c.nroutes, 2);
+    CHECK_INTEQ(c.nroutes, 1);
     /* anchors and aliases work; a cycle through an alias is just a type error */
     CHECK_INTEQ(load_text(&c, "clusters:\n  - name: a\n    targets: &t [\"h:1\", \"h:2\"]\n"
                               "  - name: default\n    targets: *t\n"),
@@ -795,6 +828,7 @@ static void test_validate(void)
     config_free(&c);
 
     config_defaults(&c);
+    CHECK_INTEQ(load_text(&c, "routes:\n  - {method: aurigraph.v11.TransactionService.SubmitTransaction}\n"), 0);
     c.routes[0].success_status = 302;
     CHECK_INTEQ(config_validate(&c, err, sizeof(err)), -1);
     CHECK_STREQ(err, "route aurigraph.v11.TransactionService.SubmitTransaction: success_status 302 is not 200..299");
@@ -814,6 +848,7 @@ int main(void)
     test_help_is_a_config();
     test_errors();
     test_http1();
+    test_json_profile();
     test_all_or_nothing();
     test_sections();
     test_sizes_and_durations();

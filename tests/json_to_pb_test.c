@@ -5,6 +5,7 @@
  * with protoc is tested in roundtrip_test.sh.
  */
 #include "transcode/json_to_pb.h"
+#include "transcode/profile.h"
 #include "test.h"
 
 #include <stdlib.h>
@@ -36,7 +37,7 @@ static result_t encode_with(const char *type, const char *json, size_t len, cons
     buf_t out;
     buf_init(&out, &a, 64);
     status_t st = {0};
-    r.rc = transcode_json_to_pb(schema, m, json, len, o, &out, &st);
+    r.rc = transcode_json_to_pb(schema, m, json, len, o, &out, &st, NULL);
     r.code = st.code;
     memcpy(r.message, st.message, sizeof(r.message));
     r.len = out.len;
@@ -261,6 +262,59 @@ static void test_ignore_unknown(void)
     CHECK_STREQ(r.hex, "2802");
 }
 
+/* The v11 profile reads what Jackson reads: decimals as numbers (their
+ * digits kept) or strings, LocalDateTime without an offset, unknown keys
+ * skipped and counted. */
+static void test_profile_v11(void)
+{
+    transcode_options_t v11 = opt;
+    json_profile_apply(json_profile_find("v11"), &v11);
+    const transcode_options_t saved = opt;
+    opt = v11;
+    /* amount (2) {value (1): "12.50"} */
+    EXPECT_BYTES("agtest.Profiled", "{\"amount\":12.50}", "1207" "0a05" "31322e3530");
+    EXPECT_BYTES("agtest.Profiled", "{\"amount\":\"12.50\"}", "12070a0531322e3530");
+    /* BigDecimal's own spellings become JSON numbers */
+    EXPECT_BYTES("agtest.Profiled", "{\"amount\":\"+1.5\"}", "12050a03312e35");
+    EXPECT_BYTES("agtest.Profiled", "{\"amount\":\".5\"}", "12050a03302e35");
+    EXPECT_BYTES("agtest.Profiled", "{\"amount\":\"5.\"}", "12030a0135");
+    EXPECT_BYTES("agtest.Profiled", "{\"amount\":\"-007e3\"}", "12060a042d376533");
+    EXPECT_BYTES("agtest.Profiled", "{\"amount\":null}", "");
+    EXPECT_ERROR("agtest.Profiled", "{\"amount\":\"12,5\"}", "\"12,5\" is not a decimal number");
+    EXPECT_ERROR("agtest.Profiled", "{\"amount\":\"\"}", "is not a decimal number");
+    EXPECT_ERROR("agtest.Profiled", "{\"amount\":\"1e\"}", "is not a decimal number");
+    EXPECT_ERROR("agtest.Profiled", "{\"amount\":true}", "expected a decimal number, got");
+    EXPECT_ERROR("agtest.Profiled", "{\"amount\":{\"value\":\"1\"}}", "expected a decimal number, got");
+    /* created_at (4): LocalDateTime text is UTC; RFC 3339 still works */
+    EXPECT_BYTES("agtest.Profiled", "{\"createdAt\":\"2023-11-14T22:13:20.12\"}", "220b0880e2cfaa0610809c9c39");
+    EXPECT_BYTES("agtest.Profiled", "{\"createdAt\":\"2023-11-14T22:13:20.120Z\"}", "220b0880e2cfaa0610809c9c39");
+    EXPECT_ERROR("agtest.Profiled", "{\"createdAt\":\"2023-11-14\"}", "createdAt");
+    /* id (1) as a number or a string, as Jackson reads a long */
+    EXPECT_BYTES("agtest.Profiled", "{\"id\":7,\"nonce\":9}", "0807");
+    EXPECT_BYTES("agtest.Profiled", "{\"id\":\"7\"}", "0807");
+
+    /* unknown keys: skipped at any depth, each counted once, nested ones too */
+    const char *drift = "{\"nonce\":1,\"block_height\":{\"a\":[1,{\"b\":2}]},\"child\":{\"x\":1,\"id\":3}}";
+    arena_t a;
+    arena_init(&a);
+    buf_t out;
+    buf_init(&out, &a, 64);
+    status_t st = {0};
+    transcode_report_t report = {0};
+    const schema_message_t *m = schema_find_message(schema, "agtest.Profiled", 15);
+    CHECK_INTEQ(transcode_json_to_pb(schema, m, drift, strlen(drift), &v11, &out, &st, &report), 0);
+    CHECK_INTEQ(report.unknown_fields, 3);
+    CHECK_INTEQ(out.len, 4); /* child (13) {id: 3} */
+    arena_free(&a);
+
+    /* proto3 reads a Decimal as the message it is, and rejects the number */
+    opt = saved;
+    EXPECT_BYTES("agtest.Profiled", "{\"amount\":{\"value\":\"1\"}}", "12030a0131");
+    EXPECT_ERROR("agtest.Profiled", "{\"amount\":1}", "expected an object");
+    EXPECT_ERROR("agtest.Profiled", "{\"createdAt\":\"2023-11-14T22:13:20.12\"}", "createdAt");
+    EXPECT_ERROR("agtest.Profiled", "{\"nonce\":1}", "unknown field \"nonce\"");
+}
+
 static void test_random_bytes(void)
 {
     /* bounded: malformed input of every shape must fail cleanly */
@@ -293,6 +347,7 @@ int main(void)
     test_invalid_utf8();
     test_limits();
     test_ignore_unknown();
+    test_profile_v11();
     test_random_bytes();
     schema_free(schema);
     return test_summary();

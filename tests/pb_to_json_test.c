@@ -7,6 +7,7 @@
  * yajl, so hostile inputs must yield valid JSON or an error.
  */
 #include "transcode/pb_to_json.h"
+#include "transcode/profile.h"
 #include "test.h"
 
 #include <stdlib.h>
@@ -513,6 +514,47 @@ static const char *field_json(const char *type, const char *field, const uint8_t
     return out.data;
 }
 
+/* ---- the v11 profile's knobs ---- */
+
+static void test_profile_v11(void)
+{
+    transcode_options_t v11 = opts;
+    json_profile_apply(json_profile_find("v11"), &v11);
+    EXPECT_JSON(text_to_json_with("Profiled",
+                                  "id: 7 amount {value: \"12.50\"} created_at {seconds: 1700000000 nanos: 120000000}"
+                                  " count: 3 ids: [1, -2]",
+                                  &v11),
+                "{\"id\":7,\"amount\":12.50,\"fee\":null,\"createdAt\":\"2023-11-14T22:13:20.12\","
+                "\"blockNumber\":null,\"valid\":false,\"name\":\"\",\"items\":[],\"count\":3,\"ids\":[1,-2],"
+                "\"child\":null,\"maybe\":null}");
+    /* set members: the oneof's one, wrappers and optional as bare values, a
+     * whole second of LocalDateTime has no fraction at all */
+    EXPECT_JSON(text_to_json_with("Profiled",
+                                  "b: \"x\" block_number {value: 9007199254740993} maybe: 0 valid: true"
+                                  " created_at {seconds: 1700000000} fee {value: \"-1E+3\"} child {id: 2}"
+                                  " items {name: \"i\"}",
+                                  &v11),
+                "{\"id\":0,\"amount\":null,\"fee\":-1E+3,\"createdAt\":\"2023-11-14T22:13:20\","
+                "\"blockNumber\":9007199254740993,\"valid\":true,\"name\":\"\","
+                "\"items\":[{\"id\":0,\"name\":\"i\",\"child\":null}],\"b\":\"x\",\"count\":0,\"ids\":[],"
+                "\"child\":{\"id\":2,\"name\":\"\",\"child\":null},\"maybe\":0}");
+    /* BigDecimal's other spellings print as JSON numbers; an empty Decimal
+     * is zero; one that is no decimal is the upstream's error */
+    transcode_options_t quiet = v11;
+    quiet.emit_defaults = 0;
+    quiet.emit_null = 0;
+    EXPECT_JSON(text_to_json_with("Profiled", "amount {value: \".5\"} fee {}", &quiet),
+                "{\"amount\":0.5,\"fee\":0}");
+    EXPECT_JSON(text_to_json_with("Profiled", "amount {value: \"+00.50e-3\"}", &quiet), "{\"amount\":0.50e-3}");
+    expect_error(text_to_json_with("Profiled", "amount {value: \"12,5\"}", &quiet), GRPC_INTERNAL,
+                 "field \"amount\": google.type.Decimal value is not a decimal number");
+    EXPECT_JSON(text_to_json_with("Profiled", "created_at {seconds: 1700000000 nanos: 1000}", &quiet),
+                "{\"createdAt\":\"2023-11-14T22:13:20.000001\"}");
+    /* proto3 keeps its own mapping of the same bytes */
+    EXPECT("Profiled", "id: 7 amount {value: \"12.50\"} created_at {seconds: 1700000000 nanos: 120000000}",
+           "{\"id\":\"7\",\"amount\":{\"value\":\"12.50\"},\"createdAt\":\"2023-11-14T22:13:20.120Z\"}");
+}
+
 static void test_field(void)
 {
     bytes_t b = encode("Nested", "id: 5 child { id: 2 name: \"c\" }");
@@ -773,6 +815,7 @@ int main(void)
     test_oneofs_and_nesting();
     test_wkt();
     test_v11();
+    test_profile_v11();
     test_field();
     test_unknown();
     test_malformed();

@@ -31,13 +31,13 @@ static void test_render(void)
     buf_init(&b, &a, 16);
     status_t st;
     status_set(&st, GRPC_INVALID_ARGUMENT, "field \"%s\": expected a string", "amount");
-    status_render_json(&b, st.code, st.message, strlen(st.message), NULL, 0);
+    status_render_json(&b, st.code, st.message, strlen(st.message), NULL, 0, 0);
     buf_putc(&b, '\0');
     CHECK_STREQ(b.data, "{\"code\":3,\"message\":\"field \\\"amount\\\": expected a string\",\"details\":[]}");
 
     b.len = 0;
     static const char msg[] = "tab\there\nnl \\ \x01 \xc3\xa9";
-    status_render_json(&b, GRPC_INTERNAL, msg, sizeof(msg) - 1, "[{\"x\":1}]", 9);
+    status_render_json(&b, GRPC_INTERNAL, msg, sizeof(msg) - 1, "[{\"x\":1}]", 9, 0);
     buf_putc(&b, '\0');
     CHECK_STREQ(b.data, "{\"code\":13,\"message\":\"tab\\there\\nnl \\\\ \\u0001 \xc3\xa9\",\"details\":[{\"x\":1}]}");
 

@@ -36,14 +36,15 @@
  *              max_p99_ms, max_health_failures}}]
  *   admin: off | {listen: "127.0.0.1:9005", token}
  *   services: {SERVICE: CLUSTER}
- *   routes: [{method, timeout_ms, success_status}]
+ *   json_profile: proto3      routes whose .proto names none (transcode/profile.h)
+ *   routes: [{method, timeout_ms, success_status, json_profile}]
+ *   (clusters take json_profile too: it wins over their routes' .proto)
  *
  * Merging: scalars override. A list or map section that is present
  * (listen, clusters, services) replaces what was there before as a whole:
  * naming one cluster drops the built-in "default" unless it is listed too.
- * routes are the exception: they merge by method with what is there (the
- * built-in 202 routes included), and within a route only the keys written
- * change, so adding a timeout to SubmitTransaction keeps its 202.
+ * routes are the exception: they merge by method with what is there, and
+ * within a route only the keys written change.
  *
  * Values: integers are decimal. Durations (keys ending in _ms) are
  * milliseconds, or a number with ms, s, m or h ("250ms", "5s"). Sizes
@@ -72,6 +73,8 @@
 #include <strings.h>
 #include <yaml.h>
 
+#include "transcode/profile.h"
+
 #define CLUSTER_DEFAULT_TIMEOUT_MS 30000
 #define CLUSTER_DEFAULT_CONNECT_TIMEOUT_MS 1000
 #define CLUSTER_DEFAULT_KEEPALIVE_MS 10000
@@ -84,11 +87,6 @@
 #define CONFIG_MAX_WORKERS 1024
 /* A config file is a few KiB; anything this big is a wrong path. */
 #define CONFIG_MAX_FILE (16u << 20)
-
-static const char *const default_202_routes[] = {
-    "aurigraph.v11.TransactionService.SubmitTransaction",
-    "aurigraph.v11.TransactionService.BatchSubmitTransactions",
-};
 
 /* ---- memory ------------------------------------------------------------ */
 
@@ -261,7 +259,9 @@ static void cluster_free(config_cluster_t *cl)
     cluster_clear_versions(cl);
     sticky_free(&cl->sticky);
     free(cl->name);
+    free(cl->json_profile);
     cl->name = NULL;
+    cl->json_profile = NULL;
 }
 
 static void listeners_free(config_listener_t *l, size_t n)
@@ -289,8 +289,10 @@ static void services_free(config_service_t *s, size_t n)
 
 static void routes_free(config_route_t *r, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         free(r[i].method);
+        free(r[i].json_profile);
+    }
     free(r);
 }
 
@@ -339,9 +341,6 @@ void config_defaults(config_t *c)
     c->nclusters = 1;
     cluster_init(&c->clusters[0], "default");
     cluster_add_target(&c->clusters[0], CONFIG_DEFAULT_UPSTREAM_HOST, CONFIG_DEFAULT_UPSTREAM_PORT);
-    /* The API contract answers 202 to the two POST /transactions calls. */
-    for (size_t i = 0; i < sizeof(default_202_routes) / sizeof(default_202_routes[0]); i++)
-        route_get(c, default_202_routes[i])->success_status = 202;
 }
 
 void config_free(config_t *c)
@@ -355,6 +354,7 @@ void config_free(config_t *c)
     services_free(c->services, c->nservices);
     routes_free(c->routes, c->nroutes);
     free(c->config_path);
+    free(c->json_profile);
     *c = (config_t){0};
 }
 
@@ -374,6 +374,7 @@ static void config_copy(config_t *dst, const config_t *src)
         config_cluster_t *d = &dst->clusters[i];
         *d = *s;
         d->name = xstrdup(s->name);
+        d->json_profile = xstrdup(s->json_profile);
         d->targets = targets_copy(s->targets, s->ntargets);
         d->versions = xcalloc(s->nversions ? s->nversions : 1, sizeof(*d->versions));
         for (size_t j = 0; j < s->nversions; j++) {
@@ -392,8 +393,10 @@ static void config_copy(config_t *dst, const config_t *src)
     for (size_t i = 0; i < src->nroutes; i++) {
         dst->routes[i] = src->routes[i];
         dst->routes[i].method = xstrdup(src->routes[i].method);
+        dst->routes[i].json_profile = xstrdup(src->routes[i].json_profile);
     }
     dst->config_path = xstrdup(src->config_path);
+    dst->json_profile = xstrdup(src->json_profile);
 }
 
 /* ---- value syntax, shared by the file and the flags --------------------- */
@@ -643,6 +646,22 @@ static int get_string(loader_t *L, const yaml_node_t *n, const char *what, char 
         return -1;
     if (n->data.scalar.length == 0)
         return fail(L, n, "%s: expected a non-empty string", what);
+    set_str(out, sval(n));
+    return 0;
+}
+
+/* A JSON profile's name (transcode/profile.h); ~ for none. */
+static int get_profile(loader_t *L, const yaml_node_t *n, const char *what, char **out)
+{
+    if (is_null(n)) {
+        free(*out);
+        *out = NULL;
+        return 0;
+    }
+    if (scalar(L, n, what, "a JSON profile name") < 0)
+        return -1;
+    if (json_profile_find(sval(n)) == NULL)
+        return fail(L, n, "%s: expected one of %s, got \"%s\"", what, json_profile_names(), sval(n));
     set_str(out, sval(n));
     return 0;
 }
@@ -1105,6 +1124,8 @@ static int cluster_other(loader_t *L, const char *key, const yaml_node_t *v, con
         return load_sticky(L, v, what, &cl->sticky);
     if (!strcmp(key, "rollout"))
         return load_rollout(L, v, what, &cl->rollout);
+    if (!strcmp(key, "json_profile"))
+        return get_profile(L, v, what, &cl->json_profile);
     return 1;
 }
 
@@ -1224,7 +1245,7 @@ static int load_routes(loader_t *L, const yaml_node_t *n, config_t *c)
         snprintf(section, sizeof(section), "routes[%zu]", index++);
         if (check_mapping(L, r, section) < 0)
             return -1;
-        const yaml_node_t *method = NULL, *timeout = NULL, *status = NULL;
+        const yaml_node_t *method = NULL, *timeout = NULL, *status = NULL, *profile = NULL;
         for PAIRS (r, p) {
             const yaml_node_t *k = node(L, p->key), *v = node(L, p->value);
             if (!strcmp(sval(k), "method"))
@@ -1233,6 +1254,8 @@ static int load_routes(loader_t *L, const yaml_node_t *n, config_t *c)
                 timeout = v;
             else if (!strcmp(sval(k), "success_status"))
                 status = v;
+            else if (!strcmp(sval(k), "json_profile"))
+                profile = v;
             else
                 return unknown_key(L, k, section);
         }
@@ -1260,7 +1283,7 @@ static int load_routes(loader_t *L, const yaml_node_t *n, config_t *c)
             if (get_duration(L, timeout, what, &timeout_ms) < 0)
                 return -1;
         }
-        if (status != NULL) {
+        if (status != NULL && !is_null(status)) {
             snprintf(what, sizeof(what), "%s.success_status", section);
             if (scalar(L, status, what, "an HTTP status 200..299") < 0)
                 return -1;
@@ -1271,7 +1294,17 @@ static int load_routes(loader_t *L, const yaml_node_t *n, config_t *c)
                 return fail(L, status, "%s: %s is not a success status (200..299)", what, sval(status));
             success = (uint32_t)s;
         }
+        char *profile_name = NULL;
+        if (profile != NULL) {
+            snprintf(what, sizeof(what), "%s.json_profile", section);
+            if (get_profile(L, profile, what, &profile_name) < 0)
+                return -1;
+        }
         config_route_t *route = route_get(c, sval(method));
+        if (profile != NULL) {
+            free(route->json_profile);
+            route->json_profile = profile_name;
+        }
         if (timeout != NULL)
             route->timeout_ms = timeout_ms;
         if (status != NULL)
@@ -1318,6 +1351,8 @@ static int load_root(loader_t *L, const yaml_node_t *root, config_t *c)
             else
                 rc = 0;
         }
+        else if (!strcmp(key, "json_profile"))
+            rc = get_profile(L, v, "json_profile", &c->json_profile);
         else if (!strcmp(key, "transcode"))
             rc = load_transcode(L, v, &c->transcode);
         else if (!strcmp(key, "limits"))
@@ -1450,6 +1485,7 @@ typedef enum {
     F_ADMIN,
     F_ADMIN_TOKEN,
     F_HTTP1,
+    F_JSON_PROFILE,
 } flag_id_t;
 
 typedef struct {
@@ -1464,7 +1500,7 @@ static const flag_t flags[] = {
     {"descriptors", F_DESCRIPTORS, true}, {"workers", F_WORKERS, true},     {"access-log", F_ACCESS_LOG, true},
     {"check-config", F_CHECK, false},   {"help", F_HELP, false},           {"upstream-version", F_UPSTREAM_VERSION, true},
     {"admin", F_ADMIN, true},           {"admin-token", F_ADMIN_TOKEN, true},
-    {"http1", F_HTTP1, true},
+    {"http1", F_HTTP1, true},           {"json-profile", F_JSON_PROFILE, true},
 };
 
 /*
@@ -1561,6 +1597,14 @@ static int apply_flag(config_t *c, const flag_t *flag, const char *val, bool *li
         return 0;
     case F_ACCESS_LOG:
         set_str(&c->access_log, val);
+        return 0;
+    case F_JSON_PROFILE:
+        if (json_profile_find(val) == NULL) {
+            errf(err, errlen, "--json-profile: expected one of %s, got \"%s\"", json_profile_names(), val);
+            return -1;
+        }
+        free(c->json_profile);
+        c->json_profile = xstrdup(val);
         return 0;
     case F_HTTP1:
         if (parse_http1(val, &c->http1) != 0) {
@@ -1823,6 +1867,18 @@ int config_validate(const config_t *c, char *err, size_t errlen)
     return 0;
 }
 
+const char *config_json_profile(const config_t *c, const config_cluster_t *cluster, const config_route_t *route,
+                                const char *proto_profile)
+{
+    if (route && route->json_profile)
+        return route->json_profile;
+    if (cluster && cluster->json_profile)
+        return cluster->json_profile;
+    if (proto_profile)
+        return proto_profile;
+    return c->json_profile ? c->json_profile : "proto3";
+}
+
 int config_parse_duration(const char *s, uint32_t *ms)
 {
     uint64_t v;
@@ -1905,6 +1961,8 @@ void config_print_help(FILE *f)
             "                        variable AURIGRAPH_ADMIN_TOKEN)\n"
             "  --http1 uring|h2o     HTTP/1.1 front end: io_uring, or h2o's epoll loop (default\n"
             "                        uring; h2o wherever io_uring is unusable). HTTP/2 is h2o's\n"
+            "  --json-profile NAME   JSON profile of routes whose .proto names none: proto3 |\n"
+            "                        v11 (default proto3; the V11 .protos name v11)\n"
             "  --check-config        load and validate everything, then exit: 0 if valid\n"
             "  -h, --help            print this text and exit\n"
             "A value follows its flag (--workers 4) or an equals sign (--workers=4).\n"
@@ -1929,7 +1987,8 @@ void config_print_help(FILE *f)
         CONFIG_DEFAULT_DRAIN_MS);
     ref(f, "drain: accept and answer (readiness 503) this long first", "drain_grace_ms: 0");
     ref(f, "HTTP/1.1 front end: uring | h2o", "http1: %s", CONFIG_DEFAULT_HTTP1 == CONFIG_HTTP1_URING ? "uring" : "h2o");
-    ref(f, NULL, "transcode:");
+    ref(f, "routes whose .proto names no profile: proto3 | v11", "json_profile: proto3");
+    ref(f, "true here adds to every route's profile", "transcode:");
     ref(f, "print fields that hold their default value", "  emit_defaults: false");
     ref(f, "skip unknown JSON keys/query params, not 400", "  ignore_unknown_fields: false");
     ref(f, "print \"tx_hash\", not \"txHash\"", "  use_proto_names: false");
@@ -1948,6 +2007,7 @@ void config_print_help(FILE *f)
     ref(f, "TCP connect", "    connect_timeout_ms: %d", CLUSTER_DEFAULT_CONNECT_TIMEOUT_MS);
     ref(f, "PING idle connections this often; 0 = off", "    keepalive_ms: %d", CLUSTER_DEFAULT_KEEPALIVE_MS);
     ref(f, "re-resolve target names this often", "    resolve_interval_ms: %d", CLUSTER_DEFAULT_RESOLVE_INTERVAL_MS);
+    ref(f, "~ = each route's .proto; or proto3 | v11", "    json_profile: ~");
     ref(f, "instead of targets: versions, e.g.", "    # versions:");
     ref(f, "  weight: share of new requests", "    #   - {name: blue, targets: [\"10.0.0.1:9100\"], weight: 90}");
     ref(f, NULL, "    #   - {name: canary, targets: [\"10.0.0.2:9100\"], weight: 10}");
@@ -1980,7 +2040,6 @@ void config_print_help(FILE *f)
     ref(f, "per-method overrides, merged by method", "routes:");
     ref(f, NULL, "  - method: aurigraph.v11.TransactionService.SubmitTransaction");
     ref(f, "0 = the cluster's timeout_ms", "    timeout_ms: 0");
-    ref(f, "status of a success, 200..299 (else 200)", "    success_status: 202");
-    ref(f, NULL, "  - method: aurigraph.v11.TransactionService.BatchSubmitTransactions");
-    ref(f, NULL, "    success_status: 202");
+    ref(f, "200..299; ~ = the .proto's, else 200", "    success_status: ~");
+    ref(f, "~ = the cluster's, else the .proto's", "    json_profile: ~");
 }

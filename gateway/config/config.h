@@ -79,6 +79,7 @@ typedef struct config_cluster {
     uint32_t keepalive_ms;        /* 10000; 0 = off */
     uint32_t resolve_interval_ms; /* 30000 */
     config_health_t health;
+    char *json_profile;           /* its routes' JSON profile over their .proto's; NULL = theirs */
 } config_cluster_t;
 
 /* gRPC service (full name) -> cluster. Services not listed use "default". */
@@ -91,7 +92,8 @@ typedef struct config_service {
 typedef struct config_route {
     char *method;
     uint32_t timeout_ms;      /* 0: the cluster's */
-    int success_status;       /* 0: 200 */
+    int success_status;       /* 0: the .proto's (aurigraph.api.success_status), else 200 */
+    char *json_profile;       /* NULL: the cluster's, else the .proto's */
 } config_route_t;
 
 typedef struct config_listener {
@@ -116,7 +118,8 @@ typedef struct config {
     unsigned workers;            /* 0 = one per core */
     char *descriptors;           /* NULL = the built descriptor set of proto/ */
     char *access_log;            /* "stdout" (default), "stderr", "off" or a path */
-    transcode_options_t transcode; /* emit_defaults, ignore_unknown_fields, limits */
+    transcode_options_t transcode; /* limits, and mapping flags added to every route's profile */
+    char *json_profile;          /* routes whose .proto names no profile; NULL = "proto3" */
     config_cluster_t *clusters;
     size_t nclusters;
     config_service_t *services;
@@ -130,8 +133,8 @@ typedef struct config {
     char *config_path;           /* the file loaded, for messages */
 } config_t;
 
-/* Defaults: listen 0.0.0.0:9003, one "default" cluster at 127.0.0.1:9100,
- * routes SubmitTransaction and BatchSubmitTransactions answering 202. */
+/* Defaults: listen 0.0.0.0:9003, one "default" cluster at 127.0.0.1:9100;
+ * each route as its .proto describes it (JSON profile, success status). */
 void config_defaults(config_t *c);
 /* Loads a YAML file over c. -1 with "FILE:LINE: what" in err; c is then
  * left as it was (the load is all or nothing). */
@@ -155,6 +158,10 @@ int config_host_is_loopback(const char *host);
 
 const config_cluster_t *config_cluster_for_service(const config_t *c, const char *service);
 const config_route_t *config_route_for_method(const config_t *c, const char *method);
+/* The JSON profile of a method's routes: the route's, its cluster's, its
+ * .proto's (proto_profile, may be NULL), the config's, "proto3". */
+const char *config_json_profile(const config_t *c, const config_cluster_t *cluster, const config_route_t *route,
+                                const char *proto_profile);
 
 /* `--help` text (every flag), and the key reference for README. */
 void config_print_help(FILE *f);

@@ -92,9 +92,15 @@ void status_json_quote(buf_t *out, const char *s, size_t len)
 }
 
 void status_render_json(buf_t *out, int code, const char *message, size_t message_len, const char *details_json,
-                        size_t details_len)
+                        size_t details_len, int error_field)
 {
-    buf_printf(out, "{\"code\":%d,\"message\":", code);
+    if (error_field) {
+        buf_puts_lit(out, "{\"error\":");
+        status_json_quote(out, message, message_len);
+        buf_printf(out, ",\"code\":%d,\"message\":", code);
+    } else {
+        buf_printf(out, "{\"code\":%d,\"message\":", code);
+    }
     status_json_quote(out, message, message_len);
     buf_puts_lit(out, ",\"details\":");
     if (details_json && details_len)

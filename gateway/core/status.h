@@ -2,6 +2,8 @@
  * status: gRPC status codes, their HTTP mapping (the one table the whole
  * gateway uses), and the error body of the API contract:
  *     {"code": <grpc code>, "message": "...", "details": []}
+ * which the V11 routes print with the original platform's "error" first:
+ *     {"error": "...", "code": ..., "message": "...", "details": []}
  */
 #ifndef AG_STATUS_H
 #define AG_STATUS_H
@@ -49,8 +51,9 @@ void status_set(status_t *st, int code, const char *fmt, ...) __attribute__((for
 
 /* Appends a JSON string literal (quotes included), escaping as RFC 8259 asks. */
 void status_json_quote(buf_t *out, const char *s, size_t len);
-/* Appends the contract's error body; details_json is a JSON array text or NULL for []. */
+/* Appends the contract's error body; details_json is a JSON array text or
+ * NULL for []; error_field adds "error" (the V11 shape). */
 void status_render_json(buf_t *out, int code, const char *message, size_t message_len, const char *details_json,
-                        size_t details_len);
+                        size_t details_len, int error_field);
 
 #endif

@@ -554,7 +554,8 @@ static void too_large(u_conn_t *c, size_t have)
     arena_init_with(&a, first, sizeof(first));
     buf_t b;
     buf_init(&b, &a, 256);
-    status_render_json(&b, GRPC_RESOURCE_EXHAUSTED, msg, strlen(msg), NULL, 0);
+    status_render_json(&b, GRPC_RESOURCE_EXHAUSTED, msg, strlen(msg), NULL, 0,
+                       worker_of(c->super.ctx)->shared->error_field);
     int rl = snprintf(resp, sizeof(resp),
                       "HTTP/1.1 413 Payload Too Large\r\nContent-Type: application/json\r\nConnection: close\r\n"
                       "Content-Length: %zu\r\n\r\n%.*s",

@@ -21,6 +21,9 @@
 #include "google/protobuf/descriptor.pb-c.h"
 
 #define HTTP_RULE_EXTENSION 72295728u /* google.api.http on MethodOptions */
+/* proto/aurigraph/api/options.proto */
+#define JSON_PROFILE_EXTENSION 51101u   /* string, on FileOptions */
+#define SUCCESS_STATUS_EXTENSION 51102u /* int32, on MethodOptions */
 
 typedef Google__Protobuf__FileDescriptorProto file_proto_t;
 typedef Google__Protobuf__DescriptorProto message_proto_t;
@@ -173,6 +176,8 @@ static const struct {
 
 static schema_wkt_t wkt_of(const char *full_name)
 {
+    if (strcmp(full_name, "google.type.Decimal") == 0)
+        return WKT_DECIMAL;
     if (strncmp(full_name, "google.protobuf.", 16) != 0)
         return WKT_NONE;
     for (size_t i = 0; i < sizeof(wkt_names) / sizeof(wkt_names[0]); i++)
@@ -484,6 +489,42 @@ static int decode_http_rule(loader_t *l, const schema_method_t *mt, const Google
     return 0;
 }
 
+/* protobuf-c keeps an unknown field's bytes as they were on the wire: a
+ * varint's bytes, or a length prefix and then the payload. */
+static int unknown_varint(const ProtobufCMessageUnknownField *u, uint64_t *v)
+{
+    *v = 0;
+    for (size_t i = 0; i < u->len && i < 10; i++) {
+        *v |= (uint64_t)(u->data[i] & 0x7f) << (7 * i);
+        if (!(u->data[i] & 0x80))
+            return 0;
+    }
+    return -1;
+}
+
+/* The file's (aurigraph.api.json_profile), or NULL. */
+static const char *file_json_profile(loader_t *l, const file_proto_t *fp)
+{
+    if (fp->options == NULL)
+        return NULL;
+    const ProtobufCMessage *opts = &fp->options->base;
+    const char *found = NULL;
+    for (unsigned i = 0; i < opts->n_unknown_fields; i++) {
+        const ProtobufCMessageUnknownField *u = &opts->unknown_fields[i];
+        if (u->tag != JSON_PROFILE_EXTENSION || u->wire_type != PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED)
+            continue;
+        uint64_t n = 0;
+        size_t skip = 0;
+        while (skip < u->len && (u->data[skip] & 0x80))
+            skip++;
+        skip++;
+        if (unknown_varint(u, &n) != 0 || skip > u->len || n != u->len - skip)
+            return NULL;
+        found = arena_strndup(&l->s->arena, (const char *)u->data + skip, (size_t)n);
+    }
+    return found;
+}
+
 static int define_method(loader_t *l, const char *service, const Google__Protobuf__MethodDescriptorProto *mp,
                          schema_method_t *mt)
 {
@@ -509,6 +550,13 @@ static int define_method(loader_t *l, const char *service, const Google__Protobu
     const ProtobufCMessage *opts = &mp->options->base;
     for (unsigned i = 0; i < opts->n_unknown_fields; i++) {
         const ProtobufCMessageUnknownField *u = &opts->unknown_fields[i];
+        if (u->tag == SUCCESS_STATUS_EXTENSION && u->wire_type == PROTOBUF_C_WIRE_TYPE_VARINT) {
+            uint64_t v = 0;
+            if (unknown_varint(u, &v) != 0 || v < 200 || v > 299)
+                return fail(l, "%s: (aurigraph.api.success_status) must be 200..299", mt->full_name);
+            mt->success_status = (int)v;
+            continue;
+        }
         if (u->tag != HTTP_RULE_EXTENSION || u->wire_type != PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED)
             continue;
         /* protobuf-c keeps the length prefix in the unknown field's data */
@@ -580,9 +628,12 @@ static int load_set(loader_t *l, const Google__Protobuf__FileDescriptorSet *set)
             if (!sv->full_name || !methods)
                 return fail(l, "out of memory");
             memset(methods, 0, (sp->n_method ? sp->n_method : 1) * sizeof(*methods));
-            for (size_t m = 0; m < sp->n_method; m++)
+            const char *profile = file_json_profile(l, fp);
+            for (size_t m = 0; m < sp->n_method; m++) {
                 if (define_method(l, sv->full_name, sp->method[m], &methods[m]) != 0)
                     return -1;
+                methods[m].json_profile = profile;
+            }
             sv->methods = methods;
             sv->nmethods = (uint32_t)sp->n_method;
         }

@@ -35,6 +35,9 @@ typedef enum schema_wkt {
     WKT_STRUCT, WKT_VALUE, WKT_LIST_VALUE,
     WKT_DOUBLE_VALUE, WKT_FLOAT_VALUE, WKT_INT64_VALUE, WKT_UINT64_VALUE,
     WKT_INT32_VALUE, WKT_UINT32_VALUE, WKT_BOOL_VALUE, WKT_STRING_VALUE, WKT_BYTES_VALUE,
+    /* google.type.Decimal: an object of its one field under proto3 JSON; a
+     * JSON number when the route's options say decimal_as_number */
+    WKT_DECIMAL,
 } schema_wkt_t;
 
 typedef struct schema_message schema_message_t;
@@ -114,6 +117,8 @@ typedef struct schema_method {
     uint8_t server_streaming;
     const schema_http_rule_t *http_rules; /* the rule first, then additional bindings */
     uint32_t nhttp_rules;
+    int success_status;        /* (aurigraph.api.success_status); 0 when not set */
+    const char *json_profile;  /* its file's (aurigraph.api.json_profile), or NULL */
 } schema_method_t;
 
 typedef struct schema_service {

@@ -110,14 +110,14 @@ static const char *reason_phrase(int status)
 /* ---- errors ----------------------------------------------------------- */
 
 static void send_error_body(h2o_req_t *req, int http_status, int grpc_code, const char *message, size_t message_len,
-                            const char *details, size_t details_len)
+                            const char *details, size_t details_len, int error_field)
 {
     char first[1024];
     arena_t a;
     arena_init_with(&a, first, sizeof(first));
     buf_t b;
     buf_init(&b, &a, 512);
-    status_render_json(&b, grpc_code, message, message_len, details, details_len);
+    status_render_json(&b, grpc_code, message, message_len, details, details_len, error_field);
     req->res.status = http_status;
     req->res.reason = reason_phrase(http_status);
     h2o_set_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, H2O_STRLIT("application/json"), 1);
@@ -134,7 +134,7 @@ static void send_error_body(h2o_req_t *req, int http_status, int grpc_code, cons
 
 void api_send_error(h2o_req_t *req, int http_status, int grpc_code, const char *message, size_t message_len)
 {
-    send_error_body(req, http_status, grpc_code, message, message_len, NULL, 0);
+    send_error_body(req, http_status, grpc_code, message, message_len, NULL, 0, 0);
 }
 
 /* What the gateway adds to every answer: the request id, and which
@@ -155,7 +155,8 @@ static void respond_error(api_request_t *r, int http_status, int grpc_code, cons
 {
     r->state = API_RESPONDED;
     add_response_headers(r);
-    send_error_body(r->req, http_status, grpc_code, message, strlen(message), details, details_len);
+    int error_field = r->route ? r->route->error_field : r->w->shared->error_field;
+    send_error_body(r->req, http_status, grpc_code, message, strlen(message), details, details_len, error_field);
 }
 
 /* ---- contexts ---------------------------------------------------------- */
@@ -577,11 +578,11 @@ static void on_message(void *ctx, const uint8_t *data, size_t len)
         buf_t json;
         buf_init(&json, &r->msg_arena, 512);
         status_t st;
-        if (binding_response_to_json(sh->schema, r->binding, data, len, &sh->cfg->transcode, &json, &st) != 0) {
+        if (binding_response_to_json(sh->schema, r->binding, data, len, &r->route->opt, &json, &st) != 0) {
             buf_t line;
             buf_init(&line, &r->msg_arena, 256);
             buf_puts_lit(&line, "{\"error\":");
-            status_render_json(&line, st.code, st.message, strlen(st.message), NULL, 0);
+            status_render_json(&line, st.code, st.message, strlen(st.message), NULL, 0, 0);
             buf_puts_lit(&line, "}\n");
             stream_append(r, line.data, line.len);
         } else {
@@ -604,7 +605,7 @@ static void on_message(void *ctx, const uint8_t *data, size_t len)
         return;
     }
     buf_init(&r->json, &r->arena, len * 2 + 64);
-    if (binding_response_to_json(sh->schema, r->binding, data, len, &sh->cfg->transcode, &r->json, &r->st) != 0)
+    if (binding_response_to_json(sh->schema, r->binding, data, len, &r->route->opt, &r->json, &r->st) != 0)
         r->response_error = 1;
 }
 
@@ -641,9 +642,9 @@ static void on_close(void *ctx, int code, const char *message, size_t message_le
             buf_puts_lit(&line, "{\"error\":");
             if (code != GRPC_OK)
                 status_render_json(&line, code, message ? message : "", message ? message_len : 0, details,
-                                   details_len);
+                                   details_len, 0);
             else
-                status_render_json(&line, r->st.code, r->st.message, strlen(r->st.message), NULL, 0);
+                status_render_json(&line, r->st.code, r->st.message, strlen(r->st.message), NULL, 0, 0);
             buf_puts_lit(&line, "}\n");
             stream_append(r, line.data, line.len);
         }
@@ -743,7 +744,7 @@ int api_handle(h2o_req_t *req)
     const binding_t *b = m.target;
     r->binding = b;
     r->route = &sh->routes[b - binding_at(sh->bindings, 0)];
-    const transcode_options_t *opt = &sh->cfg->transcode;
+    const transcode_options_t *opt = &r->route->opt;
 
     if (req->entity.len > opt->max_body) {
         char msg[120];
@@ -766,11 +767,14 @@ int api_handle(h2o_req_t *req)
     buf_init(&pb, &r->arena, req->entity.len + 64);
     const char *query = req->query_at != SIZE_MAX ? req->path.base + req->query_at + 1 : NULL;
     size_t query_len = query ? req->path.len - req->query_at - 1 : 0;
+    transcode_report_t report = {0};
     if (binding_request_to_pb(sh->schema, b, m.vars, m.nvars, query, query_len, req->entity.base, req->entity.len, opt,
-                              &pb, &r->st) != 0) {
+                              &pb, &r->st, &report) != 0) {
         respond_error(r, status_http_from_grpc(r->st.code), r->st.code, r->st.message, NULL, 0);
         return 0;
     }
+    if (report.unknown_fields)
+        metrics_record_unknown_fields(w->metrics, (size_t)(b - binding_at(sh->bindings, 0)), report.unknown_fields);
 
     const split_cluster_t *cluster = &sh->split.clusters[r->route->cluster];
     size_t v = 0;

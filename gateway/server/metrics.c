@@ -55,6 +55,7 @@ typedef struct grpc_row {
     counter_t code[NGRPC];
     counter_t le[NBUCKETS];
     counter_t count, sum_us;
+    counter_t unknown_fields; /* JSON keys and query parameters its profile ignored */
 } grpc_row_t;
 
 /* Per upstream version: the codes, and the errors the rollout gates count. */
@@ -167,6 +168,12 @@ void metrics_record_grpc(metrics_t *m, size_t binding, int code, uint64_t durati
     grpc_row_t *r = &m->grpc[binding];
     bump(&r->code[code >= 0 && code < NGRPC ? code : GRPC_UNKNOWN], 1);
     observe(r->le, &r->count, &r->sum_us, duration_us);
+}
+
+void metrics_record_unknown_fields(metrics_t *m, size_t binding, uint32_t n)
+{
+    if (binding < m->nbindings)
+        bump(&m->grpc[binding].unknown_fields, n);
 }
 
 void metrics_record_upstream(metrics_t *m, size_t row, int code, uint64_t duration_us)
@@ -532,6 +539,16 @@ static void render(buf_t *b, shared_t *sh, int om)
         if (sum_grpc(sh, row, offsetof(grpc_row_t, count)))
             histogram(b, "grpc_request_duration_seconds", sh, row, 1);
 
+    family(b, om, "gateway_json_unknown_fields_total", "counter",
+           "Request JSON keys and query parameters a route's profile ignored (client drift).");
+    for (size_t row = 0; row < nb; row++) {
+        uint64_t n = sum_grpc(sh, row, offsetof(grpc_row_t, unknown_fields));
+        if (n == 0)
+            continue;
+        buf_puts_lit(b, "gateway_json_unknown_fields_total{");
+        http_labels(b, sh, row);
+        buf_printf(b, "} %llu\n", (unsigned long long)n);
+    }
     upstream_metrics(b, sh, om);
     family(b, om, "gateway_draining", "gauge", "Whether the gateway is draining (1) or serving (0).");
     buf_printf(b, "gateway_draining %d\n", atomic_load(&sh->draining));

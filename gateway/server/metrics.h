@@ -34,6 +34,8 @@ uint64_t metrics_connections_add(metrics_t *m, int delta);
 void metrics_record_http(metrics_t *m, size_t binding, const char *method, size_t method_len, int status,
                          uint64_t duration_us, size_t request_bytes, size_t response_bytes);
 void metrics_record_grpc(metrics_t *m, size_t binding, int code, uint64_t duration_us);
+/* n unknown JSON keys or query parameters that the binding's profile let pass. */
+void metrics_record_unknown_fields(metrics_t *m, size_t binding, uint32_t n);
 /* One upstream call answered by the version of split row `row`. */
 void metrics_record_upstream(metrics_t *m, size_t row, int code, uint64_t duration_us);
 /* The worker's upstream of split row `row`: connections opened and GOAWAYs

@@ -26,6 +26,7 @@
 #include "server/listener.h"
 #include "server/metrics.h"
 #include "server/worker.h"
+#include "transcode/profile.h"
 
 #define SERVER_MAX_WORKERS 1024
 
@@ -96,7 +97,7 @@ static int resolve_routes(server_t *s, char *err, size_t errlen)
         route_info_t *ri = &sh->routes[i];
         ri->cluster = (uint32_t)(cc - cfg->clusters);
         ri->timeout_ms = cc->timeout_ms;
-        ri->success_status = 200;
+        ri->success_status = b->method->success_status ? b->method->success_status : 200;
         const config_route_t *over = config_route_for_method(cfg, full);
         if (over) {
             if (over->timeout_ms)
@@ -104,6 +105,21 @@ static int resolve_routes(server_t *s, char *err, size_t errlen)
             if (over->success_status)
                 ri->success_status = over->success_status;
         }
+        const char *name = config_json_profile(cfg, cc, over, b->method->json_profile);
+        const json_profile_t *p = json_profile_find(name);
+        if (p == NULL) {
+            snprintf(err, errlen, "%s: unknown JSON profile \"%s\" (known: %s)", full, name, json_profile_names());
+            return -1;
+        }
+        /* the config's transcode: flags add to the profile's */
+        ri->opt = cfg->transcode;
+        json_profile_apply(p, &ri->opt);
+        ri->opt.emit_defaults |= cfg->transcode.emit_defaults;
+        ri->opt.ignore_unknown_fields |= cfg->transcode.ignore_unknown_fields;
+        ri->opt.use_proto_names |= cfg->transcode.use_proto_names;
+        ri->opt.enums_as_ints |= cfg->transcode.enums_as_ints;
+        ri->error_field = p->error_field;
+        sh->error_field |= p->error_field;
     }
     return 0;
 }

@@ -24,7 +24,9 @@
 typedef struct route_info {
     uint32_t cluster;        /* index into the clusters */
     uint32_t timeout_ms;     /* default deadline */
-    int success_status;      /* 200, or the route's override (202 for submit) */
+    int success_status;      /* the config's, else the .proto's, else 200 */
+    uint8_t error_field;     /* its profile's error bodies carry "error" */
+    transcode_options_t opt; /* its JSON profile over the config's limits */
 } route_info_t;
 
 /* Health of one upstream target as its checks see it. */
@@ -43,6 +45,7 @@ typedef struct shared {
     const schema_t *schema;
     const binding_table_t *bindings;
     route_info_t *routes;           /* one per binding, same index */
+    uint8_t error_field;            /* errors outside a route carry "error": some route's do */
     split_table_t split;            /* clusters, their versions, the weights */
     endpoint_health_t *endpoints;   /* one per target of every version: split.nendpoints */
     rollout_t *rollouts;            /* one per cluster; worker 0's to change */

@@ -82,7 +82,7 @@ int main(int argc, char **argv)
     buf_t out;
     buf_init(&out, &arena, 4096);
     status_t st = {0};
-    int rc = to_pb ? transcode_json_to_pb(schema, msg, in, len, &opt, &out, &st)
+    int rc = to_pb ? transcode_json_to_pb(schema, msg, in, len, &opt, &out, &st, NULL)
                    : transcode_pb_to_json(schema, msg, (const uint8_t *)in, len, &opt, &out, &st);
     if (rc == 0) {
         fwrite(out.data, 1, out.len, stdout);
@@ -91,7 +91,7 @@ int main(int argc, char **argv)
     } else {
         buf_t e;
         buf_init(&e, &arena, 256);
-        status_render_json(&e, st.code, st.message, strlen(st.message), NULL, 0);
+        status_render_json(&e, st.code, st.message, strlen(st.message), NULL, 0, 0);
         fprintf(stderr, "%.*s\n", (int)e.len, e.data);
     }
     arena_free(&arena);

@@ -241,7 +241,7 @@ static int same_path(const schema_field_t *const *a, int na, const schema_field_
 
 int binding_request_to_pb(const schema_t *schema, const binding_t *b, const route_var_t *vars, size_t nvars,
                           const char *query, size_t query_len, const char *body, size_t body_len,
-                          const transcode_options_t *opt, buf_t *out, status_t *st)
+                          const transcode_options_t *opt, buf_t *out, status_t *st, transcode_report_t *report)
 {
     const schema_message_t *in = b->method->input;
 
@@ -252,9 +252,9 @@ int binding_request_to_pb(const schema_t *schema, const binding_t *b, const rout
     if (ws < body_len) {
         int rc = 0;
         if (b->body == BINDING_BODY_ALL)
-            rc = transcode_json_to_pb(schema, in, body, body_len, opt, out, st);
+            rc = transcode_json_to_pb(schema, in, body, body_len, opt, out, st, report);
         else if (b->body == BINDING_BODY_FIELD)
-            rc = transcode_json_field_to_pb(schema, b->body_field, body, body_len, opt, out, st);
+            rc = transcode_json_field_to_pb(schema, b->body_field, body, body_len, opt, out, st, report);
         if (rc != 0)
             return -1;
     } /* an empty or blank body is the empty message, as no body is */
@@ -313,8 +313,11 @@ int binding_request_to_pb(const schema_t *schema, const binding_t *b, const rout
         const char *why = NULL;
         int depth = resolve_path(in, key, (size_t)kl, chain, &why);
         if (depth < 0) {
-            if (opt->ignore_unknown_fields)
+            if (opt->ignore_unknown_fields) {
+                if (report)
+                    report->unknown_fields++;
                 continue;
+            }
             status_set(st, GRPC_INVALID_ARGUMENT, "query parameter \"%.*s\" %s in %s", (int)(kl > 64 ? 64 : kl),
                        key, why, in->full_name);
             return -1;

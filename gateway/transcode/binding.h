@@ -43,10 +43,11 @@ const binding_t *binding_at(const binding_table_t *t, size_t i);
 
 /* Path variables (from route_match), query string (without '?') and body ->
  * the request message's wire bytes. Path variables win over the body, and
- * the query cannot set what the path or the body binds. */
+ * the query cannot set what the path or the body binds. report (or NULL)
+ * counts the unknown keys and parameters that the options let pass. */
 int binding_request_to_pb(const schema_t *schema, const binding_t *b, const route_var_t *vars, size_t nvars,
                           const char *query, size_t query_len, const char *body, size_t body_len,
-                          const transcode_options_t *opt, buf_t *out, status_t *st);
+                          const transcode_options_t *opt, buf_t *out, status_t *st, transcode_report_t *report);
 
 /* Response message bytes -> JSON, honouring response_body. */
 int binding_response_to_json(const schema_t *schema, const binding_t *b, const uint8_t *pb, size_t len,

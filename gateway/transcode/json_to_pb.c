@@ -93,6 +93,7 @@ typedef struct encoder {
     const schema_message_t *root_msg;
     int failed;
     int skipped;            /* the last value was dropped (unknown enum name, ignored) */
+    transcode_report_t *report; /* NULL: nobody counts */
 } encoder_t;
 
 /* Encoded map keys of one JSON object: comparing wire bytes makes "1" and
@@ -648,7 +649,8 @@ static int begin_any(encoder_t *e, const schema_message_t *any, unsigned closes)
         return 0;
     frame_t *f;
     /* well-known types other than Empty keep their own JSON under "value" */
-    if (payload->wkt != WKT_NONE && payload->wkt != WKT_EMPTY) {
+    if (payload->wkt != WKT_NONE && payload->wkt != WKT_EMPTY &&
+        (payload->wkt != WKT_DECIMAL || e->opt->decimal_as_number)) {
         f = push(e, FRAME_ANY_WKT);
         if (f) {
             f->msg = payload;
@@ -722,10 +724,48 @@ static int push_field_frame(encoder_t *e, frame_kind_t kind, const schema_field_
     return 1;
 }
 
+/* google.type.Decimal from a JSON number (its text kept: 12.50 stays
+ * 12.50) or a numeric string, as Jackson reads a BigDecimal. */
+static int encode_decimal(encoder_t *e, const schema_message_t *m, const token_t *t)
+{
+    const schema_field_t *v = field_no(e, m, 1);
+    if (v == NULL)
+        return 0;
+    if (t->ev != EV_NUMBER && t->ev != EV_STRING)
+        return FAIL(e, "expected a decimal number, got %s", token_name(t));
+    put_tag(e, v);
+    if (!open_len(e))
+        return 0;
+    if (scalar_decimal_to_json(e->out, t->text, t->len) != 0)
+        return FAIL(e, "\"%.*s\" is not a decimal number", (int)(t->len > 64 ? 64 : t->len), t->text);
+    close_len(e);
+    return 1;
+}
+
+/* A Timestamp string; Java's LocalDateTime text (no offset) reads as UTC
+ * where the route prints it that way. */
+static int parse_timestamp(encoder_t *e, const token_t *t, int64_t *secs, int32_t *nanos, const char **why)
+{
+    if (scalar_parse_timestamp(t->text, t->len, secs, nanos, why) == 0)
+        return 0;
+    char utc[48];
+    if (!e->opt->timestamp_local || t->len == 0 || t->len >= sizeof(utc) - 1 || t->text[t->len - 1] == 'Z')
+        return -1;
+    memcpy(utc, t->text, t->len);
+    utc[t->len] = 'Z';
+    return scalar_parse_timestamp(utc, t->len + 1, secs, nanos, why);
+}
+
 static int begin_body(encoder_t *e, const schema_message_t *m, const token_t *t, unsigned closes)
 {
     const char *why = NULL;
-    switch ((schema_wkt_t)m->wkt) {
+    /* under proto3 a Decimal is an ordinary message */
+    schema_wkt_t wkt = m->wkt == WKT_DECIMAL && !e->opt->decimal_as_number ? WKT_NONE : (schema_wkt_t)m->wkt;
+    switch (wkt) {
+    case WKT_DECIMAL:
+        if (!encode_decimal(e, m, t))
+            return 0;
+        break;
     case WKT_NONE:
     case WKT_EMPTY:
         if (t->ev != EV_START_MAP)
@@ -752,7 +792,7 @@ static int begin_body(encoder_t *e, const schema_message_t *m, const token_t *t,
                         token_name(t));
         int64_t secs;
         int32_t nanos;
-        int rc = m->wkt == WKT_TIMESTAMP ? scalar_parse_timestamp(t->text, t->len, &secs, &nanos, &why)
+        int rc = m->wkt == WKT_TIMESTAMP ? parse_timestamp(e, t, &secs, &nanos, &why)
                                          : scalar_parse_duration(t->text, t->len, &secs, &nanos, &why);
         if (rc != 0)
             return FAIL(e, "%s", why ? why : "invalid value");
@@ -1088,6 +1128,8 @@ static int map_key_message(encoder_t *e, frame_t *f, const char *key, size_t len
         }
         if (e->opt->ignore_unknown_fields) {
             f->skip_value = 1;
+            if (e->report)
+                e->report->unknown_fields++;
             return 1;
         }
         f->field = NULL;
@@ -1302,16 +1344,18 @@ static int run(encoder_t *e, const char *json, size_t len)
 }
 
 int transcode_json_to_pb(const schema_t *schema, const schema_message_t *msg, const char *json, size_t len,
-                         const transcode_options_t *opt, buf_t *out, status_t *st)
+                         const transcode_options_t *opt, buf_t *out, status_t *st, transcode_report_t *report)
 {
-    encoder_t e = {.schema = schema, .opt = opt, .out = out, .arena = out->arena, .st = st, .root_msg = msg};
+    encoder_t e = {.schema = schema, .opt = opt, .out = out, .arena = out->arena, .st = st, .root_msg = msg,
+                   .report = report};
     return run(&e, json, len);
 }
 
 int transcode_json_field_to_pb(const schema_t *schema, const schema_field_t *field, const char *json, size_t len,
-                               const transcode_options_t *opt, buf_t *out, status_t *st)
+                               const transcode_options_t *opt, buf_t *out, status_t *st, transcode_report_t *report)
 {
-    encoder_t e = {.schema = schema, .opt = opt, .out = out, .arena = out->arena, .st = st, .root_field = field};
+    encoder_t e = {.schema = schema, .opt = opt, .out = out, .arena = out->arena, .st = st, .root_field = field,
+                   .report = report};
     return run(&e, json, len);
 }
 

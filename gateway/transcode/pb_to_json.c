@@ -505,14 +505,14 @@ static void put_scalar(ctx_t *c, const schema_field_t *f, uint64_t v)
         break;
     case SCHEMA_INT64:
     case SCHEMA_SFIXED64:
-        put_int(out, (int64_t)v, 1);
+        put_int(out, (int64_t)v, !c->opt->int64_as_number);
         break;
     case SCHEMA_SINT64:
-        put_int(out, unzigzag64(v), 1);
+        put_int(out, unzigzag64(v), !c->opt->int64_as_number);
         break;
     case SCHEMA_UINT64:
     case SCHEMA_FIXED64:
-        put_uint(out, v, 1);
+        put_uint(out, v, !c->opt->int64_as_number);
         break;
     case SCHEMA_BOOL:
         if (v)
@@ -617,6 +617,7 @@ static int emit_packed(ctx_t *c, const schema_field_t *f, const uint8_t *p, size
     if (step && len % step)
         return fail_wire(c, f);
     buf_t *out = c->out;
+    int quoted = !c->opt->int64_as_number;
     int fast = f->type == SCHEMA_INT32 || f->type == SCHEMA_INT64 || f->type == SCHEMA_UINT32 ||
                f->type == SCHEMA_UINT64 || f->type == SCHEMA_SINT32 || f->type == SCHEMA_SINT64;
     while (p < end) {
@@ -640,9 +641,9 @@ static int emit_packed(ctx_t *c, const schema_field_t *f, const uint8_t *p, size
             case SCHEMA_INT32: o += scalar_write_int(o, (int32_t)(uint32_t)v, 0); break;
             case SCHEMA_SINT32: o += scalar_write_int(o, unzigzag32((uint32_t)v), 0); break;
             case SCHEMA_UINT32: o += scalar_write_uint(o, (uint32_t)v, 0); break;
-            case SCHEMA_INT64: o += scalar_write_int(o, (int64_t)v, 1); break;
-            case SCHEMA_SINT64: o += scalar_write_int(o, unzigzag64(v), 1); break;
-            default: o += scalar_write_uint(o, v, 1); break;
+            case SCHEMA_INT64: o += scalar_write_int(o, (int64_t)v, quoted); break;
+            case SCHEMA_SINT64: o += scalar_write_int(o, unzigzag64(v), quoted); break;
+            default: o += scalar_write_uint(o, v, quoted); break;
             }
             out->len = (size_t)(o - out->data);
         } else {
@@ -919,8 +920,16 @@ static int emit_fields(ctx_t *c, const schema_message_t *m, const scan_t *s, int
         const schema_field_t *f = &m->fields[i];
         uint32_t h = s->head[i];
         if (h == NONE) {
-            /* absent fields with presence never print; the rest are defaults */
-            if (f->has_presence || !emit_defaults || f->type == SCHEMA_GROUP)
+            /* absent fields with presence print only as null (emit_null, and
+             * never a oneof's other members); the rest are defaults */
+            if (f->has_presence) {
+                if (!c->opt->emit_null || f->oneof_index >= 0)
+                    continue;
+                put_key(c, f, &first);
+                buf_puts_lit(c->out, "null");
+                continue;
+            }
+            if (!emit_defaults || f->type == SCHEMA_GROUP)
                 continue;
             put_key(c, f, &first);
             if (emit_default(c, f, depth) != 0)
@@ -978,7 +987,7 @@ static int emit_any(ctx_t *c, const schema_message_t *m, const scan_t *s, uint32
     if (put_string(c->out, (const uint8_t *)url, ulen, 1) != 0)
         return fail(c, c->field, GRPC_INTERNAL, "invalid UTF-8 in Any type_url");
     /* Empty has no JSON form of its own: it is an object with no fields */
-    if (t->wkt != WKT_NONE && t->wkt != WKT_EMPTY) {
+    if (t->wkt != WKT_NONE && t->wkt != WKT_EMPTY && (t->wkt != WKT_DECIMAL || c->opt->decimal_as_number)) {
         buf_puts_lit(c->out, ",\"value\":");
         if (emit_message(c, t, vp, vlen, depth + 1) != 0)
             return -1;
@@ -1040,6 +1049,43 @@ static int emit_value_wkt(ctx_t *c, const schema_message_t *m, const scan_t *s, 
     return fail(c, c->field, GRPC_INTERNAL, "google.protobuf.Value has no kind set");
 }
 
+/* RFC 3339 "...T12:34:56.120Z" just written -> Java's LocalDateTime text as
+ * Jackson writes it (ISO_LOCAL_DATE_TIME): no offset, and the fraction
+ * without trailing zeros, "...T12:34:56.12". */
+static void local_date_time(buf_t *out)
+{
+    if (out->oom || out->len == 0)
+        return;
+    char *p = (char *)out->data;
+    size_t n = out->len - 1; /* drop the 'Z' */
+    size_t dot = n;
+    while (dot > 0 && p[dot - 1] != '.' && p[dot - 1] != ':')
+        dot--;
+    if (dot > 0 && p[dot - 1] == '.') {
+        while (n > dot && p[n - 1] == '0')
+            n--;
+        if (n == dot)
+            n--; /* no digits left: no '.' either */
+    }
+    out->len = n;
+}
+
+/* google.type.Decimal under decimal_as_number: its digits as a JSON number,
+ * as the service wrote them (BigDecimal's "12.50" stays 12.50; its "+1.5"
+ * is 1.5). A value that is no decimal is the service's bug: an error, not
+ * a guess. An empty one is zero, the message's default. */
+static int emit_decimal(ctx_t *c, const schema_message_t *m, const scan_t *s)
+{
+    const rec_t *r = last_of(s, schema_field_by_number(m, 1));
+    if (r == NULL || r->len == REC_SCALAR || r->len == 0) {
+        buf_putc(c->out, '0');
+        return 0;
+    }
+    if (scalar_decimal_to_json(c->out, (const char *)s->base + r->v, r->len) != 0)
+        return fail(c, c->field, GRPC_INTERNAL, "google.type.Decimal value is not a decimal number");
+    return 0;
+}
+
 static int emit_wkt(ctx_t *c, const schema_message_t *m, const scan_t *s, uint32_t depth)
 {
     const schema_field_t *f1 = schema_field_by_number(m, 1);
@@ -1057,9 +1103,13 @@ static int emit_wkt(ctx_t *c, const schema_message_t *m, const scan_t *s, uint32
         if (rc != 0)
             return fail(c, c->field, GRPC_INTERNAL,
                         m->wkt == WKT_TIMESTAMP ? "timestamp out of range" : "duration out of range");
+        if (m->wkt == WKT_TIMESTAMP && c->opt->timestamp_local)
+            local_date_time(c->out);
         buf_putc(c->out, '"');
         return 0;
     }
+    case WKT_DECIMAL:
+        return emit_decimal(c, m, s);
     case WKT_FIELD_MASK:
         return emit_field_mask(c, m, s);
     case WKT_STRUCT:
@@ -1097,7 +1147,7 @@ static int emit_message(ctx_t *c, const schema_message_t *m, const uint8_t *p, s
     scan_t s;
     if (scan_message(c, m, p, len, &s, depth) != 0)
         return -1;
-    if (m->wkt != WKT_NONE && m->wkt != WKT_EMPTY)
+    if (m->wkt != WKT_NONE && m->wkt != WKT_EMPTY && (m->wkt != WKT_DECIMAL || c->opt->decimal_as_number))
         return emit_wkt(c, m, &s, depth);
     buf_putc(c->out, '{');
     if (emit_fields(c, m, &s, 1, depth) != 0)

@@ -882,3 +882,84 @@ int scalar_utf8_valid(const char *str, size_t len)
     }
     return 1;
 }
+
+/* ---- decimals ---- */
+
+static size_t digits_at(const char *s, size_t len, size_t i)
+{
+    size_t k = i;
+    while (k < len && s[k] >= '0' && s[k] <= '9')
+        k++;
+    return k - i;
+}
+
+int scalar_is_json_number(const char *s, size_t len)
+{
+    size_t i = 0, n;
+    if (i < len && s[i] == '-')
+        i++;
+    if ((n = digits_at(s, len, i)) == 0 || (s[i] == '0' && n > 1))
+        return 0;
+    i += n;
+    if (i < len && s[i] == '.') {
+        if ((n = digits_at(s, len, ++i)) == 0)
+            return 0;
+        i += n;
+    }
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < len && (s[i] == '+' || s[i] == '-'))
+            i++;
+        if ((n = digits_at(s, len, i)) == 0)
+            return 0;
+        i += n;
+    }
+    return i == len;
+}
+
+int scalar_decimal_to_json(buf_t *out, const char *s, size_t len)
+{
+    size_t i = 0;
+    int neg = 0;
+    if (i < len && (s[i] == '+' || s[i] == '-'))
+        neg = s[i++] == '-';
+    size_t int_at = i, int_n = digits_at(s, len, i);
+    i += int_n;
+    size_t frac_at = i, frac_n = 0;
+    if (i < len && s[i] == '.') {
+        frac_at = ++i;
+        frac_n = digits_at(s, len, i);
+        i += frac_n;
+    }
+    if (int_n + frac_n == 0)
+        return -1;
+    size_t exp_at = i;
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < len && (s[i] == '+' || s[i] == '-'))
+            i++;
+        size_t n = digits_at(s, len, i);
+        if (n == 0)
+            return -1;
+        i += n;
+    }
+    if (i != len)
+        return -1;
+    /* leading zeros of the integer part go (JSON allows one), keeping one */
+    while (int_n > 1 && s[int_at] == '0') {
+        int_at++;
+        int_n--;
+    }
+    if (neg)
+        buf_putc(out, '-');
+    if (int_n)
+        buf_append(out, s + int_at, int_n);
+    else
+        buf_putc(out, '0');
+    if (frac_n) {
+        buf_putc(out, '.');
+        buf_append(out, s + frac_at, frac_n);
+    }
+    buf_append(out, s + exp_at, len - exp_at);
+    return 0;
+}

@@ -28,6 +28,13 @@ int scalar_parse_uint64(const char *s, size_t len, uint64_t max, uint64_t *out, 
 /* Accepts "NaN", "Infinity", "-Infinity" too; is_float checks float range. */
 int scalar_parse_double(const char *s, size_t len, int is_float, double *out, const char **why);
 
+/* Whether s is exactly a JSON number (RFC 8259 section 6). */
+int scalar_is_json_number(const char *s, size_t len);
+/* A decimal as Java's BigDecimal(String) reads it ("+1.5", ".5", "5.", "1e3")
+ * -> the same value as a JSON number into out ("1.5", "0.5", "5", "1e3"),
+ * digits and scale kept. -1 (nothing written) when s is not one. */
+int scalar_decimal_to_json(buf_t *out, const char *s, size_t len);
+
 void scalar_format_int64(buf_t *out, int64_t v);
 /* The same straight into dst, which has SCALAR_INT_MAX_TEXT bytes of room;
  * quoted adds the quotes of the 64-bit spelling. Returns bytes written. */

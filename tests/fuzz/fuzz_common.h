@@ -14,12 +14,13 @@
 #include "schema/schema.h"
 #include "transcode/json_to_pb.h"
 #include "transcode/options.h"
+#include "transcode/profile.h"
 #include "transcode/pb_to_json.h"
 
 static const char *const fuzz_types[] = {
     "agtest.Everything", "agtest.Scalars", "agtest.Repeated", "agtest.Maps",
     "agtest.Oneofs",     "agtest.WellKnown", "agtest.Deep",   "agtest.Nested",
-    "google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.Any",
+    "google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.Any", "agtest.Profiled",
 };
 #define FUZZ_NTYPES (sizeof(fuzz_types) / sizeof(fuzz_types[0]))
 
@@ -52,6 +53,14 @@ static void fuzz_options(transcode_options_t *fwd, transcode_options_t *back)
     fwd->max_body = 1 << 20;
     *back = *fwd;
     back->max_depth = fwd->max_depth * 4;
+}
+
+/* Both directions under the v11 JSON profile (transcode/profile.h). */
+static void fuzz_profile_v11(transcode_options_t *fwd, transcode_options_t *back)
+{
+    const json_profile_t *p = json_profile_find("v11");
+    json_profile_apply(p, fwd);
+    json_profile_apply(p, back);
 }
 
 static void fuzz_expect(int ok, const char *what, const status_t *st)

@@ -23,19 +23,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     transcode_options_t fwd, back;
     fuzz_options(&fwd, &back);
     fwd.ignore_unknown_fields = (data[0] / FUZZ_NTYPES) & 1;
+    if ((data[0] / FUZZ_NTYPES) & 2)
+        fuzz_profile_v11(&fwd, &back);
     arena_t arena;
     arena_init(&arena);
     arena.limit = 64u << 20;
     buf_t pb, js, pb2, js2;
     status_t st;
     buf_init(&pb, &arena, 256);
-    if (transcode_json_to_pb(fuzz_schema, m, json, len, &fwd, &pb, &st) == 0) {
+    if (transcode_json_to_pb(fuzz_schema, m, json, len, &fwd, &pb, &st, NULL) == 0) {
         buf_init(&js, &arena, 256);
         fuzz_expect(transcode_pb_to_json(fuzz_schema, m, (const uint8_t *)pb.data, pb.len, &back, &js, &st) == 0,
                     "print what was encoded", &st);
         buf_init(&pb2, &arena, 256);
         back.max_body = js.len + 1;
-        fuzz_expect(transcode_json_to_pb(fuzz_schema, m, js.data, js.len, &back, &pb2, &st) == 0,
+        fuzz_expect(transcode_json_to_pb(fuzz_schema, m, js.data, js.len, &back, &pb2, &st, NULL) == 0,
                     "parse what was printed", &st);
         buf_init(&js2, &arena, 256);
         fuzz_expect(transcode_pb_to_json(fuzz_schema, m, (const uint8_t *)pb2.data, pb2.len, &back, &js2, &st) == 0,

@@ -19,6 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     transcode_options_t fwd, back;
     fuzz_options(&fwd, &back);
     fwd.emit_defaults = (data[0] / FUZZ_NTYPES) & 1;
+    if ((data[0] / FUZZ_NTYPES) & 2)
+        fuzz_profile_v11(&fwd, &back);
     arena_t arena;
     arena_init(&arena);
     arena.limit = 64u << 20;
@@ -28,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (transcode_pb_to_json(fuzz_schema, m, data + 1, size - 1, &fwd, &js, &st) == 0) {
         buf_init(&pb, &arena, 256);
         back.max_body = js.len + 1;
-        fuzz_expect(transcode_json_to_pb(fuzz_schema, m, js.data, js.len, &back, &pb, &st) == 0,
+        fuzz_expect(transcode_json_to_pb(fuzz_schema, m, js.data, js.len, &back, &pb, &st, NULL) == 0,
                     "parse what was printed", &st);
     }
     arena_free(&arena);

@@ -111,7 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const char *query = q ? q + 1 : NULL;
         size_t query_len = q ? (size_t)(target_end - q - 1) : 0;
         if (binding_request_to_pb(schema, m.target, m.vars, m.nvars, query, query_len, body, (size_t)(end - body), &opt,
-                                  &pb, &st) != 0)
+                                  &pb, &st, NULL) != 0)
             expect(st.code != 0 && st.message[0] != '\0', "a refusal says why");
     } else if (rr == ROUTE_METHOD_NOT_ALLOWED) {
         expect(m.allow != NULL && m.allow[0] != '\0', "a 405 lists the allowed methods");
