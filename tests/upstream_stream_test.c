@@ -14,9 +14,13 @@
  * aurigraph-services (gRPC C core) is the real server: it serves only unary
  * and server-streaming methods, so there the streaming send path is checked
  * with those: one message split across many FRAMED sends (splits inside the
- * prefix too), and a server stream opened with it.
+ * prefix too), and a server stream opened with it. Its requests are made
+ * from JSON by the gateway's own transcoder (the v11 profile, as the REST
+ * API has them), so they follow the .protos as those change.
  */
 #include "upstream_harness.h"
+#include "transcode/json_to_pb.h"
+#include "transcode/profile.h"
 
 #include <libgen.h>
 #include <spawn.h>
@@ -411,14 +415,29 @@ static void services_stop(services_t *sv)
     waitpid(sv->pid, NULL, 0);
 }
 
-/* A protobuf string field, by hand: tag, length, bytes. */
-static size_t pb_str(uint8_t *out, int field, const char *v)
+/* A request message of the v11 .protos from its REST JSON; 0 when it cannot be made. */
+static size_t pb_from_json(const schema_t *schema, const char *type, const char *json, uint8_t *out, size_t cap)
 {
-    size_t l = strlen(v);
-    out[0] = (uint8_t)(field << 3 | 2);
-    out[1] = (uint8_t)l;
-    memcpy(out + 2, v, l);
-    return 2 + l;
+    const schema_message_t *m = schema_find_message(schema, type, strlen(type));
+    if (m == NULL)
+        return 0;
+    transcode_options_t o;
+    transcode_options_default(&o);
+    json_profile_apply(json_profile_find("v11"), &o);
+    arena_t a;
+    arena_init(&a);
+    buf_t b;
+    buf_init(&b, &a, 64);
+    status_t st = {0};
+    size_t n = 0;
+    if (transcode_json_to_pb(schema, m, json, strlen(json), &o, &b, &st, NULL) == 0 && b.len <= cap) {
+        memcpy(out, b.data, b.len);
+        n = b.len;
+    } else {
+        fprintf(stderr, "cannot encode %s: %s\n", type, st.message);
+    }
+    arena_free(&a);
+    return n;
 }
 
 static upstream_call_t *open_real(upstream_cluster_t *c, res_t *r, const char *path, int with_writable)
@@ -436,13 +455,21 @@ static void test_real_server(void)
         CHECK(0);
         return;
     }
+    char err[256];
+    schema_t *schema = schema_load_file(AG_V11_DESCRIPTORS, err, sizeof(err));
+    CHECK(schema != NULL);
+    if (schema == NULL) {
+        services_stop(&sv);
+        return;
+    }
     upstream_cluster_t *c = cluster_for(sv.port, NULL);
     const char *propose = "/aurigraph.v11.ConsensusService/ProposeBlock";
 
     /* one message as FRAMED bytes, the prefix a byte a send, the payload in two */
     uint8_t msg[64], f[80];
-    size_t ml = pb_str(msg, 1, "p-stream");
-    ml += pb_str(msg + ml, 2, "block-data");
+    size_t ml = pb_from_json(schema, "aurigraph.v11.ProposeBlockRequest",
+                             "{\"proposalId\":\"p-stream\",\"data\":\"block-data\"}", msg, sizeof(msg));
+    CHECK(ml > 12);
     f[0] = 0;
     f[1] = f[2] = f[3] = 0;
     f[4] = (uint8_t)ml;
@@ -485,20 +512,22 @@ static void test_real_server(void)
     CHECK(two.closed == 1);
 
     /* a server stream opened with the streaming API: the replayed SUBMITTED event, then cancel */
-    uint8_t tx[128];
-    size_t tl = pb_str(tx, 1, "stream-test-user");
-    tl += pb_str(tx + tl, 2, "0xa1");
-    tl += pb_str(tx + tl, 3, "0xb2");
-    tl += pb_str(tx + tl, 4, "1.5");
-    tx[tl++] = 5 << 3; /* transaction_type = TRANSFER (1) */
-    tx[tl++] = 1;
+    uint8_t tx[256];
+    size_t tl = pb_from_json(schema, "aurigraph.v11.SubmitTransactionRequest",
+                             "{\"userId\":\"stream-test-user\",\"fromAddress\":\"0xa1\",\"toAddress\":\"0xb2\","
+                             "\"amount\":\"1.50\",\"transactionType\":\"TRANSFER\",\"gasLimit\":\"21000\","
+                             "\"gasPrice\":\"0.000000025\"}",
+                             tx, sizeof(tx));
+    CHECK(tl > 0);
     res_t sub = {0};
     sub.call = upstream_call_start(c, "/aurigraph.v11.TransactionService/SubmitTransaction", tx, tl, NULL, 0, 5000,
                                    &handlers, &sub);
     WAIT_CLOSED(sub);
     CHECK_INTEQ(sub.code, 0);
     uint8_t filter[64];
-    size_t fl = pb_str(filter, 1, "stream-test-user");
+    size_t fl = pb_from_json(schema, "aurigraph.v11.StreamTransactionEventsRequest",
+                             "{\"userId\":\"stream-test-user\"}", filter, sizeof(filter));
+    CHECK(fl > 0);
     res_t ev = {0};
     ev.cancel_at_msg = 1;
     open_real(c, &ev, "/aurigraph.v11.TransactionService/StreamTransactionEvents", 1);
@@ -519,6 +548,7 @@ static void test_real_server(void)
     CHECK_INTEQ(st.connects, 1);
     CHECK_INTEQ(st.streams_active, 0);
     upstream_cluster_free(c);
+    schema_free(schema);
     services_stop(&sv);
 }
 
