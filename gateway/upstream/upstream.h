@@ -70,7 +70,8 @@ typedef struct upstream_handlers {
      * (percent-decoded) from the trailers, or made up here: UNAVAILABLE when
      * no connection could carry the call, DEADLINE_EXCEEDED at the deadline,
      * INTERNAL on a protocol error. Trailers exclude grpc-status/-message.
-     * May run inside upstream_call_start when the call fails at once. */
+     * May run inside upstream_call_start/_open/_send when the call fails
+     * at once. */
     void (*on_close)(void *ctx, int grpc_code, const char *message, size_t message_len,
                      const upstream_header_t *trailers, size_t n);
 } upstream_handlers_t;
@@ -132,12 +133,12 @@ upstream_call_t *upstream_call_open(upstream_cluster_t *c, const char *path, con
 
 /*
  * Queues len bytes at data for the request stream (see UPSTREAM_SEND_*).
- * 0: queued. -1: not queued, and the call is as it was: it is over (or
- * its status is known), UPSTREAM_SEND_END was sent already, or the bytes
- * break the framing (a compressed or malformed prefix, a whole message
- * inside a FRAMED one, the end inside a message). -1 too when the call
- * had to end for it (out of memory, a message over 4 GiB): then on_close
- * (RESOURCE_EXHAUSTED) has run inside this call.
+ * 0: queued. -1: not queued, and nothing changed: the call's status is
+ * known already (on_close has run or is coming), UPSTREAM_SEND_END was
+ * sent, or the bytes would break the framing (a compressed or malformed
+ * prefix, a whole message inside a FRAMED one, the end inside a message).
+ * Or -1 because the call had to end for it (out of memory, a message over
+ * 4 GiB): then on_close (RESOURCE_EXHAUSTED) has run inside this call.
  */
 int upstream_call_send(upstream_call_t *call, const uint8_t *data, size_t len, unsigned flags);
 
