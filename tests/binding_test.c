@@ -20,30 +20,46 @@ typedef struct {
 /* The contract's table (../shared/spec/api-v11.md), plus our one additional binding. */
 static const spec_route_t spec_routes[] = {
     {"POST", "/api/v11/transactions", "TransactionService.SubmitTransaction"},
-    {"POST", "/api/v11/transactions/batch", "TransactionService.BatchSubmitTransactions"},
+    {"POST", "/api/v11/transactions:batch", "TransactionService.BatchSubmitTransactions"},
     {"GET", "/api/v11/transactions/pending", "TransactionService.ListPendingTransactions"},
     {"GET", "/api/v11/transactions/stats", "TransactionService.GetTransactionStats"},
     {"GET", "/api/v11/transactions/user/u-1", "TransactionService.ListUserTransactions"},
     {"GET", "/api/v11/transactions/0xabc", "TransactionService.GetTransaction"},
     {"POST", "/api/v11/transactions/0xabc/confirm", "TransactionService.ConfirmTransaction"},
     {"POST", "/api/v11/transactions/0xabc/finalize", "TransactionService.FinalizeTransaction"},
-    {"GET", "/api/v11/transactions/events", "TransactionService.StreamTransactionEvents"},
+    {"GET", "/api/v11/transactions:events", "TransactionService.StreamTransactionEvents"},
     {"GET", "/api/v11/consensus/status", "ConsensusService.GetConsensusStatus"},
     {"GET", "/api/v11/consensus/nodes", "ConsensusService.ListNodes"},
     {"POST", "/api/v11/consensus/propose", "ConsensusService.ProposeBlock"},
+    {"GET", "/api/v11/consensus/metrics", "ConsensusService.GetConsensusMetrics"},
     {"GET", "/api/v11/crypto/status", "QuantumCryptoService.GetStatus"},
     {"GET", "/api/v11/crypto/algorithms", "QuantumCryptoService.ListAlgorithms"},
     {"POST", "/api/v11/crypto/keystore/generate", "QuantumCryptoService.GenerateKey"},
     {"POST", "/api/v11/crypto/sign", "QuantumCryptoService.Sign"},
     {"POST", "/api/v11/crypto/verify", "QuantumCryptoService.Verify"},
+    {"GET", "/api/v11/crypto/security/quantum-status", "QuantumCryptoService.GetQuantumSecurityStatus"},
+    {"POST", "/api/v11/crypto/encrypt", "QuantumCryptoService.Encrypt"},
+    {"POST", "/api/v11/crypto/decrypt", "QuantumCryptoService.Decrypt"},
+    {"POST", "/api/v11/crypto/performance", "QuantumCryptoService.RunPerformanceTest"},
+    {"GET", "/api/v11/crypto/metrics", "QuantumCryptoService.GetMetrics"},
     {"GET", "/api/v11/ai/models", "AIOptimizationService.ListModels"},
     {"GET", "/api/v11/ai/models/m-7", "AIOptimizationService.GetModel"},
+    {"POST", "/api/v11/ai/models/m-7/retrain", "AIOptimizationService.RetrainModel"},
+    {"GET", "/api/v11/ai/models/m-7/metrics", "AIOptimizationService.GetModelMetrics"},
+    {"GET", "/api/v11/ai/status", "AIOptimizationService.GetStatus"},
+    {"GET", "/api/v11/ai/metrics", "AIOptimizationService.GetMetrics"},
+    {"GET", "/api/v11/ai/predictions", "AIOptimizationService.GetPredictions"},
+    {"GET", "/api/v11/ai/consensus/predictions", "AIOptimizationService.GetConsensusPredictions"},
     {"POST", "/api/v11/ai/optimize", "AIOptimizationService.Optimize"},
+    {"GET", "/api/v11/ai/performance", "AIOptimizationService.GetPerformance"},
+    {"GET", "/api/v11/ai/confidence", "AIOptimizationService.GetConfidence"},
+    {"GET", "/api/v11/ai/optimization-metrics", "AIOptimizationService.GetOptimizationMetrics"},
     {"GET", "/api/v11/bridge/stats", "CrossChainBridgeService.GetBridgeStats"},
     {"GET", "/api/v11/bridge/supported-chains", "CrossChainBridgeService.ListSupportedChains"},
     {"POST", "/api/v11/bridge/transfer", "CrossChainBridgeService.InitiateTransfer"},
-    {"GET", "/api/v11/bridge/transfers/t-9", "CrossChainBridgeService.GetTransfer"},
-    {"GET", "/api/v11/bridge/transfer/t-9", "CrossChainBridgeService.GetTransfer"},
+    {"POST", "/api/v11/bridge/validate", "CrossChainBridgeService.ValidateBridgeTransaction"},
+    {"GET", "/api/v11/bridge/status", "CrossChainBridgeService.GetBridgeStatus"},
+    {"GET", "/api/v11/bridge/chains", "CrossChainBridgeService.ListChains"},
 };
 
 static route_result_t match(const binding_table_t *t, const char *method, const char *path, arena_t *a,
@@ -83,7 +99,13 @@ static void test_spec_routes(void)
     CHECK_INTEQ(match(v11_routes, "GET", "/api/v12/transactions", &a, &m), ROUTE_NOT_FOUND);
     CHECK_INTEQ(match(v11_routes, "DELETE", "/api/v11/transactions", &a, &m), ROUTE_METHOD_NOT_ALLOWED);
     CHECK_STREQ(m.allow, "POST");
-    CHECK_INTEQ(match(v11_routes, "GET", "/api/v11/transactions/batch", &a, &m), ROUTE_METHOD_NOT_ALLOWED);
+    /* the batch extension is POST .../transactions:batch: .../transactions/batch
+     * is {tx_hash} (GET answers "Transaction not found", POST 405), as in the original */
+    CHECK_INTEQ(match(v11_routes, "GET", "/api/v11/transactions/batch", &a, &m), ROUTE_FOUND);
+    CHECK_STREQ(((const binding_t *)m.target)->method->name, "GetTransaction");
+    CHECK_INTEQ(match(v11_routes, "POST", "/api/v11/transactions/batch", &a, &m), ROUTE_METHOD_NOT_ALLOWED);
+    CHECK_INTEQ(match(v11_routes, "GET", "/api/v11/transactions/events", &a, &m), ROUTE_FOUND);
+    CHECK_STREQ(((const binding_t *)m.target)->method->name, "GetTransaction");
     CHECK_INTEQ(match(v11_routes, "POST", "/api/v11/transactions/pending", &a, &m), ROUTE_METHOD_NOT_ALLOWED);
     CHECK_INTEQ(match(v11_routes, "GET", "/api/v11/transactions/%zz", &a, &m), ROUTE_BAD_PATH);
     arena_free(&a);
@@ -146,27 +168,32 @@ static void test_v11_requests(void)
 {
     /* path variable: GetTransactionRequest.tx_hash = 1 */
     EXPECT_REQUEST(v11_routes, v11, "GET", "/api/v11/transactions/0xab", NULL, "0a043078" "6162");
-    /* path + query: ListUserTransactionsRequest {user_id=1, limit=2, offset=3} */
-    EXPECT_REQUEST(v11_routes, v11, "GET", "/api/v11/transactions/user/u1?limit=10&offset=20", NULL,
-                   "0a027531" "100a" "1814");
-    /* the query's JSON and proto names: ConfirmTransactionRequest {tx_hash=1, block_number=2, block_hash=3} */
+    /* path + query: StreamTransactionEventsRequest {user_id=1, status=2, transaction_type=3 (enum)} */
+    EXPECT_REQUEST(v11_routes, v11, "GET", "/api/v11/transactions:events?userId=u1&status=PENDING&transactionType=TRANSFER",
+                   NULL, "0a027531" "120750454e44494e47" "1801");
+    /* the query's JSON and proto names, into wrappers: ConfirmTransactionRequest {tx_hash=1,
+     * block_number=2 (Int64Value), block_hash=3 (StringValue)} */
     EXPECT_REQUEST(v11_routes, v11, "POST", "/api/v11/transactions/h/confirm?blockNumber=7&block_hash=b%20c", NULL,
-                   "0a0168" "1007" "1a03622063");
-    /* body "*": SubmitTransactionRequest; a stray query is ignored, not an error */
-    EXPECT_REQUEST(v11_routes, v11, "POST", "/api/v11/transactions?cachebust=1", "{\"userId\":\"u\",\"amount\":\"1.5\"}",
-                   "0a0175" "2203312e35");
+                   "0a0168" "1202" "0807" "1a05" "0a03622063");
+    /* body "*": SubmitTransactionRequest (StringValue fields); a stray query is ignored, not an error */
+    EXPECT_REQUEST(v11_routes, v11, "POST", "/api/v11/transactions?cachebust=1", "{\"userId\":\"u\",\"data\":\"1.5\"}",
+                   "0a03" "0a0175" "4205" "0a03312e35");
     /* empty body with body "*": the empty message */
     EXPECT_REQUEST(v11_routes, v11, "POST", "/api/v11/consensus/propose", "", "");
-    EXPECT_REQUEST_ERROR(v11_routes, v11, "GET", "/api/v11/transactions/user/u1?limit=x", NULL,
-                         "query parameter \"limit\"");
+    EXPECT_REQUEST_ERROR(v11_routes, v11, "GET", "/api/v11/transactions:events?transactionType=x", NULL,
+                         "query parameter \"transactionType\"");
     EXPECT_REQUEST_ERROR(v11_routes, v11, "GET", "/api/v11/transactions/user/u1?nope=1", NULL,
                          "query parameter \"nope\" names no field");
-    EXPECT_REQUEST_ERROR(v11_routes, v11, "GET", "/api/v11/transactions/user/u1?limit=%zz", NULL,
+    EXPECT_REQUEST_ERROR(v11_routes, v11, "GET", "/api/v11/transactions:events?userId=%zz", NULL,
                          "bad percent-encoding");
     EXPECT_REQUEST_ERROR(v11_routes, v11, "POST", "/api/v11/transactions", "{\"userId\":5}",
                          "field \"userId\": expected a string, got a number");
     EXPECT_REQUEST_ERROR(v11_routes, v11, "POST", "/api/v11/transactions", "{\"userId\":\"u\"",
                          "invalid JSON");
+    /* a percent escape can spell any byte; a string field takes only UTF-8 */
+    EXPECT_REQUEST_ERROR(v11_routes, v11, "GET", "/api/v11/transactions/0x%C3%28", NULL,
+                         "path variable \"tx_hash\": field \"txHash\": invalid UTF-8");
+    EXPECT_REQUEST(v11_routes, v11, "GET", "/api/v11/transactions/%C3%A9", NULL, "0a02c3a9");
 }
 
 static void test_rule_forms(void)

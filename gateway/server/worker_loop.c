@@ -1,5 +1,5 @@
 /*
- * worker.c: one thread, one loop. Accepts on its own SO_REUSEPORT sockets,
+ * worker_loop.c: one thread, one loop. Accepts on its own SO_REUSEPORT sockets,
  * owns its upstream clusters, and ticks every 100 ms for what is periodic:
  * flushing the access log, health probes (worker 0), and the drain.
  *
@@ -22,7 +22,7 @@
  *   +1 s     h2o sends HTTP/2's final GOAWAY (the last stream id); each
  *            connection closes when its streams are done.
  */
-#include "server/worker.h"
+#include "server/worker_loop.h"
 
 #include <linux/filter.h>
 #include <stdio.h>
@@ -30,10 +30,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "control/rollout.h"
 #include "front/http1_uring.h"
 #include "server/api.h"
 #include "server/health.h"
 #include "server/listener.h"
+#include "server/metrics.h"
+#include "server/worker.h"
 
 #define WORKER_TICK_MS 100
 #define WORKER_ACCEPT_GRACE_MS 200
@@ -260,7 +263,7 @@ static void rollouts_tick(worker_t *w)
         const split_version_t *canary = &r->cluster->versions[r->to];
         rollout_input_t in;
         metrics_version_totals(sh, canary->row, &in.totals);
-        in.health_failures = health_version_failures(sh, canary);
+        in.health_failures = endpoints_version_failures(sh->endpoints, canary);
         rollout_tick(r, now, &in);
     }
 }
@@ -348,7 +351,7 @@ static int start(worker_t *w)
         /* io_uring takes the listeners (h2c and prior knowledge go on to h2o
          * from there); where it cannot run, h2o serves, and says so once */
         char err[200];
-        http1_uring_config_t ucfg = {
+        http1_uring_config_t uring_cfg = {
             .ctx = &w->h2o,
             .accept = &w->accept,
             .listen_fds = w->listen_fds,
@@ -359,7 +362,7 @@ static int start(worker_t *w)
             .conn_data = w,
             .error_field = sh->error_field,
         };
-        w->uring = http1_uring_new(&ucfg, err, sizeof(err));
+        w->uring = http1_uring_new(&uring_cfg, err, sizeof(err));
         if (w->uring == NULL && atomic_fetch_add(&sh->uring_fallbacks, 1) == 0)
             fprintf(stderr, "aurigraph-gateway: io_uring unavailable (%s): HTTP/1.1 on h2o's epoll loop\n", err);
     }
