@@ -292,6 +292,13 @@ static void on_tick(h2o_timeout_entry_t *entry)
         h2o_timeout_link(w->h2o.loop, &w->tick, &w->tick_entry);
 }
 
+/* the io_uring front end's half of the connection gauge (on_conn_close is the other) */
+static void on_conn_open(void *data)
+{
+    worker_t *w = data;
+    metrics_connections_add(w->metrics, 1);
+}
+
 static int start(worker_t *w)
 {
     shared_t *sh = w->shared;
@@ -344,7 +351,18 @@ static int start(worker_t *w)
         /* io_uring takes the listeners (h2c and prior knowledge go on to h2o
          * from there); where it cannot run, h2o serves, and says so once */
         char err[200];
-        w->uring = http1_uring_new(w, err, sizeof(err));
+        http1_uring_config_t ucfg = {
+            .ctx = &w->h2o,
+            .accept = &w->accept,
+            .listen_fds = w->listen_fds,
+            .nlisten = w->nlisten,
+            .draining = &sh->draining,
+            .conn_opened = on_conn_open,
+            .conn_closed = on_conn_close,
+            .conn_data = w,
+            .error_field = sh->error_field,
+        };
+        w->uring = http1_uring_new(&ucfg, err, sizeof(err));
         if (w->uring == NULL && atomic_fetch_add(&sh->uring_fallbacks, 1) == 0)
             fprintf(stderr, "aurigraph-gateway: io_uring unavailable (%s): HTTP/1.1 on h2o's epoll loop\n", err);
     }
