@@ -97,10 +97,11 @@ for proto in --http1.1 --http2-prior-knowledge; do
 
   get /api/v11/crypto/status $proto
   check "$p crypto status 200" [ "$status" = 200 ]
+  check "$p crypto status: quantum crypto enabled" jqe '.quantumCryptoEnabled == true'
   get /api/v11/crypto/algorithms $proto
-  check "$p algorithms list available and unavailable ones" jqe '([.algorithms[] | select(.available == true)] | length) > 0 and ([.algorithms[] | select(.available == false)] | length) > 0'
-  alg=$(echo "$body" | jq -r '[.algorithms[] | select(.available == true)][0].name')
-  pq=$(echo "$body" | jq -r '[.algorithms[] | select(.available == false)][0].name')
+  check "$p algorithms list available and unavailable ones" jqe '([.algorithms[] | select(.available == true)] | length) > 0 and ([.algorithms[] | select((.available // false) == false)] | length) > 0'
+  alg=$(echo "$body" | jq -r '[.algorithms[] | select(.available == true and (.type | test("Signatures")))][0].name')
+  pq=$(echo "$body" | jq -r '[.algorithms[] | select((.available // false) == false and (.name | test("CRYSTALS|SPHINCS")))][0].name // empty')
   post /api/v11/crypto/keystore/generate "{\"keyId\":\"k$RANDOM$proto\",\"algorithm\":\"$alg\"}" $proto
   check "$p generate key" jqe '.success == true'
   key=$(echo "$body" | jq -r .keyId)
@@ -108,12 +109,14 @@ for proto in --http1.1 --http2-prior-knowledge; do
   check "$p sign" jqe '.success == true and (.signature | length) > 0'
   sig=$(echo "$body" | jq -r .signature)
   post /api/v11/crypto/verify "{\"keyId\":\"$key\",\"data\":\"payload\",\"signature\":\"$sig\"}" $proto
-  check "$p verify valid" jqe '.isValid == true'
+  check "$p verify valid" jqe '.isValid == true and .status == "SIGNATURE_VALID"'
   post /api/v11/crypto/verify "{\"keyId\":\"$key\",\"data\":\"tampered\",\"signature\":\"$sig\"}" $proto
-  check "$p verify tampered" jqe '(.isValid // false) == false'
-  post /api/v11/crypto/keystore/generate "{\"keyId\":\"pq$RANDOM\",\"algorithm\":\"$pq\"}" $proto
-  check "$p post-quantum refused with UNIMPLEMENTED 501" [ "$status" = 501 ]
-  check "$p ... code 12" jqe '.code == 12'
+  check "$p verify tampered" jqe '(.isValid // false) == false and .status == "SIGNATURE_INVALID"'
+  if [ -n "$pq" ]; then # a post-quantum algorithm this OpenSSL lacks
+    post /api/v11/crypto/keystore/generate "{\"keyId\":\"pq$RANDOM\",\"algorithm\":\"$pq\"}" $proto
+    check "$p post-quantum refused with UNIMPLEMENTED 501" [ "$status" = 501 ]
+    check "$p ... code 12" jqe '.code == 12'
+  fi
 
   get /api/v11/ai/models $proto
   check "$p models" jqe '(.models | length) > 0'
