@@ -60,9 +60,12 @@ expect "transfer: GET is 405" 405 "$(v11_error)"
 # ---- the stats again: counted at once, completed after 2-5 s ------------------------
 # (each call above went twice, HTTP/1.1 and h2c: six transfers, 2 x 250.00 + 2 x 0.5)
 call GET /api/v11/bridge/stats
-expect "stats: the transfers counted, pending" 200 "$(shape "$stats_spec")" \
-  '.totalTransactions == 6 and .totalTransactions24h == 6 and .pendingTransactions > 0 and .successRate < 100'
-deadline=$((SECONDS + 10))
+# (how many are still pending depends on how fast this machine got here;
+# the success rate must agree with it either way)
+expect "stats: the transfers counted at once" 200 "$(shape "$stats_spec")" \
+  '.totalTransactions == 6 and .totalTransactions24h == 6 and .pendingTransactions <= 6' \
+  '(.successRate - (.totalTransactions - .pendingTransactions - .failedTransactions) * 100 / .totalTransactions | fabs) < 1e-9'
+deadline=$((SECONDS + 20))
 while [ $SECONDS -lt $deadline ]; do
   call GET /api/v11/bridge/stats
   [ "$(jq -r .pendingTransactions <<<"$body2")" = 0 ] && break
@@ -99,6 +102,9 @@ expect "validate: fields" 200 "$(shape "$validate_spec")" \
 call POST /api/v11/bridge/validate '{}'
 expect "validate: what was not sent is null" 200 "$(shape "$validate_spec")" \
   '.transactionHash == null and .sourceChain == null and .targetChain == null and .amount == null'
+call POST /api/v11/bridge/validate '{"transactionHash":7,"amount":12.50}'
+expect "validate: numbers for Strings are taken as their text, as Jackson does" 200 \
+  '.transactionHash == "7" and .amount == "12.50"'
 call POST /api/v11/bridge/validate '{"transactionHash":{"x":1}}'
 expect "validate: an object for a string is 400" 400 "$(v11_error transactionHash)"
 call POST /api/v11/bridge/validate '{"transactionHash":'
