@@ -707,6 +707,7 @@ int server_run(const struct server_opts *opts)
     install_signals();
     consensus_init();
     crypto_init();
+    bridge_init();
 
     grpc_init();
     /* A second instance on a taken port must fail, not share it. The others

@@ -65,6 +65,7 @@ void consensus_init(void);
 void crypto_init(void);
 void crypto_cleanup(void);
 void transaction_cleanup(void);
+void bridge_init(void);
 void bridge_cleanup(void);
 
 /* util.c ------------------------------------------------------------------ */
@@ -87,7 +88,17 @@ void timestamp_set(Google__Protobuf__Timestamp *ts, int64_t realtime_ns);
 void rng_seed(uint64_t seed);
 uint64_t rng_next(void);
 
+double rng_unit(void);           /* uniform in [0, 1), like Math.random() */
+void uuid_v4(char out[37]);      /* random UUID text, like UUID.randomUUID() */
+
 void hex_encode(char *out, const unsigned char *in, size_t n); /* out: 2n+1 */
+
+/* Times as the original platform prints them: System.currentTimeMillis(),
+ * and Instant.toString() ("2025-10-15T12:34:56.123456Z", UTC, microseconds
+ * at most, the fraction in groups of 3 digits or none). */
+int64_t now_epoch_ms(void);
+#define INSTANT_LEN 40
+void instant_format(char out[INSTANT_LEN], int64_t realtime_ns);
 
 /* Decimal strings as the API carries money: digits, optional '.' and
  * digits; no sign, no exponent; at most DEC_MAX_LEN characters. */
@@ -96,6 +107,8 @@ int dec_valid(const char *s);
 int dec_is_zero(const char *s);
 char *dec_mul_u64(const char *dec, uint64_t n); /* malloc'd, canonical */
 char *dec_add(const char *a, const char *b);    /* malloc'd, canonical */
+/* BigDecimal.add: the result keeps the larger scale ("0" + "2.50" = "2.50"). */
+char *dec_add_scale(const char *a, const char *b); /* malloc'd */
 
 /* A string-keyed index; keys are borrowed from the values. */
 struct strmap {

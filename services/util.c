@@ -125,6 +125,55 @@ void hex_encode(char *out, const unsigned char *in, size_t n)
     out[2 * n] = '\0';
 }
 
+double rng_unit(void)
+{
+    return (double)(rng_next() >> 11) * (1.0 / 9007199254740992.0);
+}
+
+void uuid_v4(char out[37])
+{
+    unsigned char b[16];
+    char hex[33];
+    uint64_t x = rng_next(), y = rng_next();
+
+    for (int i = 0; i < 8; i++) {
+        b[i] = (unsigned char)(x >> (8 * i));
+        b[8 + i] = (unsigned char)(y >> (8 * i));
+    }
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+    hex_encode(hex, b, 16);
+    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+}
+
+int64_t now_epoch_ms(void)
+{
+    return now_realtime_ns() / 1000000;
+}
+
+/* Java's Instant.now() on Linux has microsecond resolution, and
+ * Instant.toString() (DateTimeFormatter.ISO_INSTANT) prints the fraction in
+ * groups of three digits, as few as the value needs. */
+void instant_format(char out[INSTANT_LEN], int64_t realtime_ns)
+{
+    int64_t sec = realtime_ns / 1000000000, ns = realtime_ns % 1000000000;
+    if (ns < 0)
+        sec--, ns += 1000000000;
+    long us = (long)(ns / 1000);
+    time_t t = (time_t)sec;
+    struct tm tm;
+    char date[32];
+
+    gmtime_r(&t, &tm);
+    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+    if (us == 0)
+        snprintf(out, INSTANT_LEN, "%sZ", date);
+    else if (us % 1000 == 0)
+        snprintf(out, INSTANT_LEN, "%s.%03ldZ", date, us / 1000);
+    else
+        snprintf(out, INSTANT_LEN, "%s.%06ldZ", date, us);
+}
+
 /* --- decimals ------------------------------------------------------------ */
 
 int dec_valid(const char *s)
@@ -174,8 +223,9 @@ static char *dec_digits(const char *s, size_t *frac)
     return d;
 }
 
-/* Digits with `frac` fractional places -> "123.45", no redundant zeros. */
-static char *dec_canon(const char *digits, size_t frac)
+/* Digits with `frac` fractional places -> "123.45", no redundant zeros;
+ * keep_scale keeps every fractional place ("123.450"), as BigDecimal does. */
+static char *dec_canon_scale(const char *digits, size_t frac, int keep_scale)
 {
     size_t n = strlen(digits), lead = 0;
     size_t int_len = n > frac ? n - frac : 0;
@@ -196,7 +246,7 @@ static char *dec_canon(const char *digits, size_t frac)
         f[i] = from_end <= n ? digits[n - from_end] : '0';
     }
     size_t flen = frac;
-    while (flen > 0 && f[flen - 1] == '0')
+    while (!keep_scale && flen > 0 && f[flen - 1] == '0')
         flen--;
     if (flen) {
         *p++ = '.';
@@ -206,6 +256,11 @@ static char *dec_canon(const char *digits, size_t frac)
     *p = '\0';
     free(f);
     return out;
+}
+
+static char *dec_canon(const char *digits, size_t frac)
+{
+    return dec_canon_scale(digits, frac, 0);
 }
 
 char *dec_mul_u64(const char *dec, uint64_t n)
@@ -239,7 +294,7 @@ char *dec_mul_u64(const char *dec, uint64_t n)
     return out;
 }
 
-char *dec_add(const char *a, const char *b)
+static char *dec_sum(const char *a, const char *b, int keep_scale)
 {
     size_t fa, fb;
     char *da = dec_digits(a, &fa), *db = dec_digits(b, &fb);
@@ -260,11 +315,21 @@ char *dec_add(const char *a, const char *b)
     }
     sum[n] = '\0';
 
-    char *out = dec_canon(sum, frac);
+    char *out = dec_canon_scale(sum, frac, keep_scale);
     free(sum);
     free(da);
     free(db);
     return out;
+}
+
+char *dec_add(const char *a, const char *b)
+{
+    return dec_sum(a, b, 0);
+}
+
+char *dec_add_scale(const char *a, const char *b)
+{
+    return dec_sum(a, b, 1);
 }
 
 /* --- strmap -------------------------------------------------------------- */

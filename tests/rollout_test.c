@@ -20,7 +20,7 @@ static rollout_input_t in;
 static void calls(uint64_t n, uint64_t errors, double seconds)
 {
     size_t b = 0;
-    while (b < METRICS_NBUCKETS && seconds > metrics_bucket_le[b])
+    while (b < HISTOGRAM_NBUCKETS && seconds > histogram_le[b])
         b++;
     in.totals.requests += n;
     in.totals.errors += errors;

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "config/config.h"
-#include "control/split.h"
+#include "state/split.h"
 #include "test.h"
 
 static config_t two_versions(uint32_t blue, uint32_t canary)

@@ -17,21 +17,17 @@
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/status.h"
-#include "server/api.h"
-#include "server/health.h"
-#include "server/server.h"
-#include "server/worker.h"
+#include "control/rollout.h"
+#include "http/response.h"
+#include "state/endpoints.h"
+#include "state/shared.h"
+#include "state/split.h"
 
 #define ADMIN_MAX_BODY (64 * 1024)
 
 static void send_json(h2o_req_t *req, int status, const buf_t *b)
 {
-    req->res.status = status;
-    req->res.reason = status == 200 ? "OK" : status == 202 ? "Accepted" : "Error";
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
-    req->res.content_length = b->len;
-    h2o_send_inline(req, b->data, b->len); /* copies */
+    response_json(req, status, b->data, b->len, 1);
 }
 
 static void fail(h2o_req_t *req, int http, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -42,7 +38,7 @@ static void fail(h2o_req_t *req, int http, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    api_send_error(req, http, code, msg, strlen(msg));
+    response_error(req, http, code, msg, strlen(msg), NULL, 0, 0);
 }
 
 /* ---- what a cluster looks like from outside --------------------------- */
@@ -104,7 +100,7 @@ static void render_cluster(buf_t *b, shared_t *sh, size_t index, uint64_t now)
     int canary = atomic_load(&c->canary);
     buf_puts_lit(b, "{\"name\":");
     put_str(b, c->cfg->name);
-    buf_printf(b, ",\"healthy\":%s,\"sticky\":{\"header\":", health_cluster_up(sh, c) ? "true" : "false");
+    buf_printf(b, ",\"healthy\":%s,\"sticky\":{\"header\":", endpoints_cluster_up(sh->endpoints, c) ? "true" : "false");
     put_str(b, c->cfg->sticky.header);
     buf_puts_lit(b, ",\"cookie\":");
     put_str(b, c->cfg->sticky.cookie);
@@ -113,15 +109,15 @@ static void render_cluster(buf_t *b, shared_t *sh, size_t index, uint64_t now)
     buf_puts_lit(b, "},\"versions\":[");
     for (size_t v = 0; v < c->nversions; v++) {
         const split_version_t *sv = &c->versions[v];
-        metrics_version_totals_t t;
-        metrics_version_totals(sh, sv->row, &t);
+        histogram_totals_t t;
+        sh->version_totals(sh, sv->row, &t);
         buf_puts(b, v ? ",{\"name\":" : "{\"name\":");
         put_str(b, sv->name);
         buf_printf(b,
                    ",\"weight\":%u,\"share_percent\":%u,\"canary\":%s,\"healthy_endpoints\":%zu,\"requests\":%llu,"
                    "\"errors\":%llu,\"targets\":[",
                    atomic_load(&sv->weight), split_share_percent(c, v), (int)v == canary ? "true" : "false",
-                   health_version_healthy(sh, sv), (unsigned long long)t.requests, (unsigned long long)t.errors);
+                   endpoints_version_healthy(sh->endpoints, sv), (unsigned long long)t.requests, (unsigned long long)t.errors);
         for (size_t i = 0; i < sv->ntargets; i++) {
             const endpoint_health_t *e = &sh->endpoints[sv->first_endpoint + i];
             int checks = atomic_load(&e->checks) != 0;
@@ -138,12 +134,11 @@ static void render_cluster(buf_t *b, shared_t *sh, size_t index, uint64_t now)
 
 static void answer_cluster(h2o_req_t *req, shared_t *sh, size_t index, int status)
 {
-    worker_t *w = worker_of(req->conn->ctx);
     arena_t a;
     arena_init(&a);
     buf_t b;
     buf_init(&b, &a, 4096);
-    render_cluster(&b, sh, index, h2o_now(w->h2o.loop));
+    render_cluster(&b, sh, index, h2o_now(req->conn->ctx->loop));
     if (b.oom)
         fail(req, 500, GRPC_INTERNAL, "out of memory");
     else
@@ -153,7 +148,6 @@ static void answer_cluster(h2o_req_t *req, shared_t *sh, size_t index, int statu
 
 static void list_clusters(h2o_req_t *req, shared_t *sh)
 {
-    worker_t *w = worker_of(req->conn->ctx);
     arena_t a;
     arena_init(&a);
     buf_t b;
@@ -162,7 +156,7 @@ static void list_clusters(h2o_req_t *req, shared_t *sh)
     for (size_t i = 0; i < sh->split.nclusters; i++) {
         if (i)
             buf_putc(&b, ',');
-        render_cluster(&b, sh, i, h2o_now(w->h2o.loop));
+        render_cluster(&b, sh, i, h2o_now(req->conn->ctx->loop));
     }
     buf_printf(&b, "],\"draining\":%s}", atomic_load(&sh->draining) ? "true" : "false");
     if (b.oom)
@@ -389,8 +383,7 @@ static void start_rollout(h2o_req_t *req, shared_t *sh, size_t index)
         }
     }
     char err[200];
-    worker_t *w = worker_of(req->conn->ctx);
-    if (from < 0 || rollout_start(r, &cfg, from, to, h2o_now(w->h2o.loop), err, sizeof(err)) != 0) {
+    if (from < 0 || rollout_start(r, &cfg, from, to, h2o_now(req->conn->ctx->loop), err, sizeof(err)) != 0) {
         fail(req, 409, GRPC_FAILED_PRECONDITION, "cannot start the rollout: %s",
              from < 0 ? "the cluster has one version" : err);
         goto out;
@@ -446,7 +439,7 @@ static void rollback(h2o_req_t *req, shared_t *sh, size_t index)
 static void drain(h2o_req_t *req, shared_t *sh)
 {
     /* the same path as SIGTERM: readiness fails now, the workers drain */
-    if (server_drain(sh))
+    if (shared_drain(sh))
         fprintf(stderr, "aurigraph-gateway: admin: drain requested\n");
     arena_t a;
     arena_init(&a);
@@ -492,26 +485,31 @@ static int authorized(h2o_req_t *req, const char *token)
     return diff == 0;
 }
 
-void admin_handle(h2o_req_t *req)
+/* The admin listener's one handler: the shared state it acts on rides with it. */
+typedef struct admin_handler {
+    h2o_handler_t super;
+    shared_t *sh;
+} admin_handler_t;
+
+static int admin_handle(h2o_handler_t *self, h2o_req_t *req)
 {
-    worker_t *w = worker_of(req->conn->ctx);
-    shared_t *sh = w->shared;
+    shared_t *sh = ((admin_handler_t *)self)->sh;
     if (!authorized(req, sh->cfg->admin_token)) {
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL, H2O_STRLIT("Bearer"));
         fail(req, 401, GRPC_UNAUTHENTICATED, "the admin API needs Authorization: Bearer TOKEN");
-        return;
+        return 0;
     }
     size_t len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
     const char *p = req->path.base;
     if (len == 12 && memcmp(p, "/admin/drain", 12) == 0) {
         if (allow_only(req, "POST"))
             drain(req, sh);
-        return;
+        return 0;
     }
     if (len == 15 && memcmp(p, "/admin/clusters", 15) == 0) {
         if (allow_only(req, "GET"))
             list_clusters(req, sh);
-        return;
+        return 0;
     }
     if (len > 16 && memcmp(p, "/admin/clusters/", 16) == 0) {
         const char *name = p + 16, *end = p + len;
@@ -520,7 +518,7 @@ void admin_handle(h2o_req_t *req)
         split_cluster_t *c = split_cluster_find(&sh->split, name, nl);
         if (c == NULL) {
             fail(req, 404, GRPC_NOT_FOUND, "no cluster \"%.*s\"", (int)(nl > 100 ? 100 : nl), name);
-            return;
+            return 0;
         }
         /* /admin/clusters/NAME[/ACTION] */
         static const struct {
@@ -536,12 +534,20 @@ void admin_handle(h2o_req_t *req)
             if (strlen(calls[i].action) == al && memcmp(calls[i].action, action, al) == 0 && (slash == NULL) == (al == 0)) {
                 if (allow_only(req, calls[i].method))
                     calls[i].call(req, sh, c->index);
-                return;
+                return 0;
             }
         }
         fail(req, 404, GRPC_NOT_FOUND, "no admin call %.*s (weights, rollout, promote, rollback)",
              (int)(al > 60 ? 60 : al), action);
-        return;
+        return 0;
     }
     fail(req, 404, GRPC_NOT_FOUND, "no admin call at %.*s (see GET /admin/clusters)", (int)(len > 100 ? 100 : len), p);
+    return 0;
+}
+
+void admin_register(h2o_pathconf_t *path, shared_t *sh)
+{
+    admin_handler_t *h = (admin_handler_t *)h2o_create_handler(path, sizeof(*h));
+    h->super.on_req = admin_handle;
+    h->sh = sh;
 }

@@ -18,7 +18,9 @@
 
 #include <h2o.h>
 
-/* Answers req (every path of the admin listener). */
-void admin_handle(h2o_req_t *req);
+#include "state/shared.h"
+
+/* Serves every path under `path` (the admin listener's host) on sh. */
+void admin_register(h2o_pathconf_t *path, shared_t *sh);
 
 #endif

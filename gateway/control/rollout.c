@@ -161,7 +161,7 @@ void rollout_cancel(rollout_t *r, const char *why)
 
 /* ---- the window ---------------------------------------------------------- */
 
-static void sample(rollout_t *r, uint64_t now_ms, const metrics_version_totals_t *t)
+static void sample(rollout_t *r, uint64_t now_ms, const histogram_totals_t *t)
 {
     size_t slot;
     if (r->ring_len < ROLLOUT_RING) {
@@ -190,10 +190,10 @@ static double quantile(const uint64_t *buckets, uint64_t total, double q)
     if (total == 0)
         return 0;
     uint64_t need = (uint64_t)ceil(q * (double)total), cum = 0;
-    for (size_t i = 0; i < METRICS_NBUCKETS; i++) {
+    for (size_t i = 0; i < HISTOGRAM_NBUCKETS; i++) {
         cum += buckets[i];
         if (cum >= need)
-            return metrics_bucket_le[i];
+            return histogram_le[i];
     }
     return INFINITY;
 }
@@ -201,14 +201,14 @@ static double quantile(const uint64_t *buckets, uint64_t total, double q)
 static void measure(const rollout_t *r, uint64_t now_ms, const rollout_input_t *in, rollout_window_t *w)
 {
     const rollout_sample_t *s = window_start(r, now_ms);
-    uint64_t b[METRICS_NBUCKETS + 1];
+    uint64_t b[HISTOGRAM_NBUCKETS + 1];
     *w = (rollout_window_t){.health_failures = in->health_failures};
     if (s == NULL)
         return;
     w->span_ms = now_ms - s->at_ms;
     w->requests = in->totals.requests - s->totals.requests;
     w->errors = in->totals.errors - s->totals.errors;
-    for (size_t i = 0; i <= METRICS_NBUCKETS; i++)
+    for (size_t i = 0; i <= HISTOGRAM_NBUCKETS; i++)
         b[i] = in->totals.buckets[i] - s->totals.buckets[i];
     w->error_rate = w->requests ? (double)w->errors / (double)w->requests : 0;
     w->p95_s = quantile(b, w->requests, 0.95);

@@ -21,8 +21,8 @@
 #include <stdint.h>
 
 #include "config/config.h"
-#include "control/split.h"
-#include "server/metrics.h"
+#include "state/split.h"
+#include "core/histogram.h"
 
 typedef enum rollout_state {
     ROLLOUT_IDLE,
@@ -55,7 +55,7 @@ typedef struct rollout_window {
 
 typedef struct rollout_sample {
     uint64_t at_ms;
-    metrics_version_totals_t totals;
+    histogram_totals_t totals;
 } rollout_sample_t;
 
 typedef struct rollout {
@@ -82,7 +82,7 @@ int rollout_start(rollout_t *r, const config_rollout_t *cfg, int from, int to, u
 
 /* What the tick feeds in: the canary's counters now, and its health. */
 typedef struct rollout_input {
-    metrics_version_totals_t totals;  /* cumulative, summed over workers */
+    histogram_totals_t totals;  /* cumulative, summed over workers */
     uint32_t health_failures;         /* the most consecutive failed checks among its targets */
 } rollout_input_t;
 

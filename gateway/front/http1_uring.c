@@ -50,6 +50,7 @@
 #include "core/buf.h"
 #include "core/decimal.h"
 #include "core/status.h"
+#include "server/metrics.h"
 #include "server/worker.h"
 
 #ifdef AG_HAVE_LIBURING

@@ -25,10 +25,17 @@
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/status.h"
+#include "http/response.h"
+#include "route/route.h"
+#include "server/metrics.h"
 #include "server/worker.h"
+#include "state/shared.h"
+#include "state/split.h"
+#include "transcode/binding.h"
 #include "transcode/json_to_pb.h"
 #include "transcode/pb_to_json.h"
 #include "transcode/scalar.h"
+#include "upstream/upstream.h"
 
 #define API_ARENA_FIRST (16 * 1024)
 #define API_MAX_FREE 1024
@@ -84,58 +91,7 @@ struct api_request {
     _Alignas(16) char first_block[API_ARENA_FIRST];
 };
 
-static const char *reason_phrase(int status)
-{
-    switch (status) {
-    case 200: return "OK";
-    case 202: return "Accepted";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 429: return "Too Many Requests";
-    case 499: return "Client Closed Request";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return status < 300 ? "OK" : "Error";
-    }
-}
-
 /* ---- errors ----------------------------------------------------------- */
-
-static void send_error_body(h2o_req_t *req, int http_status, int grpc_code, const char *message, size_t message_len,
-                            const char *details, size_t details_len, int error_field)
-{
-    char first[1024];
-    arena_t a;
-    arena_init_with(&a, first, sizeof(first));
-    buf_t b;
-    buf_init(&b, &a, 512);
-    status_render_json(&b, grpc_code, message, message_len, details, details_len, error_field);
-    req->res.status = http_status;
-    req->res.reason = reason_phrase(http_status);
-    h2o_set_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, H2O_STRLIT("application/json"), 1);
-    /* h2o_send_inline leaves the length out, which costs HTTP/1.1 clients
-     * their keep-alive connection on every error: say it */
-    static const char too_large[] = "{\"code\":13,\"message\":\"error too large to render\",\"details\":[]}";
-    req->res.content_length = b.oom ? sizeof(too_large) - 1 : b.len;
-    if (b.oom)
-        h2o_send_inline(req, too_large, sizeof(too_large) - 1);
-    else
-        h2o_send_inline(req, b.data, b.len); /* copies into the pool */
-    arena_free(&a);
-}
-
-void api_send_error(h2o_req_t *req, int http_status, int grpc_code, const char *message, size_t message_len)
-{
-    send_error_body(req, http_status, grpc_code, message, message_len, NULL, 0, 0);
-}
 
 /* What the gateway adds to every answer: the request id, and which
  * version of a split cluster answered. */
@@ -156,7 +112,7 @@ static void respond_error(api_request_t *r, int http_status, int grpc_code, cons
     r->state = API_RESPONDED;
     add_response_headers(r);
     int error_field = r->route ? r->route->error_field : r->w->shared->error_field;
-    send_error_body(r->req, http_status, grpc_code, message, strlen(message), details, details_len, error_field);
+    response_error(r->req, http_status, grpc_code, message, strlen(message), details, details_len, error_field);
 }
 
 /* ---- contexts ---------------------------------------------------------- */
@@ -439,7 +395,7 @@ static void send_unary(api_request_t *r)
     h2o_req_t *req = r->req;
     r->state = API_RESPONDED;
     req->res.status = r->route->success_status;
-    req->res.reason = reason_phrase(req->res.status);
+    req->res.reason = response_reason(req->res.status);
     req->res.content_length = r->json.len;
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
     add_response_headers(r);
@@ -549,7 +505,7 @@ static void stream_start(api_request_t *r)
     h2o_req_t *req = r->req;
     r->state = API_STREAMING;
     req->res.status = r->route->success_status;
-    req->res.reason = reason_phrase(req->res.status);
+    req->res.reason = response_reason(req->res.status);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/x-ndjson"));
     add_response_headers(r);
     add_response_metadata(r);
@@ -707,7 +663,7 @@ int api_handle(h2o_req_t *req)
     const shared_t *sh = w->shared;
     api_request_t *r = acquire(w, req);
     if (r == NULL) {
-        api_send_error(req, 503, GRPC_UNAVAILABLE, H2O_STRLIT("out of memory"));
+        response_error(req, 503, GRPC_UNAVAILABLE, H2O_STRLIT("out of memory"), NULL, 0, w->shared->error_field);
         return 0;
     }
     /* no 503 while draining: a request that reaches a draining worker came

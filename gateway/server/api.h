@@ -15,7 +15,4 @@ int api_handle(h2o_req_t *req);
 struct worker;
 void api_worker_dispose(struct worker *w);
 
-/* The contract's error JSON as a complete response; usable by every module. */
-void api_send_error(h2o_req_t *req, int http_status, int grpc_code, const char *message, size_t message_len);
-
 #endif

@@ -15,7 +15,7 @@
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/status.h"
-#include "server/api.h"
+#include "http/response.h"
 
 #define HEALTH_CHECK_PATH "/grpc.health.v1.Health/Check"
 
@@ -151,40 +151,6 @@ void health_dispose(worker_t *w)
     w->probes = NULL;
 }
 
-int health_cluster_up(shared_t *sh, const split_cluster_t *c)
-{
-    /* up when some version that takes traffic has a target passing checks */
-    int any_weight = 0;
-    for (size_t v = 0; v < c->nversions; v++)
-        any_weight |= atomic_load(&c->versions[v].weight) > 0;
-    for (size_t v = 0; v < c->nversions; v++) {
-        const split_version_t *sv = &c->versions[v];
-        if (any_weight && atomic_load(&sv->weight) == 0)
-            continue;
-        if (health_version_healthy(sh, sv) > 0)
-            return 1;
-    }
-    return 0;
-}
-
-size_t health_version_healthy(shared_t *sh, const split_version_t *v)
-{
-    size_t n = 0;
-    for (size_t t = 0; t < v->ntargets; t++)
-        n += atomic_load(&sh->endpoints[v->first_endpoint + t].up) != 0;
-    return n;
-}
-
-uint32_t health_version_failures(shared_t *sh, const split_version_t *v)
-{
-    uint32_t most = 0;
-    for (size_t t = 0; t < v->ntargets; t++) {
-        uint32_t f = atomic_load(&sh->endpoints[v->first_endpoint + t].failures);
-        most = f > most ? f : most;
-    }
-    return most;
-}
-
 /* ---- answers ------------------------------------------------------------ */
 
 typedef enum { CHECK_LIVE = 1, CHECK_READY = 2, CHECK_STARTED = 4 } check_set_t;
@@ -227,7 +193,7 @@ static void answer(h2o_req_t *req, int set)
             const split_cluster_t *c = &sh->split.clusters[i];
             char name[160];
             snprintf(name, sizeof(name), "upstream %s", c->cfg->name);
-            all_up &= add_check(&b, &first, name, health_cluster_up(sh, c));
+            all_up &= add_check(&b, &first, name, endpoints_cluster_up(sh->endpoints, c));
             buf_puts_lit(&b, ",\"data\":{\"targets\":[");
             size_t nt = 0;
             for (size_t v = 0; v < c->nversions; v++) {
@@ -253,7 +219,7 @@ static void answer(h2o_req_t *req, int set)
     }
     buf_puts_lit(&b, "]}");
     if (b.oom) {
-        api_send_error(req, 500, GRPC_INTERNAL, H2O_STRLIT("health report too large"));
+        response_error(req, 500, GRPC_INTERNAL, H2O_STRLIT("health report too large"), NULL, 0, 0);
         arena_free(&a);
         return;
     }
@@ -264,12 +230,7 @@ static void answer(h2o_req_t *req, int set)
     memcpy(out, b.data, status_at);
     memcpy(out + status_at, word, wl);
     memcpy(out + status_at + wl, b.data + status_at, b.len - status_at);
-    req->res.status = all_up ? 200 : 503;
-    req->res.reason = all_up ? "OK" : "Service Unavailable";
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
-    req->res.content_length = b.len + wl;
-    h2o_send_inline(req, out, b.len + wl);
+    response_json(req, all_up ? 200 : 503, out, b.len + wl, 1);
     arena_free(&a);
 }
 
@@ -293,7 +254,7 @@ int health_handle(h2o_req_t *req)
     if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
         !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("GET, HEAD"));
-        api_send_error(req, 405, GRPC_UNIMPLEMENTED, H2O_STRLIT("health probes answer GET"));
+        response_error(req, 405, GRPC_UNIMPLEMENTED, H2O_STRLIT("health probes answer GET"), NULL, 0, 0);
         return 1;
     }
     answer(req, set);

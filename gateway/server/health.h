@@ -6,8 +6,8 @@
  * consecutive-success/-failure thresholds.
  *
  * The checker runs on worker 0's loop and publishes each target's state in
- * atomics (worker.h: endpoint_health_t) that any worker reads: to answer
- * probes, to skip sick targets, and for the rollout's health gate.
+ * atomics (state/endpoints.h) that any worker reads: to answer probes, to
+ * skip sick targets, and for the rollout's health gate.
  */
 #ifndef AG_HEALTH_H
 #define AG_HEALTH_H
@@ -22,10 +22,5 @@ void health_tick(worker_t *w);
 /* Worker 0 at exit: cancels probes still in flight. */
 void health_dispose(worker_t *w);
 
-/* A cluster is up when a version that takes traffic has a healthy target. */
-int health_cluster_up(shared_t *sh, const split_cluster_t *c);
-size_t health_version_healthy(shared_t *sh, const split_version_t *v);
-/* The most consecutive failed checks among the version's targets. */
-uint32_t health_version_failures(shared_t *sh, const split_version_t *v);
 
 #endif

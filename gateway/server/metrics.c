@@ -21,16 +21,16 @@
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/status.h"
-#include "server/api.h"
-#include "server/health.h"
+#include "control/rollout.h"
+#include "http/response.h"
 #include "server/worker.h"
+#include "state/endpoints.h"
+#include "state/shared.h"
+#include "state/split.h"
+#include "upstream/upstream.h"
 
-/* Buckets include 0.2 and 0.5 so the release gates (p95 > 200 ms, 500 ms)
- * read exactly off them. */
-const double metrics_bucket_le[METRICS_NBUCKETS] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2,
-                                                     0.25,  0.5,   1,    2.5,   5,    10};
-#define bucket_le metrics_bucket_le
-#define NBUCKETS METRICS_NBUCKETS
+#define bucket_le histogram_le
+#define NBUCKETS HISTOGRAM_NBUCKETS
 
 static const int status_codes[] = {200, 201, 202, 204, 400, 401, 403, 404, 405, 409,
                                    413, 415, 429, 499, 500, 501, 502, 503, 504};
@@ -125,19 +125,10 @@ static size_t status_slot(int status)
     return NSTATUS + (size_t)(cls >= 1 && cls <= 5 ? cls - 1 : 4);
 }
 
-static size_t bucket_of(uint64_t us)
-{
-    double s = (double)us / 1e6;
-    size_t i = 0;
-    while (i < NBUCKETS && s > bucket_le[i])
-        i++;
-    return i; /* NBUCKETS: only +Inf */
-}
-
 /* One latency into a row's histogram (per bucket; cumulated at scrape), count and sum. */
 static void observe(counter_t le[NBUCKETS], counter_t *count, counter_t *sum_us, uint64_t duration_us)
 {
-    size_t b = bucket_of(duration_us);
+    size_t b = histogram_bucket(duration_us);
     if (b < NBUCKETS)
         bump(&le[b], 1);
     bump(count, 1);
@@ -199,7 +190,7 @@ void metrics_set_upstream_connections(metrics_t *m, size_t row, uint64_t connect
 
 /* One counter of one row summed over the workers' blocks. */
 typedef enum { ROWS_HTTP, ROWS_GRPC, ROWS_VERSION } rows_t;
-static uint64_t sum_counter(shared_t *sh, rows_t rows, size_t row, size_t field_offset)
+static uint64_t sum_counter(const shared_t *sh, rows_t rows, size_t row, size_t field_offset)
 {
     uint64_t total = 0;
     for (unsigned w = 0; w < sh->nworkers; w++) {
@@ -215,9 +206,9 @@ static uint64_t sum_counter(shared_t *sh, rows_t rows, size_t row, size_t field_
 #define sum_grpc(sh, row, off) sum_counter((sh), ROWS_GRPC, (row), (off))
 #define sum_version(sh, row, off) sum_counter((sh), ROWS_VERSION, (row), (off))
 
-void metrics_version_totals(shared_t *sh, size_t row, metrics_version_totals_t *out)
+void metrics_version_totals(const shared_t *sh, size_t row, histogram_totals_t *out)
 {
-    *out = (metrics_version_totals_t){0};
+    *out = (histogram_totals_t){0};
     if (row >= sh->worker_metrics[0]->nversions)
         return;
     out->requests = sum_version(sh, row, offsetof(version_row_t, count));
@@ -418,7 +409,7 @@ static void upstream_metrics(buf_t *b, shared_t *sh, int om)
     }
     family(b, om, "gateway_upstream_request_duration_seconds", "histogram", "Upstream call time by cluster version.");
     for (size_t row = 0; row < nrows; row++) {
-        metrics_version_totals_t t;
+        histogram_totals_t t;
         metrics_version_totals(sh, row, &t);
         uint64_t cum = 0;
         for (size_t i = 0; i <= NBUCKETS; i++) {
@@ -447,7 +438,7 @@ static void upstream_metrics(buf_t *b, shared_t *sh, int om)
         for (size_t row = 0; row < nrows; row++) {
             const split_version_t *v = sh->split.rows[row];
             size_t value = g == 0 ? v->ntargets
-                           : g == 1 ? health_version_healthy(sh, v)
+                           : g == 1 ? endpoints_version_healthy(sh->endpoints, v)
                                     : split_share_percent(v->cluster, (size_t)(v - v->cluster->versions));
             buf_printf(b, "%s{", gauges[g][0]);
             version_labels(b, v);
@@ -458,7 +449,7 @@ static void upstream_metrics(buf_t *b, shared_t *sh, int om)
     for (size_t i = 0; i < sh->split.nclusters; i++) {
         buf_puts_lit(b, "gateway_upstream_healthy{");
         put_label(b, "cluster", sh->split.clusters[i].cfg->name);
-        buf_printf(b, "} %d\n", health_cluster_up(sh, &sh->split.clusters[i]));
+        buf_printf(b, "} %d\n", endpoints_cluster_up(sh->endpoints, &sh->split.clusters[i]));
     }
     family(b, om, "gateway_rollout_step", "gauge", "The canary's weight at the current rollout step, in percent (0: none).");
     for (size_t i = 0; i < sh->split.nclusters; i++) {
@@ -581,7 +572,7 @@ int metrics_handle(h2o_req_t *req)
     buf_init(&b, &a, 16384);
     render(&b, sh, om);
     if (b.oom) {
-        api_send_error(req, 500, GRPC_INTERNAL, H2O_STRLIT("out of memory rendering metrics"));
+        response_error(req, 500, GRPC_INTERNAL, H2O_STRLIT("out of memory rendering metrics"), NULL, 0, 0);
     } else {
         req->res.status = 200;
         req->res.reason = "OK";

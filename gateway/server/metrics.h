@@ -14,13 +14,11 @@
 #include <stdint.h>
 #include <h2o.h>
 
+#include "core/histogram.h"
+
 struct worker;
 struct shared;
 typedef struct metrics metrics_t;
-
-/* Histogram buckets (seconds) of every latency series. */
-#define METRICS_NBUCKETS 13
-extern const double metrics_bucket_le[METRICS_NBUCKETS];
 
 /* One block per worker, sized for the server's bindings and the upstream
  * versions (split rows). */
@@ -42,14 +40,9 @@ void metrics_record_upstream(metrics_t *m, size_t row, int code, uint64_t durati
  * received so far (its own totals, set at each tick). */
 void metrics_set_upstream_connections(metrics_t *m, size_t row, uint64_t connects, uint64_t goaways);
 
-/* A version's counters summed over the workers, for the rollout's gates:
- * calls, those that count as errors (their code maps to 5xx), and the
- * latency histogram per bucket (not cumulative; the last is +Inf). */
-typedef struct metrics_version_totals {
-    uint64_t requests, errors;
-    uint64_t buckets[METRICS_NBUCKETS + 1];
-} metrics_version_totals_t;
-void metrics_version_totals(struct shared *sh, size_t row, metrics_version_totals_t *out);
+/* A version's counters summed over the workers (for the rollout's gates and
+ * the admin API, through shared_t's version_totals). */
+void metrics_version_totals(const struct shared *sh, size_t row, histogram_totals_t *out);
 
 /* 1 when req was /q/metrics and has been answered. */
 int metrics_handle(h2o_req_t *req);

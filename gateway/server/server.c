@@ -26,6 +26,8 @@
 #include "server/listener.h"
 #include "server/metrics.h"
 #include "server/worker.h"
+#include "server/worker_loop.h"
+#include "control/rollout.h"
 #include "transcode/profile.h"
 
 #define SERVER_MAX_WORKERS 1024
@@ -44,13 +46,6 @@ static int dispatch(h2o_handler_t *self, h2o_req_t *req)
     if (health_handle(req) || metrics_handle(req))
         return 0;
     return api_handle(req);
-}
-
-static int admin_dispatch(h2o_handler_t *self, h2o_req_t *req)
-{
-    (void)self;
-    admin_handle(req);
-    return 0;
 }
 
 static int open_log(const char *dest, int *owned, char *err, size_t errlen)
@@ -137,6 +132,7 @@ server_t *server_new(const config_t *cfg, const schema_t *schema, const binding_
     sh->schema = schema;
     sh->bindings = bindings;
     sh->log_fd = -1;
+    sh->version_totals = metrics_version_totals;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     s->nworkers = cfg->workers ? cfg->workers : (unsigned)(cores > 0 ? cores : 1);
     if (s->nworkers > SERVER_MAX_WORKERS)
@@ -182,8 +178,7 @@ server_t *server_new(const config_t *cfg, const schema_t *schema, const binding_
     sh->api_hosts[0] = host;
     if (cfg->admin_host != NULL) {
         h2o_hostconf_t *admin = h2o_config_register_host(&sh->h2o, h2o_iovec_init(H2O_STRLIT("admin")), 65535);
-        h2o_handler_t *ah = h2o_create_handler(h2o_config_register_path(admin, "/", 0), sizeof(*ah));
-        ah->on_req = admin_dispatch;
+        admin_register(h2o_config_register_path(admin, "/", 0), sh);
         sh->admin_hosts[0] = admin;
     }
 
@@ -273,17 +268,9 @@ int server_run(server_t *s)
     return rc;
 }
 
-int server_drain(shared_t *sh)
-{
-    /* draining first: readiness turns 503 before any worker stops anything */
-    int was = atomic_exchange(&sh->draining, 1);
-    atomic_store(&sh->stop_requested, 1);
-    return !was;
-}
-
 void server_stop(server_t *s)
 {
-    server_drain(&s->shared);
+    shared_drain(&s->shared);
 }
 
 void server_free(server_t *s)

@@ -33,11 +33,6 @@ int server_run(server_t *s);
  * is in flight and no client connection is open, or after
  * drain_timeout_ms. */
 void server_stop(server_t *s);
-/* The same drain from a worker's thread (POST /admin/drain), given the
- * state its handlers reach. 1 when this call started it, 0 when the
- * gateway was draining already. */
-struct shared;
-int server_drain(struct shared *sh);
 void server_free(server_t *s);
 
 #endif

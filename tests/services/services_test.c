@@ -656,33 +656,357 @@ static void test_health(grpc_channel *ch)
     result_free(&r);
 }
 
+/* --- QuantumCryptoService ------------------------------------------------ */
+
+typedef Aurigraph__V11__CryptoAlgorithm Alg;
+
+/* Each call's expectations: what the service's own counters must say. */
+static struct {
+    int keygens, signs, verifies, encrypts, decrypts, sign_errors, rotations;
+} cx;
+
+/* a base64 text with one character in the middle changed to another valid one */
+static void b64_tamper(char *s)
+{
+    size_t i = strlen(s) / 2;
+    s[i] = s[i] == 'A' ? 'B' : 'A';
+}
+
+static int crypto_generate(grpc_channel *ch, const char *key_id, const char *alg, struct result *r)
+{
+    Aurigraph__V11__GenerateKeyRequest q = AURIGRAPH__V11__GENERATE_KEY_REQUEST__INIT;
+    q.key_id = (char *)key_id;
+    q.algorithm = (char *)alg;
+    CALL(ch, "QuantumCryptoService", "GenerateKey", q, aurigraph__v11__generate_key_response, r);
+    return r->code == GRPC_STATUS_OK && r->msg;
+}
+
+/* sign -> verify true; tampered data, tampered signature, not base64 -> false */
+static void crypto_sign_verify(grpc_channel *ch, const char *key_id)
+{
+    Aurigraph__V11__SignRequest sq = AURIGRAPH__V11__SIGN_REQUEST__INIT;
+    Aurigraph__V11__VerifyRequest vq = AURIGRAPH__V11__VERIFY_REQUEST__INIT;
+    struct result r, v;
+    char sig[8192];
+
+    sq.key_id = (char *)key_id;
+    sq.data = "transfer 100.50 to 0xto";
+    CALL(ch, "QuantumCryptoService", "Sign", sq, aurigraph__v11__sign_response, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+    if (!r.msg)
+        return;
+    Aurigraph__V11__SignResponse *s = (void *)r.msg;
+    cx.signs++;
+    CHECK(s->success);
+    CHECK_STREQ(s->status, "SUCCESS");
+    CHECK(s->signature && strlen(s->signature->value) > 0 && strlen(s->signature->value) < sizeof(sig));
+    CHECK(s->latency_ms > 0);
+    if (!s->signature || strlen(s->signature->value) >= sizeof(sig)) {
+        result_free(&r);
+        return;
+    }
+    snprintf(sig, sizeof(sig), "%s", s->signature->value);
+    result_free(&r);
+
+    vq.key_id = (char *)key_id;
+    vq.data = sq.data;
+    vq.signature = sig;
+    CALL(ch, "QuantumCryptoService", "Verify", vq, aurigraph__v11__verify_response, &v);
+    CHECK_INTEQ(v.code, GRPC_STATUS_OK);
+    cx.verifies++;
+    if (v.msg) {
+        Aurigraph__V11__VerifyResponse *m = (void *)v.msg;
+        CHECK(m->success && m->is_valid);
+        CHECK_STREQ(m->status, "SIGNATURE_VALID");
+    }
+    result_free(&v);
+
+    const char *bad_data[] = {"transfer 900.50 to 0xto", "", NULL};
+    for (int i = 0; bad_data[i]; i++) {
+        vq.data = (char *)bad_data[i];
+        CALL(ch, "QuantumCryptoService", "Verify", vq, aurigraph__v11__verify_response, &v);
+        CHECK_INTEQ(v.code, GRPC_STATUS_OK);
+        cx.verifies++;
+        if (v.msg) {
+            Aurigraph__V11__VerifyResponse *m = (void *)v.msg;
+            CHECK(m->success && !m->is_valid);
+            CHECK_STREQ(m->status, "SIGNATURE_INVALID");
+        }
+        result_free(&v);
+    }
+
+    char tampered[sizeof(sig)];
+    snprintf(tampered, sizeof(tampered), "%s", sig);
+    b64_tamper(tampered);
+    const char *bad_sig[] = {tampered, "not base64!", "", "QUJD", NULL};
+    vq.data = sq.data;
+    for (int i = 0; bad_sig[i]; i++) {
+        vq.signature = (char *)bad_sig[i];
+        CALL(ch, "QuantumCryptoService", "Verify", vq, aurigraph__v11__verify_response, &v);
+        CHECK_INTEQ(v.code, GRPC_STATUS_OK); /* an answer, not an error, as the original */
+        cx.verifies++;
+        if (v.msg) {
+            Aurigraph__V11__VerifyResponse *m = (void *)v.msg;
+            CHECK(m->success && !m->is_valid);
+            CHECK_STREQ(m->status, "SIGNATURE_INVALID");
+        }
+        result_free(&v);
+    }
+}
+
+/* encrypt -> decrypt gives the text back; altered or foreign ciphertexts fail */
+static void crypto_encrypt_decrypt(grpc_channel *ch, const char *key_id)
+{
+    Aurigraph__V11__EncryptRequest eq = AURIGRAPH__V11__ENCRYPT_REQUEST__INIT;
+    Aurigraph__V11__DecryptRequest dq = AURIGRAPH__V11__DECRYPT_REQUEST__INIT;
+    struct result r, d;
+    static char c1[16384], c2[16384];
+    const char *text = "wire 12.50 AUR to 0xr1 \xe2\x82\xac";
+
+    eq.key_id = (char *)key_id;
+    eq.plaintext = (char *)text;
+    for (int i = 0; i < 2; i++) {
+        char *out = i ? c2 : c1;
+        CALL(ch, "QuantumCryptoService", "Encrypt", eq, aurigraph__v11__encrypt_response, &r);
+        CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+        out[0] = '\0';
+        if (r.msg) {
+            Aurigraph__V11__EncryptResponse *e = (void *)r.msg;
+            cx.encrypts++;
+            CHECK(e->success);
+            CHECK_STREQ(e->status, "SUCCESS");
+            CHECK(e->ciphertext && strlen(e->ciphertext->value) < sizeof(c1));
+            CHECK(e->ciphertext && strstr(e->ciphertext->value, "wire") == NULL);
+            if (e->ciphertext)
+                snprintf(out, sizeof(c1), "%s", e->ciphertext->value);
+        }
+        result_free(&r);
+    }
+    /* a fresh secret and IV each time */
+    CHECK(c1[0] && strcmp(c1, c2) != 0);
+
+    dq.key_id = (char *)key_id;
+    dq.ciphertext = c1;
+    CALL(ch, "QuantumCryptoService", "Decrypt", dq, aurigraph__v11__decrypt_response, &d);
+    CHECK_INTEQ(d.code, GRPC_STATUS_OK);
+    if (d.msg) {
+        Aurigraph__V11__DecryptResponse *p = (void *)d.msg;
+        cx.decrypts++;
+        CHECK(p->success);
+        CHECK_STREQ(p->status, "SUCCESS");
+        CHECK(p->plaintext && strcmp(p->plaintext->value, text) == 0);
+    }
+    result_free(&d);
+
+    b64_tamper(c2);
+    const char *bad[] = {c2, "not base64!", "", "QUJD", NULL};
+    for (int i = 0; bad[i]; i++) {
+        dq.ciphertext = (char *)bad[i];
+        CALL(ch, "QuantumCryptoService", "Decrypt", dq, aurigraph__v11__decrypt_response, &d);
+        CHECK_INTEQ(d.code, GRPC_STATUS_INTERNAL); /* the original's 500 */
+        CHECK_STREQ(d.details, "Decryption failed");
+        result_free(&d);
+    }
+}
+
+static void crypto_unknown_key(grpc_channel *ch)
+{
+    Aurigraph__V11__SignRequest sq = AURIGRAPH__V11__SIGN_REQUEST__INIT;
+    Aurigraph__V11__VerifyRequest vq = AURIGRAPH__V11__VERIFY_REQUEST__INIT;
+    Aurigraph__V11__EncryptRequest eq = AURIGRAPH__V11__ENCRYPT_REQUEST__INIT;
+    Aurigraph__V11__DecryptRequest dq = AURIGRAPH__V11__DECRYPT_REQUEST__INIT;
+    struct result r;
+
+    /* the original's answer: HTTP 200 with success false, a null result
+     * and the reason in status */
+    sq.key_id = "no-such-key";
+    sq.data = "x";
+    CALL(ch, "QuantumCryptoService", "Sign", sq, aurigraph__v11__sign_response, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+    if (r.msg) {
+        Aurigraph__V11__SignResponse *s = (void *)r.msg;
+        CHECK(!s->success && s->signature == NULL && s->latency_ms == 0);
+        CHECK_STREQ(s->status, "Key not found: no-such-key");
+    }
+    result_free(&r);
+    cx.sign_errors++;
+
+    vq.key_id = "";
+    vq.data = "x";
+    vq.signature = "QUJD";
+    CALL(ch, "QuantumCryptoService", "Verify", vq, aurigraph__v11__verify_response, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+    if (r.msg) {
+        Aurigraph__V11__VerifyResponse *v = (void *)r.msg;
+        CHECK(!v->success && !v->is_valid);
+        CHECK_STREQ(v->status, "Key not found: ");
+    }
+    result_free(&r);
+
+    eq.key_id = "nope";
+    CALL(ch, "QuantumCryptoService", "Encrypt", eq, aurigraph__v11__encrypt_response, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+    if (r.msg) {
+        Aurigraph__V11__EncryptResponse *e = (void *)r.msg;
+        CHECK(!e->success && e->ciphertext == NULL);
+        CHECK_STREQ(e->status, "Key not found: nope");
+    }
+    result_free(&r);
+
+    dq.key_id = "nope";
+    dq.ciphertext = "QUJD";
+    CALL(ch, "QuantumCryptoService", "Decrypt", dq, aurigraph__v11__decrypt_response, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+    if (r.msg) {
+        Aurigraph__V11__DecryptResponse *p = (void *)r.msg;
+        CHECK(!p->success && p->plaintext == NULL);
+        CHECK_STREQ(p->status, "Key not found: nope");
+    }
+    result_free(&r);
+}
+
+static int has_type(const Alg *a, const char *what)
+{
+    return strstr(a->type, what) != NULL;
+}
+
+/* System.currentTimeMillis(), what the original's timestamps are */
+static int64_t epoch_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void crypto_status_and_metrics(grpc_channel *ch, int kyber, int dilithium, int keys)
+{
+    Aurigraph__V11__GetCryptoStatusRequest sq = AURIGRAPH__V11__GET_CRYPTO_STATUS_REQUEST__INIT;
+    Aurigraph__V11__GetQuantumSecurityStatusRequest qq =
+        AURIGRAPH__V11__GET_QUANTUM_SECURITY_STATUS_REQUEST__INIT;
+    Aurigraph__V11__GetCryptoMetricsRequest mq = AURIGRAPH__V11__GET_CRYPTO_METRICS_REQUEST__INIT;
+    struct result r;
+    int64_t t = epoch_ms(), total = cx.keygens + cx.signs + cx.verifies + cx.encrypts + cx.decrypts;
+
+    CALL(ch, "QuantumCryptoService", "GetStatus", sq, aurigraph__v11__crypto_status, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+    if (r.msg) {
+        Aurigraph__V11__CryptoStatus *s = (void *)r.msg;
+        CHECK(s->quantum_crypto_enabled);
+        CHECK_INTEQ(s->stored_keys, keys);
+        CHECK_INTEQ(s->key_generations, cx.keygens);
+        CHECK_INTEQ(s->signatures, cx.signs);
+        CHECK_INTEQ(s->verifications, cx.verifies);
+        CHECK_INTEQ(s->encryptions, cx.encrypts);
+        CHECK_INTEQ(s->decryptions, cx.decrypts);
+        CHECK_INTEQ(s->total_operations, total);
+        /* everything happened within the last minute */
+        CHECK(s->current_tps > 0 && s->current_tps <= 10000);
+        CHECK_INTEQ(s->target_tps, 10000);
+        CHECK_STREQ(s->algorithms, "CRYSTALS-Kyber + CRYSTALS-Dilithium + SPHINCS+");
+        CHECK_INTEQ(s->kyber_security_level, 5);
+        CHECK_INTEQ(s->dilithium_security_level, 5);
+        CHECK(s->timestamp >= t - 5000 && s->timestamp <= t + 5000);
+    }
+    result_free(&r);
+
+    CALL(ch, "QuantumCryptoService", "GetQuantumSecurityStatus", qq,
+         aurigraph__v11__quantum_security_status, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+    if (r.msg) {
+        Aurigraph__V11__QuantumSecurityStatus *q = (void *)r.msg;
+        CHECK(q->quantum_crypto_enabled);
+        CHECK_INTEQ(q->quantum_resistant, kyber && dilithium);
+        CHECK_INTEQ(q->nist_level5_compliant, kyber && dilithium);
+        CHECK_STREQ(q->algorithm_suite, "CRYSTALS-Kyber-5 + CRYSTALS-Dilithium-5");
+        CHECK_INTEQ(q->quantum_bit_security, 256);
+        CHECK(q->timestamp >= t - 5000 && q->timestamp <= t + 5000);
+    }
+    result_free(&r);
+
+    CALL(ch, "QuantumCryptoService", "GetMetrics", mq, aurigraph__v11__crypto_metrics, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+    Aurigraph__V11__CryptoMetrics *m = (void *)r.msg;
+    CHECK(m && m->algorithms && m->key_management && m->encryption && m->decryption &&
+          m->signatures && m->verification && m->kyber_kem && m->dilithium_signature &&
+          m->security && m->performance && m->errors && m->trends && m->trends->last1_hour &&
+          m->trends->last24_hours && m->trends->last7_days);
+    if (m && m->key_management && m->signatures && m->verification && m->encryption &&
+        m->decryption && m->errors && m->trends && m->trends->last1_hour &&
+        m->trends->last7_days && m->security && m->performance) {
+        CHECK_STREQ(m->status, "ACTIVE");
+        CHECK_INTEQ(m->key_management->total_keys_generated, cx.keygens);
+        CHECK_INTEQ(m->key_management->active_keys, keys);
+        CHECK_INTEQ(m->key_management->key_rotation_last24h, cx.rotations);
+        CHECK(cx.rotations == 0 || m->key_management->average_key_lifetime >= 0);
+        CHECK_INTEQ(m->signatures->total_signatures, cx.signs);
+        CHECK(cx.signs == 0 || (m->signatures->average_signing_time > 0 &&
+                                m->signatures->p50_signing_time <= m->signatures->p95_signing_time &&
+                                m->signatures->p95_signing_time <= m->signatures->p99_signing_time));
+        CHECK(strstr(m->signatures->signature_size, " bytes") != NULL);
+        CHECK(cx.signs == 0 || strcmp(m->signatures->signature_size, "0 bytes") != 0);
+        CHECK_INTEQ(m->verification->total_verifications, cx.verifies);
+        CHECK_INTEQ(m->encryption->total_encryption_ops, cx.encrypts);
+        CHECK_INTEQ(m->decryption->total_decryption_ops, cx.decrypts);
+        CHECK(cx.encrypts == 0 || strcmp(m->encryption->total_bytes_encrypted, "0 B") != 0);
+        /* the unknown-key sign counted as a failed one */
+        CHECK(m->errors->signature_errors >= cx.sign_errors && cx.sign_errors > 0);
+        CHECK(m->signatures->signing_success_rate < 100.0 && m->signatures->signing_success_rate > 0);
+        CHECK(m->errors->total_errors >= m->errors->signature_errors + m->errors->key_generation_errors);
+        CHECK(m->errors->error_rate > 0 && m->errors->error_rate < 1);
+        CHECK_INTEQ(m->errors->last24h_errors, m->errors->total_errors);
+        CHECK_INTEQ(m->trends->last1_hour->operations, total);
+        CHECK_INTEQ(m->trends->last7_days->operations, total);
+        CHECK(m->trends->last1_hour->average_tps >= 0);
+        CHECK_INTEQ(m->security->quantum_resistant, kyber && dilithium);
+        CHECK_INTEQ(m->security->n_certifications, 0);
+        CHECK(m->performance->cpu_utilization >= 0 && m->performance->cpu_utilization <= 100);
+        CHECK(m->performance->memory_utilization > 0 && m->performance->memory_utilization < 100);
+        /* the unknown-key lookups missed */
+        CHECK(m->performance->cache_hit_rate > 0 && m->performance->cache_hit_rate < 100);
+        CHECK(m->timestamp >= t - 5000 && m->timestamp <= t + 5000);
+    }
+    result_free(&r);
+}
+
 static void test_crypto(grpc_channel *ch)
 {
     Aurigraph__V11__ListAlgorithmsRequest lq = AURIGRAPH__V11__LIST_ALGORITHMS_REQUEST__INIT;
+    static const char *const original[] = {"CRYSTALS-Kyber", "CRYSTALS-Dilithium", "SPHINCS+",
+                                           "McEliece", "NTRU"};
     struct result la, r;
-    int available = 0, unavailable = 0;
+    int available = 0, keys = 0, kyber = 0, dilithium = 0;
+    char kem_key[64] = "", sig_key[64] = "";
 
+    memset(&cx, 0, sizeof(cx));
     CALL(ch, "QuantumCryptoService", "ListAlgorithms", lq,
          aurigraph__v11__list_algorithms_response, &la);
     CHECK_INTEQ(la.code, GRPC_STATUS_OK);
     if (!la.msg)
         return;
     Aurigraph__V11__ListAlgorithmsResponse *l = (void *)la.msg;
-    CHECK(l->n_algorithms >= 4);
+    CHECK_STREQ(l->suite, "Post-Quantum Cryptography Suite V11");
+    CHECK_INTEQ(l->n_algorithms, 8); /* the original's five, then Ed25519, ECDSA-P256, RSA-3072 */
+    for (size_t i = 0; i < 5 && i < l->n_algorithms; i++)
+        CHECK_STREQ(l->algorithms[i]->name, original[i]);
+    if (l->n_algorithms >= 5) {
+        CHECK_INTEQ(l->algorithms[0]->security_level, 5);
+        CHECK_STREQ(l->algorithms[0]->type, "Key Encapsulation");
+        CHECK_STREQ(l->algorithms[1]->type, "Digital Signatures");
+        CHECK(!l->algorithms[3]->available && !l->algorithms[4]->available);
+        kyber = l->algorithms[0]->available;
+        dilithium = l->algorithms[1]->available;
+    }
+
     for (size_t i = 0; i < l->n_algorithms; i++) {
-        Aurigraph__V11__CryptoAlgorithm *a = l->algorithms[i];
-        Aurigraph__V11__GenerateKeyRequest gq = AURIGRAPH__V11__GENERATE_KEY_REQUEST__INIT;
+        Alg *a = l->algorithms[i];
         char key_id[64];
 
+        if (strcmp(a->name, "McEliece") == 0 || strcmp(a->name, "NTRU") == 0)
+            continue; /* names the original maps to Dilithium: below */
         snprintf(key_id, sizeof(key_id), "test-%s", a->name);
-        gq.key_id = key_id;
-        gq.algorithm = a->name;
-        CALL(ch, "QuantumCryptoService", "GenerateKey", gq, aurigraph__v11__generate_key_response,
-             &r);
-        CHECK(a->available != NULL); /* always said, false included */
-        if (!(a->available && a->available->value)) {
+        crypto_generate(ch, key_id, a->name, &r);
+        if (!a->available) {
             /* listed, refused, never imitated */
-            unavailable++;
             CHECK_INTEQ(r.code, GRPC_STATUS_UNIMPLEMENTED);
             CHECK(strstr(r.details, a->name) != NULL);
             result_free(&r);
@@ -690,79 +1014,128 @@ static void test_crypto(grpc_channel *ch)
         }
         available++;
         CHECK_INTEQ(r.code, GRPC_STATUS_OK);
-        if (r.msg) {
-            Aurigraph__V11__GenerateKeyResponse *g = (void *)r.msg;
-            CHECK(g->success);
-            CHECK_STREQ(g->key_id, key_id);
-            CHECK(g->public_key_size > 0 && g->private_key_size > 0);
-            CHECK(g->latency_ms > 0);
-        }
-        result_free(&r);
-        if (strcmp(a->type, "SIGNATURE") != 0)
-            continue;
-
-        Aurigraph__V11__SignRequest sq = AURIGRAPH__V11__SIGN_REQUEST__INIT;
-        sq.key_id = key_id;
-        sq.data = "transfer 100.50 to 0xto";
-        CALL(ch, "QuantumCryptoService", "Sign", sq, aurigraph__v11__sign_response, &r);
-        CHECK_INTEQ(r.code, GRPC_STATUS_OK);
         if (!r.msg) {
             result_free(&r);
             continue;
         }
-        Aurigraph__V11__SignResponse *s = (void *)r.msg;
-        CHECK(s->success && s->signature.len > 0);
-        CHECK_STREQ(s->status, "SIGNED");
-
-        Aurigraph__V11__VerifyRequest vq = AURIGRAPH__V11__VERIFY_REQUEST__INIT;
-        struct result v;
-        vq.key_id = key_id;
-        vq.data = sq.data;
-        vq.signature = s->signature;
-        CALL(ch, "QuantumCryptoService", "Verify", vq, aurigraph__v11__verify_response, &v);
-        CHECK_INTEQ(v.code, GRPC_STATUS_OK);
-        CHECK(v.msg && ((Aurigraph__V11__VerifyResponse *)v.msg)->is_valid);
-        result_free(&v);
-
-        vq.data = "transfer 900.50 to 0xto"; /* tampered data */
-        CALL(ch, "QuantumCryptoService", "Verify", vq, aurigraph__v11__verify_response, &v);
-        CHECK_INTEQ(v.code, GRPC_STATUS_OK);
-        CHECK(v.msg && !((Aurigraph__V11__VerifyResponse *)v.msg)->is_valid);
-        CHECK(v.msg && strcmp(((Aurigraph__V11__VerifyResponse *)v.msg)->status, "INVALID") == 0);
-        result_free(&v);
-
-        vq.data = sq.data; /* tampered signature */
-        s->signature.data[s->signature.len / 2] ^= 0x01;
-        CALL(ch, "QuantumCryptoService", "Verify", vq, aurigraph__v11__verify_response, &v);
-        CHECK_INTEQ(v.code, GRPC_STATUS_OK);
-        CHECK(v.msg && !((Aurigraph__V11__VerifyResponse *)v.msg)->is_valid);
-        result_free(&v);
+        Aurigraph__V11__GenerateKeyResponse *g = (void *)r.msg;
+        cx.keygens++;
+        keys++;
+        CHECK(g->success);
+        CHECK_STREQ(g->key_id, key_id);
+        CHECK_STREQ(g->algorithm, a->name);
+        CHECK_INTEQ(g->security_level, a->security_level);
+        /* DER encodings: larger than the raw keys */
+        CHECK(g->public_key_size > 32 && g->private_key_size > 32);
+        CHECK(g->latency_ms > 0 && g->timestamp > epoch_ms() - 5000 && g->timestamp <= epoch_ms());
         result_free(&r);
+
+        if (has_type(a, "Signatures")) {
+            crypto_sign_verify(ch, key_id);
+            snprintf(sig_key, sizeof(sig_key), "%s", key_id);
+        }
+        if (has_type(a, "Key Encapsulation")) {
+            crypto_encrypt_decrypt(ch, key_id);
+            snprintf(kem_key, sizeof(kem_key), "%s", key_id);
+        }
     }
-    CHECK(available >= 3);      /* Ed25519, ECDSA-P256, RSA-3072 */
-    CHECK(unavailable + available == (int)l->n_algorithms);
-    if (getenv("VERBOSE"))
-        fprintf(stderr, "  crypto: %d available, %d unavailable\n", available, unavailable);
+    CHECK(available >= 3); /* Ed25519, ECDSA-P256, RSA-3072 on every OpenSSL 3 */
     result_free(&la);
 
-    Aurigraph__V11__SignRequest sq = AURIGRAPH__V11__SIGN_REQUEST__INIT;
-    sq.key_id = "no-such-key";
-    sq.data = "x";
-    CALL(ch, "QuantumCryptoService", "Sign", sq, aurigraph__v11__sign_response, &r);
-    CHECK_INTEQ(r.code, GRPC_STATUS_NOT_FOUND);
-    result_free(&r);
+    /* a key used for what it cannot do */
+    if (sig_key[0] && strcmp(sig_key, kem_key) != 0) {
+        Aurigraph__V11__EncryptRequest eq = AURIGRAPH__V11__ENCRYPT_REQUEST__INIT;
+        eq.key_id = sig_key;
+        eq.plaintext = "x";
+        CALL(ch, "QuantumCryptoService", "Encrypt", eq, aurigraph__v11__encrypt_response, &r);
+        CHECK_INTEQ(r.code, GRPC_STATUS_FAILED_PRECONDITION);
+        result_free(&r);
+    }
+    CHECK(sig_key[0] && kem_key[0]);
 
-    Aurigraph__V11__GenerateKeyRequest gq = AURIGRAPH__V11__GENERATE_KEY_REQUEST__INIT;
-    gq.algorithm = "ROT13";
-    CALL(ch, "QuantumCryptoService", "GenerateKey", gq, aurigraph__v11__generate_key_response, &r);
+    /* names: case-insensitive, echoed as given; anything else is Dilithium */
+    if (crypto_generate(ch, "k-lower", "ed25519", &r)) {
+        CHECK_STREQ(((Aurigraph__V11__GenerateKeyResponse *)r.msg)->algorithm, "ed25519");
+        cx.keygens++;
+        keys++;
+    } else {
+        CHECK(0);
+    }
+    result_free(&r);
+    const char *dilithium_names[] = {"ROT13", "McEliece", "NTRU", "", "dilithium", NULL};
+    for (int i = 0; dilithium_names[i]; i++) {
+        char key_id[32];
+        snprintf(key_id, sizeof(key_id), "k-dil-%d", i);
+        crypto_generate(ch, key_id, dilithium_names[i], &r);
+        if (dilithium) {
+            CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+            CHECK(r.msg && ((Aurigraph__V11__GenerateKeyResponse *)r.msg)->security_level == 5);
+            cx.keygens += r.msg != NULL;
+            keys += r.msg != NULL;
+        } else {
+            CHECK_INTEQ(r.code, GRPC_STATUS_UNIMPLEMENTED);
+            CHECK(strstr(r.details, "CRYSTALS-Dilithium") != NULL);
+            CHECK(strcasestr(r.details, dilithium_names[i]) != NULL);
+        }
+        result_free(&r);
+    }
+    crypto_generate(ch, "", "Ed25519", &r);
     CHECK_INTEQ(r.code, GRPC_STATUS_INVALID_ARGUMENT);
+    CHECK_STREQ(r.details, "keyId is required");
     result_free(&r);
 
-    Aurigraph__V11__GetCryptoStatusRequest cq_ = AURIGRAPH__V11__GET_CRYPTO_STATUS_REQUEST__INIT;
-    CALL(ch, "QuantumCryptoService", "GetStatus", cq_, aurigraph__v11__crypto_status, &r);
-    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
-    CHECK(r.msg && ((Aurigraph__V11__CryptoStatus *)r.msg)->keys_stored >= 3);
-    result_free(&r);
+    /* the same id again: the key is replaced (a new key, the old signature
+     * no longer verifies), not added */
+    {
+        Aurigraph__V11__SignRequest sq = AURIGRAPH__V11__SIGN_REQUEST__INIT;
+        Aurigraph__V11__VerifyRequest vq = AURIGRAPH__V11__VERIFY_REQUEST__INIT;
+        char sig[256] = "";
+        sq.key_id = "k-lower";
+        sq.data = "rotate me";
+        CALL(ch, "QuantumCryptoService", "Sign", sq, aurigraph__v11__sign_response, &r);
+        if (r.msg && ((Aurigraph__V11__SignResponse *)r.msg)->signature) {
+            snprintf(sig, sizeof(sig), "%s", ((Aurigraph__V11__SignResponse *)r.msg)->signature->value);
+            cx.signs++;
+        }
+        result_free(&r);
+        CHECK(crypto_generate(ch, "k-lower", "Ed25519", &r));
+        cx.keygens++;
+        cx.rotations++;
+        result_free(&r);
+        vq.key_id = "k-lower";
+        vq.data = sq.data;
+        vq.signature = sig;
+        CALL(ch, "QuantumCryptoService", "Verify", vq, aurigraph__v11__verify_response, &r);
+        CHECK(sig[0] && r.msg && !((Aurigraph__V11__VerifyResponse *)r.msg)->is_valid);
+        cx.verifies++;
+        result_free(&r);
+    }
+
+    crypto_unknown_key(ch);
+
+    {
+        Aurigraph__V11__CryptoPerformanceRequest pq = AURIGRAPH__V11__CRYPTO_PERFORMANCE_REQUEST__INIT;
+        pq.operations = 5; /* clamped to 100, as the original */
+        CALL(ch, "QuantumCryptoService", "RunPerformanceTest", pq,
+             aurigraph__v11__crypto_performance_result, &r);
+        if (kyber) {
+            CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+            Aurigraph__V11__CryptoPerformanceResult *p = (void *)r.msg;
+            CHECK(p && p->total_operations == 100 && p->successful_operations == 100);
+            CHECK(p && p->total_time_ms > 0 && p->operations_per_second > 0 &&
+                  p->average_latency_ms > 0);
+            CHECK(p && strcmp(p->operation_type, "Quantum-resistant encryption/decryption") == 0);
+        } else {
+            CHECK_INTEQ(r.code, GRPC_STATUS_UNIMPLEMENTED);
+            CHECK(strstr(r.details, "CRYSTALS-Kyber") != NULL);
+        }
+        result_free(&r);
+    }
+
+    crypto_status_and_metrics(ch, kyber, dilithium, keys);
+    if (getenv("VERBOSE"))
+        fprintf(stderr, "  crypto: %d algorithms available, kyber %d, dilithium %d\n", available,
+                kyber, dilithium);
 }
 
 static void test_consensus(grpc_channel *ch)
@@ -807,146 +1180,629 @@ static void test_consensus(grpc_channel *ch)
     result_free(&r);
 }
 
-static void test_ai(grpc_channel *ch)
+/* --- AIOptimizationService ------------------------------------------------- */
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Instant.toString() text -> epoch ms; -1 unless it has exactly that form
+ * (UTC 'Z', a fraction of 3, 6 or 9 digits or none). */
+static int64_t instant_ms(const char *s)
+{
+    struct tm tm;
+    int n = 0;
+    size_t frac = 0;
+    long ms = 0;
+
+    memset(&tm, 0, sizeof(tm));
+    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                     &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 || n != 19)
+        return -1;
+    s += n;
+    if (*s == '.') {
+        for (s++; s[frac] >= '0' && s[frac] <= '9'; frac++)
+            if (frac < 3)
+                ms = ms * 10 + (s[frac] - '0');
+        if (frac != 3 && frac != 6 && frac != 9)
+            return -1;
+        s += frac;
+    }
+    if (strcmp(s, "Z") != 0)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (int64_t)timegm(&tm) * 1000 + ms;
+}
+
+/* within `slack_ms` of now + offset_ms */
+static int near_now(int64_t ms, int64_t offset_ms, int64_t slack_ms)
+{
+    int64_t d = ms - (wall_ms() + offset_ms);
+    return ms >= 0 && d <= slack_ms && d >= -slack_ms;
+}
+
+static int in_range(double v, double lo, double hi)
+{
+    return v >= lo && v <= hi;
+}
+
+static int near(double a, double b)
+{
+    double d = a - b;
+    return d < 1e-9 && d > -1e-9;
+}
+
+static void test_ai_models(grpc_channel *ch)
 {
     Aurigraph__V11__ListModelsRequest lq = AURIGRAPH__V11__LIST_MODELS_REQUEST__INIT;
     Aurigraph__V11__GetModelRequest gq = AURIGRAPH__V11__GET_MODEL_REQUEST__INIT;
-    Aurigraph__V11__OptimizeRequest oq = AURIGRAPH__V11__OPTIMIZE_REQUEST__INIT;
-    Google__Protobuf__Struct params = GOOGLE__PROTOBUF__STRUCT__INIT;
-    Google__Protobuf__Struct__FieldsEntry e[2], *ep[2] = {&e[0], &e[1]};
-    Google__Protobuf__Value v[2];
-    struct result r;
-    char first_id[64] = "";
+    Aurigraph__V11__RetrainModelRequest rq = AURIGRAPH__V11__RETRAIN_MODEL_REQUEST__INIT;
+    Google__Protobuf__Int32Value epochs = GOOGLE__PROTOBUF__INT32_VALUE__INIT;
+    struct result l, r;
+    Aurigraph__V11__AIModelsResponse *list;
 
-    CALL(ch, "AIOptimizationService", "ListModels", lq, aurigraph__v11__list_models_response, &r);
+    CALL(ch, "AIOptimizationService", "ListModels", lq, aurigraph__v11__aimodels_response, &l);
+    CHECK_INTEQ(l.code, GRPC_STATUS_OK);
+    list = (void *)l.msg;
+    CHECK(list != NULL);
+    if (!list)
+        return;
+    CHECK_INTEQ(list->n_models, 5);
+    CHECK_INTEQ(list->total_models, (int32_t)list->n_models);
+    CHECK(near_now(list->timestamp, 0, 5000));
+    {
+        int32_t active = 0;
+        for (size_t i = 0; i < list->n_models; i++) {
+            Aurigraph__V11__AIModelSummary *m = list->models[i];
+            active += strcmp(m->status, "ACTIVE") == 0;
+            /* percent, not a fraction; trained in the past */
+            CHECK(in_range(m->accuracy, 50, 100));
+            CHECK(m->training_epochs > 0);
+            CHECK(instant_ms(m->last_trained_at) > 0 && instant_ms(m->last_trained_at) < wall_ms());
+            CHECK(m->model_id[0] && m->name[0] && m->type[0] && m->version[0] && m->description[0]);
+        }
+        CHECK_INTEQ(list->active_models, active);
+        CHECK(active >= 1 && active < (int32_t)list->n_models);
+    }
+
+    /* a listed id: its own figures */
+    Aurigraph__V11__AIModelSummary *second = list->models[1];
+    gq.model_id = second->model_id;
+    CALL(ch, "AIOptimizationService", "GetModel", gq, aurigraph__v11__aimodel_details, &r);
     CHECK_INTEQ(r.code, GRPC_STATUS_OK);
     if (r.msg) {
-        Aurigraph__V11__ListModelsResponse *l = (void *)r.msg;
-        CHECK(l->n_models >= 1 && l->total_models == (int32_t)l->n_models);
-        if (l->n_models)
-            snprintf(first_id, sizeof(first_id), "%s", l->models[0]->id);
+        Aurigraph__V11__AIModelDetails *d = (void *)r.msg;
+        CHECK_STREQ(d->model_id, second->model_id);
+        CHECK_STREQ(d->name, second->name);
+        CHECK_STREQ(d->type, second->type);
+        CHECK(d->accuracy == second->accuracy);
+        CHECK_INTEQ(d->training_epochs, second->training_epochs);
+        CHECK(d->performance && d->performance->prediction_accuracy == second->accuracy);
+        CHECK(d->training_info && d->training_info->layers > 0 && d->training_info->batch_size > 0);
+        CHECK(d->training_data_size > 0);
+        CHECK(near_now(instant_ms(d->next_training_at), 86400000, 5000));
+        CHECK(near_now(d->timestamp, 0, 5000));
     }
     result_free(&r);
 
-    gq.model_id = first_id;
-    CALL(ch, "AIOptimizationService", "GetModel", gq, aurigraph__v11__model, &r);
-    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
-    CHECK(r.msg && strcmp(((Aurigraph__V11__Model *)r.msg)->id, first_id) == 0);
-    result_free(&r);
+    /* any other id answers too, as in the original: the default model's
+     * details under the id asked for */
     gq.model_id = "no-such-model";
-    CALL(ch, "AIOptimizationService", "GetModel", gq, aurigraph__v11__model, &r);
+    CALL(ch, "AIOptimizationService", "GetModel", gq, aurigraph__v11__aimodel_details, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+    if (r.msg) {
+        Aurigraph__V11__AIModelDetails *d = (void *)r.msg;
+        CHECK_STREQ(d->model_id, "no-such-model");
+        CHECK_STREQ(d->name, list->models[0]->name);
+        CHECK(d->performance != NULL && d->training_info != NULL);
+    }
+    result_free(&r);
+    gq.model_id = "";
+    CALL(ch, "AIOptimizationService", "GetModel", gq, aurigraph__v11__aimodel_details, &r);
     CHECK_INTEQ(r.code, GRPC_STATUS_NOT_FOUND);
     result_free(&r);
 
-    /* parameters {"batchSize": 512, "mode": "fast"} come back unchanged */
-    google__protobuf__struct__fields_entry__init(&e[0]);
-    google__protobuf__struct__fields_entry__init(&e[1]);
-    google__protobuf__value__init(&v[0]);
-    google__protobuf__value__init(&v[1]);
-    v[0].kind_case = GOOGLE__PROTOBUF__VALUE__KIND_NUMBER_VALUE;
-    v[0].number_value = 512;
-    v[1].kind_case = GOOGLE__PROTOBUF__VALUE__KIND_STRING_VALUE;
-    v[1].string_value = "fast";
-    e[0].key = "batchSize";
-    e[0].value = &v[0];
-    e[1].key = "mode";
-    e[1].value = &v[1];
-    params.fields = ep;
-    params.n_fields = 2;
-    oq.optimization_type = "CONSENSUS";
-    oq.target_metric = "throughput";
+    /* retrain: epochs as sent, 1000 when absent; the job done in an hour */
+    rq.model_id = second->model_id;
+    CALL(ch, "AIOptimizationService", "RetrainModel", rq, aurigraph__v11__retrain_model_response, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+    if (r.msg) {
+        Aurigraph__V11__RetrainModelResponse *t = (void *)r.msg;
+        CHECK_STREQ(t->status, "RETRAINING_INITIATED");
+        CHECK_STREQ(t->model_id, second->model_id);
+        CHECK_INTEQ(t->epochs, 1000);
+        CHECK(strncmp(t->job_id, "retrain-job-", 12) == 0 && strlen(t->job_id) == 12 + 36);
+        CHECK(near_now(instant_ms(t->estimated_completion), 3600000, 5000));
+        CHECK(near_now(t->timestamp, 0, 5000));
+    }
+    result_free(&r);
+    epochs.value = 5;
+    rq.epochs = &epochs;
+    CALL(ch, "AIOptimizationService", "RetrainModel", rq, aurigraph__v11__retrain_model_response, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+    CHECK(r.msg && ((Aurigraph__V11__RetrainModelResponse *)r.msg)->epochs == 5);
+    result_free(&r);
+
+    result_free(&l);
+}
+
+static void test_ai_model_metrics(grpc_channel *ch)
+{
+    Aurigraph__V11__GetModelMetricsRequest q = AURIGRAPH__V11__GET_MODEL_METRICS_REQUEST__INIT;
+    struct result r;
+
+    q.model_id = "tx-predictor-v2";
+    CALL(ch, "AIOptimizationService", "GetModelMetrics", q, aurigraph__v11__aimodel_metrics_response, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+    if (r.msg) {
+        Aurigraph__V11__AIModelMetricsResponse *m = (void *)r.msg;
+        int32_t buckets = 0;
+        CHECK_STREQ(m->period, "24h");
+        CHECK_STREQ(m->model_name, "Transaction Volume Predictor");
+        CHECK_STREQ(m->model_type, "PREDICTION");
+        CHECK(in_range(m->accuracy, 96.5, 99.5) && in_range(m->cpu_usage, 45, 70));
+        CHECK(in_range(m->total_predictions, 1500000, 2000000));
+        CHECK_INTEQ(m->correct_predictions + m->incorrect_predictions, m->total_predictions);
+        CHECK(m->correct_predictions == (int64_t)((double)m->total_predictions * m->accuracy / 100));
+        CHECK_INTEQ(m->n_historical_metrics, 7);
+        for (size_t i = 1; i < m->n_historical_metrics; i++)
+            CHECK_INTEQ(m->historical_metrics[i]->date - m->historical_metrics[i - 1]->date, 86400000);
+        for (size_t i = 0; i < m->n_confidence_distribution; i++)
+            buckets += m->confidence_distribution[i]->value;
+        CHECK_INTEQ(buckets, 100);
+        CHECK_INTEQ(m->n_feature_importance, 5);
+    }
+    result_free(&r);
+
+    q.model_id = "my-model";
+    q.period = "7d";
+    CALL(ch, "AIOptimizationService", "GetModelMetrics", q, aurigraph__v11__aimodel_metrics_response, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+    if (r.msg) {
+        Aurigraph__V11__AIModelMetricsResponse *m = (void *)r.msg;
+        CHECK_STREQ(m->period, "7d");
+        CHECK_STREQ(m->model_name, "Unknown Model");
+        CHECK_STREQ(m->model_type, "CLASSIFICATION");
+    }
+    result_free(&r);
+}
+
+static void test_ai_status(grpc_channel *ch)
+{
+    Aurigraph__V11__GetAIStatusRequest sq = AURIGRAPH__V11__GET_AISTATUS_REQUEST__INIT;
+    Aurigraph__V11__GetAIMetricsRequest mq = AURIGRAPH__V11__GET_AIMETRICS_REQUEST__INIT;
+    Aurigraph__V11__GetAIPredictionsRequest pq = AURIGRAPH__V11__GET_AIPREDICTIONS_REQUEST__INIT;
+    Aurigraph__V11__GetConsensusPredictionsRequest cq_ =
+        AURIGRAPH__V11__GET_CONSENSUS_PREDICTIONS_REQUEST__INIT;
+    struct result r;
+
+    CALL(ch, "AIOptimizationService", "GetStatus", sq, aurigraph__v11__aistatus_response, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+    if (r.msg) {
+        Aurigraph__V11__AIStatusResponse *s = (void *)r.msg;
+        CHECK_STREQ(s->system_status, "OPERATIONAL");
+        CHECK(s->ai_enabled && s->ml_optimization_enabled);
+        CHECK(s->total_models == 5 && s->active_models == 4);
+        CHECK(in_range(s->average_model_accuracy, 50, 100));
+        CHECK(s->performance_impact && s->resource_usage);
+        CHECK(s->resource_usage && in_range(s->resource_usage->cpu_utilization, 0, 100));
+        CHECK_INTEQ(s->n_health_indicators, 5);
+        CHECK_INTEQ(s->n_recent_activities, 3);
+        CHECK(near_now(s->timestamp, 0, 5000) && s->last_updated >= s->timestamp);
+    }
+    result_free(&r);
+
+    CALL(ch, "AIOptimizationService", "GetMetrics", mq, aurigraph__v11__aimetrics_response, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+    if (r.msg) {
+        Aurigraph__V11__AIMetricsResponse *m = (void *)r.msg;
+        CHECK_STREQ(m->system_status, "OPTIMAL");
+        CHECK(m->total_models == 5 && m->active_models == 4 && m->models_in_training == 0);
+        CHECK(m->performance_impact && m->resource_usage && m->predictions_today > 0);
+        CHECK(near_now(m->timestamp, 0, 5000));
+    }
+    result_free(&r);
+
+    CALL(ch, "AIOptimizationService", "GetPredictions", pq, aurigraph__v11__aipredictions_response, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+    if (r.msg) {
+        Aurigraph__V11__AIPredictionsResponse *p = (void *)r.msg;
+        CHECK(p->next_block && near_now(instant_ms(p->next_block->predicted_block_time), 2000, 5000));
+        CHECK(p->network_forecast && p->network_forecast->predicted_gas_price &&
+              strcmp(p->network_forecast->predicted_gas_price->value, "1.2") == 0);
+        CHECK(p->anomaly_detection && in_range(p->anomaly_detection->anomaly_score, 0, 1));
+        CHECK(p->consensus_forecast && in_range(p->consensus_forecast->predicted_participation, 0, 100));
+    }
+    result_free(&r);
+
+    CALL(ch, "AIOptimizationService", "GetConsensusPredictions", cq_,
+         aurigraph__v11__consensus_predictions_response, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+    if (r.msg) {
+        Aurigraph__V11__ConsensusPredictionsResponse *p = (void *)r.msg;
+        double sum = 0;
+        CHECK_STREQ(p->horizon, "1h");
+        CHECK_INTEQ(p->total_predictions, (int32_t)p->n_predictions);
+        CHECK_INTEQ(p->n_predictions, 5);
+        for (size_t i = 0; i < p->n_predictions; i++) {
+            Aurigraph__V11__AIPrediction *a = p->predictions[i];
+            sum += a->confidence;
+            CHECK(in_range(a->confidence, 80, 100));
+            CHECK(a->n_confidence_interval == 2);
+        }
+        CHECK(p->n_predictions && near(p->average_confidence, sum / (double)p->n_predictions));
+        CHECK(p->n_predictions && strstr(p->predictions[0]->description, "next 1h") != NULL);
+    }
+    result_free(&r);
+    cq_.horizon = "6h";
+    CALL(ch, "AIOptimizationService", "GetConsensusPredictions", cq_,
+         aurigraph__v11__consensus_predictions_response, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+    CHECK(r.msg && strcmp(((Aurigraph__V11__ConsensusPredictionsResponse *)r.msg)->horizon, "6h") == 0);
+    result_free(&r);
+}
+
+static void test_ai_optimize(grpc_channel *ch)
+{
+    Aurigraph__V11__OptimizeRequest oq = AURIGRAPH__V11__OPTIMIZE_REQUEST__INIT;
+    Google__Protobuf__StringValue type = GOOGLE__PROTOBUF__STRING_VALUE__INIT;
+    Google__Protobuf__StringValue metric = GOOGLE__PROTOBUF__STRING_VALUE__INIT;
+    Google__Protobuf__Struct params = GOOGLE__PROTOBUF__STRUCT__INIT;
+    struct result r;
+    char want[48];
+
+    /* nothing sent: the original's defaults */
+    CALL(ch, "AIOptimizationService", "Optimize", oq, aurigraph__v11__optimize_response, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+    if (r.msg) {
+        Aurigraph__V11__OptimizeResponse *o = (void *)r.msg;
+        CHECK_STREQ(o->status, "SUBMITTED");
+        CHECK_STREQ(o->optimization_type, "consensus");
+        CHECK_STREQ(o->target_metric, "tps");
+        CHECK_INTEQ(o->estimated_duration, 60000);
+        CHECK(near_now(o->submitted_at, 0, 5000));
+        snprintf(want, sizeof(want), "ai_opt_%lld", (long long)o->submitted_at);
+        CHECK_STREQ(o->job_id, want);
+    }
+    result_free(&r);
+
+    /* sent values are echoed, "" included */
+    type.value = "latency";
+    metric.value = "";
+    oq.optimization_type = &type;
+    oq.target_metric = &metric;
     oq.parameters = &params;
     CALL(ch, "AIOptimizationService", "Optimize", oq, aurigraph__v11__optimize_response, &r);
     CHECK_INTEQ(r.code, GRPC_STATUS_OK);
     if (r.msg) {
         Aurigraph__V11__OptimizeResponse *o = (void *)r.msg;
-        CHECK(o->optimization_id[0] != '\0');
-        CHECK(o->status[0] != '\0');
-        CHECK(o->applied_parameters && o->applied_parameters->n_fields == 2);
-        if (o->applied_parameters && o->applied_parameters->n_fields == 2) {
-            Google__Protobuf__Struct *a = o->applied_parameters;
-            CHECK_STREQ(a->fields[0]->key, "batchSize");
-            CHECK(a->fields[0]->value && a->fields[0]->value->number_value == 512);
-            CHECK_STREQ(a->fields[1]->key, "mode");
-            CHECK(a->fields[1]->value &&
-                  a->fields[1]->value->kind_case == GOOGLE__PROTOBUF__VALUE__KIND_STRING_VALUE &&
-                  strcmp(a->fields[1]->value->string_value, "fast") == 0);
+        CHECK_STREQ(o->optimization_type, "latency");
+        CHECK_STREQ(o->target_metric, "");
+    }
+    result_free(&r);
+}
+
+static void test_ai_performance(grpc_channel *ch)
+{
+    Aurigraph__V11__GetAIPerformanceRequest pq = AURIGRAPH__V11__GET_AIPERFORMANCE_REQUEST__INIT;
+    Aurigraph__V11__GetAIConfidenceRequest cq_ = AURIGRAPH__V11__GET_AICONFIDENCE_REQUEST__INIT;
+    Aurigraph__V11__GetOptimizationMetricsRequest oq =
+        AURIGRAPH__V11__GET_OPTIMIZATION_METRICS_REQUEST__INIT;
+    struct result r;
+
+    CALL(ch, "AIOptimizationService", "GetPerformance", pq,
+         aurigraph__v11__aiperformance_metrics_response, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+    if (r.msg) {
+        Aurigraph__V11__AIPerformanceMetricsResponse *p = (void *)r.msg;
+        double acc = 0, f1 = 0;
+        int64_t tput = 0;
+        CHECK_INTEQ(p->n_models, 5);
+        CHECK_INTEQ(p->total_models, (int32_t)p->n_models);
+        for (size_t i = 0; i < p->n_models; i++) {
+            acc += p->models[i]->accuracy;
+            f1 += p->models[i]->f1_score;
+            tput += p->models[i]->throughput;
+            CHECK(instant_ms(p->models[i]->last_training_date) > 0);
         }
+        CHECK(p->n_models && near(p->average_accuracy, acc / (double)p->n_models));
+        CHECK(p->n_models && near(p->average_f1_score, f1 / (double)p->n_models));
+        CHECK_INTEQ(p->total_throughput, tput);
+        CHECK(p->response_time >= 0 && p->response_time < 1000);
+    }
+    result_free(&r);
+
+    CALL(ch, "AIOptimizationService", "GetConfidence", cq_, aurigraph__v11__aiconfidence_response, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+    if (r.msg) {
+        Aurigraph__V11__AIConfidenceResponse *c = (void *)r.msg;
+        int32_t anomalies = 0;
+        CHECK_INTEQ(c->n_predictions, 13);
+        CHECK_INTEQ(c->total_predictions, (int32_t)c->n_predictions);
+        for (size_t i = 0; i < c->n_predictions; i++) {
+            Aurigraph__V11__PredictionConfidence *p = c->predictions[i];
+            anomalies += p->is_anomaly;
+            CHECK(in_range(p->confidence, 60, 99) && in_range(p->anomaly_score, 0, 1));
+            CHECK(p->is_anomaly == (i >= 10 || p->anomaly_score > 0.25));
+            CHECK(instant_ms(p->timestamp) > 0);
+        }
+        CHECK_INTEQ(c->anomalies_detected, anomalies);
+        CHECK_INTEQ(c->high_confidence_predictions + c->medium_confidence_predictions +
+                        c->low_confidence_predictions,
+                    c->total_predictions);
+        CHECK(c->low_confidence_predictions >= 3);
+        CHECK(c->total_predictions && near(c->anomaly_detection_rate, anomalies * 100.0 / c->total_predictions));
+    }
+    result_free(&r);
+
+    CALL(ch, "AIOptimizationService", "GetOptimizationMetrics", oq,
+         aurigraph__v11__optimization_metrics_response, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+    if (r.msg) {
+        Aurigraph__V11__OptimizationMetricsResponse *o = (void *)r.msg;
+        CHECK(o->tps_metrics && o->tps_metrics->current_tps > o->tps_metrics->baseline_tps);
+        CHECK(o->tps_metrics && in_range(o->tps_metrics->improvement, 138.40, 138.41));
+        CHECK(o->tps_metrics && near(o->tps_metrics->target_achievement_percentage, 92.5));
+        CHECK(o->ml_metrics && o->consensus_optimization && o->resource_efficiency && o->impact_analysis);
+        CHECK_INTEQ(o->n_optimization_history, 24);
+        for (size_t i = 1; i < o->n_optimization_history; i++)
+            CHECK(instant_ms(o->optimization_history[i]->timestamp) <
+                  instant_ms(o->optimization_history[i - 1]->timestamp));
+        CHECK_INTEQ(o->n_recommendations, 3);
+        CHECK_INTEQ(o->n_active_optimizations, 5);
+        CHECK(near_now(instant_ms(o->next_optimization_scheduled), 5400000, 5000));
+    }
+    result_free(&r);
+}
+
+static void test_ai(grpc_channel *ch)
+{
+    test_ai_models(ch);
+    test_ai_model_metrics(ch);
+    test_ai_status(ch);
+    test_ai_optimize(ch);
+    test_ai_performance(ch);
+}
+
+/* --- CrossChainBridgeService ----------------------------------------------- */
+
+static Aurigraph__V11__BridgeStats *bridge_stats(grpc_channel *ch, struct result *r)
+{
+    Aurigraph__V11__GetBridgeStatsRequest sq = AURIGRAPH__V11__GET_BRIDGE_STATS_REQUEST__INIT;
+    CALL(ch, "CrossChainBridgeService", "GetBridgeStats", sq, aurigraph__v11__bridge_stats, r);
+    CHECK_INTEQ(r->code, GRPC_STATUS_OK);
+    return (void *)r->msg;
+}
+
+/* InitiateTransfer with these fields (NULL: not sent); the status. */
+static grpc_status_code transfer(grpc_channel *ch, const char *src, const char *dst, const char *amount,
+                                 char *details, size_t n)
+{
+    Aurigraph__V11__InitiateTransferRequest q = AURIGRAPH__V11__INITIATE_TRANSFER_REQUEST__INIT;
+    Google__Protobuf__StringValue s = GOOGLE__PROTOBUF__STRING_VALUE__INIT;
+    Google__Protobuf__StringValue t = GOOGLE__PROTOBUF__STRING_VALUE__INIT;
+    Google__Protobuf__StringValue asset = GOOGLE__PROTOBUF__STRING_VALUE__INIT;
+    Google__Type__Decimal a = GOOGLE__TYPE__DECIMAL__INIT;
+    struct result r;
+    grpc_status_code code;
+
+    s.value = (char *)src;
+    t.value = (char *)dst;
+    a.value = (char *)amount;
+    asset.value = "USDC";
+    q.source_chain = src ? &s : NULL;
+    q.target_chain = dst ? &t : NULL;
+    q.amount = amount ? &a : NULL;
+    q.asset = &asset;
+    CALL(ch, "CrossChainBridgeService", "InitiateTransfer", q, aurigraph__v11__initiate_transfer_response, &r);
+    code = r.code;
+    if (details)
+        snprintf(details, n, "%s", r.details);
+    if (r.msg) {
+        Aurigraph__V11__InitiateTransferResponse *t2 = (void *)r.msg;
+        char want[48];
+        CHECK_STREQ(t2->status, "INITIATED");
+        CHECK_STREQ(t2->source_chain, src);
+        CHECK_STREQ(t2->target_chain, dst);
+        CHECK(near_now(t2->timestamp, 0, 5000));
+        snprintf(want, sizeof(want), "bridge_%lld", (long long)t2->timestamp);
+        CHECK_STREQ(t2->transfer_id, want);
+    }
+    result_free(&r);
+    return code;
+}
+
+static void test_bridge_transfers(grpc_channel *ch)
+{
+    struct result r;
+    Aurigraph__V11__BridgeStats *s;
+    char details[512];
+    int64_t end;
+
+    s = bridge_stats(ch, &r);
+    CHECK(s != NULL);
+    if (s) {
+        CHECK_INTEQ(s->total_transactions, 0);
+        CHECK_INTEQ(s->pending_transactions, 0);
+        CHECK(s->success_rate == 100.0 && s->average_time == 45.0);
+        CHECK(s->total_volume && strcmp(s->total_volume->value, "0") == 0);
+        /* the fields the original's service never sets stay null */
+        CHECK(!s->total_fees && !s->average_fee && !s->unique_addresses && !s->supported_chains &&
+              !s->active_validators && !s->total_liquidity && !s->chain_stats && !s->timestamp);
+    }
+    result_free(&r);
+
+    CHECK_INTEQ(transfer(ch, "ethereum", "aurigraph", "250.00", NULL, 0), GRPC_STATUS_OK);
+    CHECK_INTEQ(transfer(ch, "", "polygon", "0.5", NULL, 0), GRPC_STATUS_OK); /* "" is a value */
+    CHECK_INTEQ(transfer(ch, "bsc", "solana", NULL, NULL, 0), GRPC_STATUS_OK);  /* no amount */
+
+    CHECK_INTEQ(transfer(ch, NULL, "polygon", "1", details, sizeof(details)), GRPC_STATUS_INVALID_ARGUMENT);
+    CHECK_STREQ(details, "sourceChain is required");
+    CHECK_INTEQ(transfer(ch, "ethereum", NULL, "1", details, sizeof(details)), GRPC_STATUS_INVALID_ARGUMENT);
+    CHECK_STREQ(details, "targetChain is required");
+    CHECK_INTEQ(transfer(ch, "ethereum", "bsc", "-5", details, sizeof(details)), GRPC_STATUS_INVALID_ARGUMENT);
+    CHECK_STREQ(details, "Bridge amount must be positive");
+    CHECK_INTEQ(transfer(ch, "ethereum", "bsc", "0.00", details, sizeof(details)), GRPC_STATUS_INVALID_ARGUMENT);
+    CHECK_STREQ(details, "Bridge amount must be positive");
+    CHECK_INTEQ(transfer(ch, "ethereum", "bsc", "1e3", details, sizeof(details)), GRPC_STATUS_INVALID_ARGUMENT);
+    CHECK(strstr(details, "amount") != NULL);
+
+    /* counted at once, pending until processed (2 to 5 s) */
+    s = bridge_stats(ch, &r);
+    if (s) {
+        CHECK_INTEQ(s->total_transactions, 3);
+        CHECK_INTEQ(s->total_transactions24h, 3);
+        CHECK(s->pending_transactions >= 1 && s->pending_transactions <= 3);
+        CHECK(s->success_rate < 100.0);
+    }
+    result_free(&r);
+
+    /* then completed, the volume summed with BigDecimal's scale */
+    end = now_ms() + 8000;
+    for (;;) {
+        s = bridge_stats(ch, &r);
+        if (!s || s->pending_transactions == 0 || now_ms() > end)
+            break;
+        result_free(&r);
+        usleep(100000);
+    }
+    CHECK(s != NULL);
+    if (s) {
+        CHECK_INTEQ(s->pending_transactions, 0);
+        CHECK_INTEQ(s->failed_transactions, 0);
+        CHECK(s->success_rate == 100.0 && s->success_rate24h == 100.0);
+        CHECK(s->total_volume && strcmp(s->total_volume->value, "250.50") == 0);
+        CHECK(s->total_volume24h && strcmp(s->total_volume24h->value, "250.50") == 0);
+    }
+    result_free(&r);
+}
+
+static void test_bridge_chains(grpc_channel *ch)
+{
+    Aurigraph__V11__ListSupportedChainsRequest sq = AURIGRAPH__V11__LIST_SUPPORTED_CHAINS_REQUEST__INIT;
+    Aurigraph__V11__ListChainsRequest lq = AURIGRAPH__V11__LIST_CHAINS_REQUEST__INIT;
+    struct result r;
+
+    CALL(ch, "CrossChainBridgeService", "ListSupportedChains", sq,
+         aurigraph__v11__supported_chains_response, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+    if (r.msg) {
+        Aurigraph__V11__SupportedChainsResponse *l = (void *)r.msg;
+        int32_t active = 0, beta = 0, has_eth = 0;
+        CHECK_INTEQ(l->total_chains, (int32_t)l->n_chains);
+        CHECK_INTEQ(l->n_chains, 8);
+        for (size_t i = 0; i < l->n_chains; i++) {
+            Aurigraph__V11__SupportedChain *c = l->chains[i];
+            active += strcmp(c->status, "ACTIVE") == 0;
+            beta += strcmp(c->status, "BETA") == 0;
+            has_eth |= strcmp(c->chain_id, "ethereum") == 0 && c->confirmations_required == 12;
+            CHECK(c->native_currency && c->native_currency->decimals > 0);
+            CHECK(c->n_capabilities >= 3 && c->n_supported_assets >= 3);
+            CHECK(c->average_block_time > 0);
+        }
+        CHECK(has_eth);
+        CHECK_INTEQ(l->active_chains, active);
+        CHECK_INTEQ(l->beta_chains, beta);
+        CHECK(active == 7 && beta == 1);
+        CHECK_STREQ(l->bridge_version, "12.0.0");
+        CHECK(near_now(l->last_updated, 0, 5000));
+    }
+    result_free(&r);
+
+    CALL(ch, "CrossChainBridgeService", "ListChains", lq, aurigraph__v11__chains_list, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+    if (r.msg) {
+        Aurigraph__V11__ChainsList *l = (void *)r.msg;
+        CHECK_INTEQ(l->n_chains, 4);
+        CHECK_INTEQ(l->total_chains, (int32_t)l->n_chains);
+        for (size_t i = 0; i < l->n_chains; i++)
+            CHECK(l->chains[i]->chain_id[0] && strncmp(l->chains[i]->explorer_url, "https://", 8) == 0);
+    }
+    result_free(&r);
+}
+
+static void test_bridge_validate(grpc_channel *ch)
+{
+    Aurigraph__V11__ValidateBridgeTransactionRequest q =
+        AURIGRAPH__V11__VALIDATE_BRIDGE_TRANSACTION_REQUEST__INIT;
+    Google__Protobuf__StringValue hash = GOOGLE__PROTOBUF__STRING_VALUE__INIT;
+    Google__Protobuf__StringValue amount = GOOGLE__PROTOBUF__STRING_VALUE__INIT;
+    struct result r;
+
+    hash.value = "0xabc";
+    amount.value = "12.50";
+    q.transaction_hash = &hash;
+    q.amount = &amount;
+    CALL(ch, "CrossChainBridgeService", "ValidateBridgeTransaction", q,
+         aurigraph__v11__validate_bridge_transaction_response, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+    if (r.msg) {
+        Aurigraph__V11__ValidateBridgeTransactionResponse *v = (void *)r.msg;
+        CHECK(v->is_valid);
+        CHECK_STREQ(v->validation_status, "PASSED");
+        CHECK(v->transaction_hash && strcmp(v->transaction_hash->value, "0xabc") == 0);
+        CHECK(v->amount && strcmp(v->amount->value, "12.50") == 0);
+        /* what was not sent echoes as null */
+        CHECK(v->source_chain == NULL && v->target_chain == NULL);
+        CHECK_INTEQ(v->n_warnings, 0);
+        CHECK(near_now(v->timestamp, 0, 5000));
+    }
+    result_free(&r);
+}
+
+static void test_bridge_status(grpc_channel *ch)
+{
+    Aurigraph__V11__GetBridgeStatusRequest q = AURIGRAPH__V11__GET_BRIDGE_STATUS_REQUEST__INIT;
+    struct result r;
+
+    CALL(ch, "CrossChainBridgeService", "GetBridgeStatus", q, aurigraph__v11__bridge_status, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+    if (r.msg) {
+        Aurigraph__V11__BridgeStatus *s = (void *)r.msg;
+        size_t want_alerts = 0;
+        int64_t dist = 0;
+        CHECK_STREQ(s->overall_status, "healthy");
+        CHECK(near_now(instant_ms(s->timestamp), 0, 5000));
+        CHECK_INTEQ(s->n_bridges, 4);
+        for (size_t i = 0; i < s->n_bridges; i++) {
+            Aurigraph__V11__ChainBridge *b = s->bridges[i];
+            CHECK_STREQ(b->status, "active");
+            CHECK_STREQ(b->source_chain, "Aurigraph");
+            CHECK(b->health && in_range(b->health->success_rate, 0.998, 1.0));
+            CHECK(b->health && in_range(b->health->average_latency_ms, 15000, 25000));
+            CHECK(b->capacity && in_range(b->capacity->utilization_percent, 10, 40));
+            CHECK(b->capacity && b->capacity->available_liquidity_usd < b->capacity->total_locked_value_usd);
+            CHECK(near_now(instant_ms(b->last_transfer), -150000, 155000));
+            if (b->health)
+                want_alerts += (b->health->stuck_transfers > 0) + (b->health->pending_transfers > 30);
+        }
+        CHECK_INTEQ(s->n_alerts, want_alerts);
+        for (size_t i = 0; i < s->n_alerts; i++)
+            CHECK(strncmp(s->alerts[i]->alert_id, "alert-", 6) == 0 && !s->alerts[i]->acknowledged);
+        CHECK(s->statistics && s->statistics->total_bridges == 4 && s->statistics->active_bridges == 4);
+        if (s->statistics) {
+            CHECK(in_range(s->statistics->total_transfers, 50000, 60000));
+            CHECK(in_range(s->statistics->total_volume_usd, 150e6, 200e6));
+            for (size_t i = 0; i < s->statistics->n_chain_distribution; i++)
+                dist += s->statistics->chain_distribution[i]->value;
+            CHECK(dist <= s->statistics->total_transfers && dist > s->statistics->total_transfers - 4);
+        }
+        CHECK(s->performance && s->performance->gas_efficiency);
+        CHECK(s->performance && in_range(s->performance->fastest_transfer_seconds, 8, 12));
     }
     result_free(&r);
 }
 
 static void test_bridge(grpc_channel *ch)
 {
-    Aurigraph__V11__ListSupportedChainsRequest lq =
-        AURIGRAPH__V11__LIST_SUPPORTED_CHAINS_REQUEST__INIT;
-    Aurigraph__V11__InitiateTransferRequest iq = AURIGRAPH__V11__INITIATE_TRANSFER_REQUEST__INIT;
-    Aurigraph__V11__GetTransferRequest gq = AURIGRAPH__V11__GET_TRANSFER_REQUEST__INIT;
-    Aurigraph__V11__GetBridgeStatsRequest sq = AURIGRAPH__V11__GET_BRIDGE_STATS_REQUEST__INIT;
-    struct result r, r2;
-    int has_eth = 0;
-
-    CALL(ch, "CrossChainBridgeService", "ListSupportedChains", lq,
-         aurigraph__v11__list_supported_chains_response, &r);
-    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
-    if (r.msg) {
-        Aurigraph__V11__ListSupportedChainsResponse *l = (void *)r.msg;
-        for (size_t i = 0; i < l->n_chains; i++)
-            has_eth |= strcmp(l->chains[i]->name, "ethereum") == 0 && l->chains[i]->enabled;
-    }
-    CHECK(has_eth);
-    result_free(&r);
-
-    iq.source_chain = "ethereum";
-    iq.target_chain = "polygon";
-    iq.asset = "USDC";
-    iq.amount = "12.5";
-    iq.recipient = "0xrecipient";
-    CALL(ch, "CrossChainBridgeService", "InitiateTransfer", iq, aurigraph__v11__bridge_transfer, &r);
-    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
-    if (r.msg) {
-        Aurigraph__V11__BridgeTransfer *t = (void *)r.msg;
-        CHECK_STREQ(t->status, "INITIATED");
-        CHECK(t->transfer_id[0] != '\0');
-        CHECK(t->created_at != NULL);
-        gq.transfer_id = t->transfer_id;
-        CALL(ch, "CrossChainBridgeService", "GetTransfer", gq, aurigraph__v11__bridge_transfer,
-             &r2);
-        CHECK_INTEQ(r2.code, GRPC_STATUS_OK);
-        if (r2.msg) {
-            Aurigraph__V11__BridgeTransfer *u = (void *)r2.msg;
-            CHECK_STREQ(u->transfer_id, t->transfer_id);
-            CHECK_STREQ(u->source_chain, "ethereum");
-            CHECK_STREQ(u->target_chain, "polygon");
-            CHECK_STREQ(u->asset, "USDC");
-            CHECK_STREQ(u->amount, "12.5");
-            CHECK_STREQ(u->recipient, "0xrecipient");
-            CHECK(same_ts(u->created_at, t->created_at));
-        }
-        result_free(&r2);
-    }
-    result_free(&r);
-
-    iq.target_chain = "narnia";
-    CALL(ch, "CrossChainBridgeService", "InitiateTransfer", iq, aurigraph__v11__bridge_transfer, &r);
-    CHECK_INTEQ(r.code, GRPC_STATUS_INVALID_ARGUMENT);
-    CHECK(strstr(r.details, "target_chain") != NULL);
-    result_free(&r);
-
-    gq.transfer_id = "no-such-transfer";
-    CALL(ch, "CrossChainBridgeService", "GetTransfer", gq, aurigraph__v11__bridge_transfer, &r);
-    CHECK_INTEQ(r.code, GRPC_STATUS_NOT_FOUND);
-    result_free(&r);
-
-    CALL(ch, "CrossChainBridgeService", "GetBridgeStats", sq, aurigraph__v11__bridge_stats, &r);
-    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
-    if (r.msg) {
-        Aurigraph__V11__BridgeStats *s = (void *)r.msg;
-        CHECK_INTEQ(s->total_transfers, 1);
-        CHECK_STREQ(s->total_volume, "12.5");
-        CHECK(s->supported_chains >= 2);
-    }
-    result_free(&r);
+    test_bridge_transfers(ch);
+    test_bridge_chains(ch);
+    test_bridge_validate(ch);
+    test_bridge_status(ch);
 }
 
 /* --- flags --------------------------------------------------------------- */

@@ -1,5 +1,5 @@
 /*
- * worker.c: one thread, one loop. Accepts on its own SO_REUSEPORT sockets,
+ * worker_loop.c: one thread, one loop. Accepts on its own SO_REUSEPORT sockets,
  * owns its upstream clusters, and ticks every 100 ms for what is periodic:
  * flushing the access log, health probes (worker 0), and the drain.
  *
@@ -22,7 +22,7 @@
  *   +1 s     h2o sends HTTP/2's final GOAWAY (the last stream id); each
  *            connection closes when its streams are done.
  */
-#include "server/worker.h"
+#include "server/worker_loop.h"
 
 #include <linux/filter.h>
 #include <stdio.h>
@@ -30,10 +30,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "control/rollout.h"
 #include "front/http1_uring.h"
 #include "server/api.h"
 #include "server/health.h"
 #include "server/listener.h"
+#include "server/metrics.h"
+#include "server/worker.h"
 
 #define WORKER_TICK_MS 100
 #define WORKER_ACCEPT_GRACE_MS 200
@@ -260,7 +263,7 @@ static void rollouts_tick(worker_t *w)
         const split_version_t *canary = &r->cluster->versions[r->to];
         rollout_input_t in;
         metrics_version_totals(sh, canary->row, &in.totals);
-        in.health_failures = health_version_failures(sh, canary);
+        in.health_failures = endpoints_version_failures(sh->endpoints, canary);
         rollout_tick(r, now, &in);
     }
 }

@@ -1,6 +1,7 @@
 /*
  * split: which version of a cluster (blue, green, canary...) serves a
- * request. The weights are the control plane's to change (admin API,
+ * request: the request path's version pick, and the table it picks from.
+ * The weights are the control plane's to change (control/: admin API,
  * rollout) and every worker's to read: one relaxed atomic load per version
  * per request, written rarely, so the cache line stays shared and clean.
  *

@@ -7,7 +7,7 @@
  * its first 10% and gains more). Versions are walked in configuration
  * order, cumulatively.
  */
-#include "control/split.h"
+#include "state/split.h"
 
 #include <stdlib.h>
 #include <string.h>
