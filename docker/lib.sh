@@ -46,19 +46,31 @@ EOF
   done
 }
 
+# rootfs_index DIR: an index of dpkg's file lists and package versions in
+# DIR, so the provenance list costs one grep per file (dpkg -S loads the
+# whole database each time)
+rootfs_index() {
+  _rootfs_index=$1
+  mkdir -p "$_rootfs_index"
+  # "PACKAGE<TAB>PATH" for every file of every installed package
+  for f in /var/lib/dpkg/info/*.list; do
+    local pkg=${f##*/}; pkg=${pkg%.list}; pkg=${pkg%%:*}
+    sed "s|^|$pkg\t|" "$f"
+  done >"$_rootfs_index/files"
+  dpkg-query -W -f='${Package}\t${Version}\n' >"$_rootfs_index/versions"
+}
+
 # the package that owns PATH, "name version" (or "-" for none)
 _rootfs_pkg() {
-  local p
-  p=$(dpkg -S "$1" 2>/dev/null | head -n1 | cut -d: -f1) || true
-  if [ -z "$p" ]; then
-    # merged /usr: dpkg may know the file under /lib or /usr/lib
-    case $1 in
-      /usr/*) p=$(dpkg -S "${1#/usr}" 2>/dev/null | head -n1 | cut -d: -f1) || true ;;
-      *) p=$(dpkg -S "/usr$1" 2>/dev/null | head -n1 | cut -d: -f1) || true ;;
-    esac
-  fi
+  [ -n "${_rootfs_index:-}" ] || { echo "-"; return; }
+  local p=
+  # merged /usr: dpkg may know the file under /lib or under /usr/lib
+  for cand in "$1" "${1#/usr}" "/usr$1"; do
+    p=$(awk -F '\t' -v f="$cand" '$2 == f { print $1; exit }' "$_rootfs_index/files")
+    [ -n "$p" ] && break
+  done
   if [ -n "$p" ]; then
-    echo "$p $(dpkg-query -W -f='${Version}' "$p" 2>/dev/null)"
+    echo "$p $(awk -F '\t' -v p="$p" '$1 == p { print $2; exit }' "$_rootfs_index/versions")"
   else
     echo "-"
   fi

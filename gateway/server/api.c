@@ -28,9 +28,9 @@
 #include "http/response.h"
 #include "route/route.h"
 #include "server/metrics.h"
+#include "server/request_path.h"
 #include "server/worker.h"
 #include "state/shared.h"
-#include "state/split.h"
 #include "transcode/binding.h"
 #include "transcode/json_to_pb.h"
 #include "transcode/pb_to_json.h"
@@ -236,32 +236,6 @@ static int header_is(const h2o_header_t *h, const char *name, size_t len)
     return h->name->len == len && h2o_lcstris(h->name->base, h->name->len, name, len);
 }
 
-/* "100m", "5S", ... (gRPC's TimeoutValue TimeoutUnit) -> ms, rounded up; 0 if absent or bad. */
-static uint32_t parse_grpc_timeout(const char *s, size_t len)
-{
-    if (len < 2 || len > 9)
-        return 0;
-    uint64_t v = 0;
-    for (size_t i = 0; i + 1 < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
-        v = v * 10 + (uint64_t)(s[i] - '0');
-    }
-    uint64_t ms;
-    switch (s[len - 1]) {
-    case 'H': ms = v * 3600000; break;
-    case 'M': ms = v * 60000; break;
-    case 'S': ms = v * 1000; break;
-    case 'm': ms = v; break;
-    case 'u': ms = (v + 999) / 1000; break;
-    case 'n': ms = (v + 999999) / 1000000; break;
-    default: return 0;
-    }
-    if (ms == 0)
-        ms = 1;
-    return ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
-}
-
 /* 16 hex digits from a per-thread xorshift: unique enough to correlate
  * logs, and no syscall per request. */
 static void make_request_id(api_request_t *r)
@@ -294,7 +268,7 @@ static size_t collect_metadata(api_request_t *r, upstream_header_t *md, uint32_t
     for (size_t i = 0; i < hs->size && n < API_MAX_METADATA - 1; i++) {
         const h2o_header_t *h = &hs->entries[i];
         if (header_is(h, H2O_STRLIT("grpc-timeout"))) {
-            *client_timeout = parse_grpc_timeout(h->value.base, h->value.len);
+            *client_timeout = request_path_grpc_timeout(h->value.base, h->value.len);
         } else if (header_is(h, H2O_STRLIT("x-request-id"))) {
             r->request_id = h->value.base;
             r->request_id_len = h->value.len;
@@ -627,36 +601,6 @@ static const upstream_handlers_t handlers = {on_headers, on_message, on_close};
 
 /* ---- the handler --------------------------------------------------------- */
 
-/* A request header by its (lower-case) name; NULL when absent. */
-static const h2o_header_t *find_header(const h2o_req_t *req, const char *name)
-{
-    ssize_t i = h2o_find_header_by_str(&req->headers, name, strlen(name), -1);
-    return i >= 0 ? &req->headers.entries[i] : NULL;
-}
-
-/* What the request says about its side of a split: the sticky header
- * (always/never), and the cookie or header whose hash keeps it on one side. */
-static split_hints_t sticky_hints(const h2o_req_t *req, const config_sticky_t *st)
-{
-    const h2o_header_t *canary = st->header ? find_header(req, st->header) : NULL;
-    const char *src = NULL;
-    size_t src_len = 0;
-    if (st->hash_header) {
-        const h2o_header_t *h = find_header(req, st->hash_header);
-        if (h) {
-            src = h->value.base;
-            src_len = h->value.len;
-        }
-    } else if (st->cookie) {
-        /* a request may carry several Cookie headers (HTTP/2 splits them) */
-        for (ssize_t i = -1; src == NULL && (i = h2o_find_header(&req->headers, H2O_TOKEN_COOKIE, i)) >= 0;) {
-            const h2o_header_t *h = &req->headers.entries[i];
-            split_cookie_value(h->value.base, h->value.len, st->cookie, &src, &src_len);
-        }
-    }
-    return split_hints_make(canary ? canary->value.base : NULL, canary ? canary->value.len : 0, src, src_len);
-}
-
 int api_handle(h2o_req_t *req)
 {
     worker_t *w = worker_of(req->conn->ctx);
@@ -732,19 +676,13 @@ int api_handle(h2o_req_t *req)
     if (report.unknown_fields)
         metrics_record_unknown_fields(w->metrics, (size_t)(b - binding_at(sh->bindings, 0)), report.unknown_fields);
 
-    const split_cluster_t *cluster = &sh->split.clusters[r->route->cluster];
-    size_t v = 0;
-    if (cluster->nversions > 1) {
-        split_hints_t hints = sticky_hints(req, &cluster->cfg->sticky);
-        v = split_pick(cluster, &hints, &w->rng);
-    }
-    r->version = &cluster->versions[v];
+    r->version = request_path_pick(&sh->split.clusters[r->route->cluster], req, &w->rng);
 
     r->state = API_CALLING;
     r->call_active = 1;
     clock_gettime(CLOCK_MONOTONIC, &r->call_started);
-    r->call = upstream_call_start(w->upstreams[r->version->row], b->method->grpc_path, (const uint8_t *)pb.data,
-                                  pb.len, md, nmd, timeout, &handlers, r);
+    r->call = request_path_call(w, r->version, b->method->grpc_path, (const uint8_t *)pb.data, pb.len, md, nmd,
+                                timeout, &handlers, r);
     if (r->call == NULL)
         r->call_active = 0; /* on_close has run and answered */
     return 0;

@@ -39,6 +39,9 @@ _lib_cleanup() {
   fi
 }
 trap _lib_cleanup EXIT
+# a timeout (scripts/test runs these under `timeout`) or ^C still cleans up:
+# the daemons this started are stopped by the EXIT trap
+trap 'echo "$test_name: stopped by a signal"; failed=$((failed + 1)); exit 143' TERM INT
 
 # npm_tools: the validators' npm packages (tests/packaging/package-lock.json)
 npm_tools() {
