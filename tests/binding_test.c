@@ -182,6 +182,10 @@ static void test_v11_requests(void)
                          "field \"userId\": expected a string, got a number");
     EXPECT_REQUEST_ERROR(v11_routes, v11, "POST", "/api/v11/transactions", "{\"userId\":\"u\"",
                          "invalid JSON");
+    /* a percent escape can spell any byte; a string field takes only UTF-8 */
+    EXPECT_REQUEST_ERROR(v11_routes, v11, "GET", "/api/v11/transactions/0x%C3%28", NULL,
+                         "path variable \"tx_hash\": field \"txHash\": invalid UTF-8");
+    EXPECT_REQUEST(v11_routes, v11, "GET", "/api/v11/transactions/%C3%A9", NULL, "0a02c3a9");
 }
 
 static void test_rule_forms(void)

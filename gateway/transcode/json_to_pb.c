@@ -1379,6 +1379,9 @@ int transcode_text_to_pb(const schema_t *schema, const schema_field_t *field, co
     }
     if (field->is_map) {
         FAIL(&e, "a map cannot be set from text");
+    } else if (!scalar_utf8_valid(text, len)) {
+        /* a path or query escape can spell any byte; a proto3 string must be UTF-8 */
+        FAIL(&e, "invalid UTF-8");
     } else {
         slot_t s = {.mode = field->repeated ? SLOT_ELEMENT : SLOT_SINGULAR, .field = field};
         encode_value(&e, s, &t);
