@@ -214,8 +214,8 @@ static void refuse_unavailable(struct reply *r, const char *requested, const str
                  "know); ",
                  requested, alg->name);
     reply_error(r, GRPC_STATUS_UNIMPLEMENTED,
-                "%s%s is not available: the linked %s has no %s (OpenSSL 3.5+ provides it)", asked,
-                alg->name, OpenSSL_version(OPENSSL_VERSION), alg->ossl);
+                "%s%s is not available: the linked OpenSSL %s has no %s (3.5+ provides it)", asked,
+                alg->name, OpenSSL_version(OPENSSL_VERSION_STRING), alg->ossl);
 }
 
 static EVP_PKEY *generate(const struct alg *alg)
@@ -770,8 +770,8 @@ static void performance_test(const ProtobufCMessage *in, struct reply *r)
     if (!ALG_KYBER->available) {
         reply_error(r, GRPC_STATUS_UNIMPLEMENTED,
                     "the performance test runs on CRYSTALS-Kyber, which is not available: the "
-                    "linked %s has no %s (OpenSSL 3.5+ provides it)",
-                    OpenSSL_version(OPENSSL_VERSION), ALG_KYBER->ossl);
+                    "linked OpenSSL %s has no %s (3.5+ provides it)",
+                    OpenSSL_version(OPENSSL_VERSION_STRING), ALG_KYBER->ossl);
         return;
     }
     pkey = generate(ALG_KYBER);

@@ -58,9 +58,7 @@ extern const struct svc_service svc_transaction, svc_consensus, svc_crypto, svc_
  * silently dropped once the client has gone). */
 void stream_send(struct stream *s, grpc_slice msg);
 
-/* consensus.c: current chain height, used when a confirmation names no block. */
-int64_t consensus_block_height(void);
-int32_t consensus_quorum(void);
+/* consensus.c: the node's id and start state (the PRNG must be seeded). */
 void consensus_init(void);
 void crypto_init(void);
 void crypto_cleanup(void);

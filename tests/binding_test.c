@@ -20,17 +20,18 @@ typedef struct {
 /* The contract's table (../shared/spec/api-v11.md), plus our one additional binding. */
 static const spec_route_t spec_routes[] = {
     {"POST", "/api/v11/transactions", "TransactionService.SubmitTransaction"},
-    {"POST", "/api/v11/transactions/batch", "TransactionService.BatchSubmitTransactions"},
+    {"POST", "/api/v11/transactions:batch", "TransactionService.BatchSubmitTransactions"},
     {"GET", "/api/v11/transactions/pending", "TransactionService.ListPendingTransactions"},
     {"GET", "/api/v11/transactions/stats", "TransactionService.GetTransactionStats"},
     {"GET", "/api/v11/transactions/user/u-1", "TransactionService.ListUserTransactions"},
     {"GET", "/api/v11/transactions/0xabc", "TransactionService.GetTransaction"},
     {"POST", "/api/v11/transactions/0xabc/confirm", "TransactionService.ConfirmTransaction"},
     {"POST", "/api/v11/transactions/0xabc/finalize", "TransactionService.FinalizeTransaction"},
-    {"GET", "/api/v11/transactions/events", "TransactionService.StreamTransactionEvents"},
+    {"GET", "/api/v11/transactions:events", "TransactionService.StreamTransactionEvents"},
     {"GET", "/api/v11/consensus/status", "ConsensusService.GetConsensusStatus"},
     {"GET", "/api/v11/consensus/nodes", "ConsensusService.ListNodes"},
     {"POST", "/api/v11/consensus/propose", "ConsensusService.ProposeBlock"},
+    {"GET", "/api/v11/consensus/metrics", "ConsensusService.GetConsensusMetrics"},
     {"GET", "/api/v11/crypto/status", "QuantumCryptoService.GetStatus"},
     {"GET", "/api/v11/crypto/algorithms", "QuantumCryptoService.ListAlgorithms"},
     {"POST", "/api/v11/crypto/keystore/generate", "QuantumCryptoService.GenerateKey"},
@@ -98,7 +99,13 @@ static void test_spec_routes(void)
     CHECK_INTEQ(match(v11_routes, "GET", "/api/v12/transactions", &a, &m), ROUTE_NOT_FOUND);
     CHECK_INTEQ(match(v11_routes, "DELETE", "/api/v11/transactions", &a, &m), ROUTE_METHOD_NOT_ALLOWED);
     CHECK_STREQ(m.allow, "POST");
-    CHECK_INTEQ(match(v11_routes, "GET", "/api/v11/transactions/batch", &a, &m), ROUTE_METHOD_NOT_ALLOWED);
+    /* the batch extension is POST .../transactions:batch: .../transactions/batch
+     * is {tx_hash} (GET answers "Transaction not found", POST 405), as in the original */
+    CHECK_INTEQ(match(v11_routes, "GET", "/api/v11/transactions/batch", &a, &m), ROUTE_FOUND);
+    CHECK_STREQ(((const binding_t *)m.target)->method->name, "GetTransaction");
+    CHECK_INTEQ(match(v11_routes, "POST", "/api/v11/transactions/batch", &a, &m), ROUTE_METHOD_NOT_ALLOWED);
+    CHECK_INTEQ(match(v11_routes, "GET", "/api/v11/transactions/events", &a, &m), ROUTE_FOUND);
+    CHECK_STREQ(((const binding_t *)m.target)->method->name, "GetTransaction");
     CHECK_INTEQ(match(v11_routes, "POST", "/api/v11/transactions/pending", &a, &m), ROUTE_METHOD_NOT_ALLOWED);
     CHECK_INTEQ(match(v11_routes, "GET", "/api/v11/transactions/%zz", &a, &m), ROUTE_BAD_PATH);
     arena_free(&a);
@@ -161,22 +168,23 @@ static void test_v11_requests(void)
 {
     /* path variable: GetTransactionRequest.tx_hash = 1 */
     EXPECT_REQUEST(v11_routes, v11, "GET", "/api/v11/transactions/0xab", NULL, "0a043078" "6162");
-    /* path + query: ListUserTransactionsRequest {user_id=1, limit=2, offset=3} */
-    EXPECT_REQUEST(v11_routes, v11, "GET", "/api/v11/transactions/user/u1?limit=10&offset=20", NULL,
-                   "0a027531" "100a" "1814");
-    /* the query's JSON and proto names: ConfirmTransactionRequest {tx_hash=1, block_number=2, block_hash=3} */
+    /* path + query: StreamTransactionEventsRequest {user_id=1, status=2, transaction_type=3 (enum)} */
+    EXPECT_REQUEST(v11_routes, v11, "GET", "/api/v11/transactions:events?userId=u1&status=PENDING&transactionType=TRANSFER",
+                   NULL, "0a027531" "120750454e44494e47" "1801");
+    /* the query's JSON and proto names, into wrappers: ConfirmTransactionRequest {tx_hash=1,
+     * block_number=2 (Int64Value), block_hash=3 (StringValue)} */
     EXPECT_REQUEST(v11_routes, v11, "POST", "/api/v11/transactions/h/confirm?blockNumber=7&block_hash=b%20c", NULL,
-                   "0a0168" "1007" "1a03622063");
-    /* body "*": SubmitTransactionRequest; a stray query is ignored, not an error */
-    EXPECT_REQUEST(v11_routes, v11, "POST", "/api/v11/transactions?cachebust=1", "{\"userId\":\"u\",\"amount\":\"1.5\"}",
-                   "0a0175" "2203312e35");
+                   "0a0168" "1202" "0807" "1a05" "0a03622063");
+    /* body "*": SubmitTransactionRequest (StringValue fields); a stray query is ignored, not an error */
+    EXPECT_REQUEST(v11_routes, v11, "POST", "/api/v11/transactions?cachebust=1", "{\"userId\":\"u\",\"data\":\"1.5\"}",
+                   "0a03" "0a0175" "4205" "0a03312e35");
     /* empty body with body "*": the empty message */
     EXPECT_REQUEST(v11_routes, v11, "POST", "/api/v11/consensus/propose", "", "");
-    EXPECT_REQUEST_ERROR(v11_routes, v11, "GET", "/api/v11/transactions/user/u1?limit=x", NULL,
-                         "query parameter \"limit\"");
+    EXPECT_REQUEST_ERROR(v11_routes, v11, "GET", "/api/v11/transactions:events?transactionType=x", NULL,
+                         "query parameter \"transactionType\"");
     EXPECT_REQUEST_ERROR(v11_routes, v11, "GET", "/api/v11/transactions/user/u1?nope=1", NULL,
                          "query parameter \"nope\" names no field");
-    EXPECT_REQUEST_ERROR(v11_routes, v11, "GET", "/api/v11/transactions/user/u1?limit=%zz", NULL,
+    EXPECT_REQUEST_ERROR(v11_routes, v11, "GET", "/api/v11/transactions:events?userId=%zz", NULL,
                          "bad percent-encoding");
     EXPECT_REQUEST_ERROR(v11_routes, v11, "POST", "/api/v11/transactions", "{\"userId\":5}",
                          "field \"userId\": expected a string, got a number");

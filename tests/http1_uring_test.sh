@@ -164,14 +164,14 @@ exec 5<&-
 # ---- clients that leave ------------------------------------------------------------------
 for i in 1 2 3 4 5; do
   exec 4<>"/dev/tcp/127.0.0.1/$gw_port"
-  printf 'GET /api/v11/transactions/events HTTP/1.1\r\nHost: x\r\n\r\n' >&4
+  printf 'GET /api/v11/transactions:events HTTP/1.1\r\nHost: x\r\n\r\n' >&4
   exec 4<&-
   exec 4<>"/dev/tcp/127.0.0.1/$gw_port"
   printf 'POST /api/v11/transactions HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{"us' >&4
   exec 4<&-
 done
 exec 4<>"/dev/tcp/127.0.0.1/$gw_port"
-printf 'GET /api/v11/transactions/events HTTP/1.1\r\nHost: x\r\n\r\n' >&4
+printf 'GET /api/v11/transactions:events HTTP/1.1\r\nHost: x\r\n\r\n' >&4
 sleep 0.3
 curl -s -o /dev/null -X POST -H 'content-type: application/json' -d "$submit" "$gw/api/v11/transactions"
 IFS= read -r -t 3 line <&4

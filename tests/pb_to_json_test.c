@@ -479,9 +479,11 @@ static void test_v11(void)
     const schema_message_t *tx = schema_find_message(v11, "aurigraph.v11.Transaction", 25);
     CHECK(tx != NULL);
     if (tx != NULL) {
-        /* created_at (13) before tx_hash (2) and status (7) on the wire */
+        /* created_at (13) before tx_hash (2) and status (7, a string) on the wire;
+         * block_number (10) an Int64Value */
         static const uint8_t pb[] = {0x6a, 0x06, 0x08, 0x80, 0xc2, 0xaf, 0xf0, 0x05, 0x12, 0x02, 'a', 'b',
-                                     0x38, 0x02, 0x50, 0x0a, 0x58, 0x03};
+                                     0x3a, 0x09, 'C', 'O', 'N', 'F', 'I', 'R', 'M', 'E', 'D',
+                                     0x52, 0x02, 0x08, 0x0a, 0x58, 0x03};
         arena_reset(&arena);
         buf_init(&out, &arena, 0);
         CHECK_INTEQ(transcode_pb_to_json(v11, tx, pb, sizeof(pb), &opts, &out, &st), 0);

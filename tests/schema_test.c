@@ -27,7 +27,7 @@ static void test_v11(void)
         size_t rules;
     } want[] = {
         {"aurigraph.v11.TransactionService", 9},
-        {"aurigraph.v11.ConsensusService", 3},
+        {"aurigraph.v11.ConsensusService", 4},
         {"aurigraph.v11.QuantumCryptoService", 10}, /* CryptoApiResource */
         {"aurigraph.v11.AIOptimizationService", 12},  /* AIApiResource 10 + AIModelMetricsApiResource 2 */
         {"aurigraph.v11.CrossChainBridgeService", 6}, /* BridgeApiResource 4 + status + chains */

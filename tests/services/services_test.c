@@ -25,6 +25,8 @@
 #include "aurigraph/v11/consensus.pb-c.h"
 #include "aurigraph/v11/crypto.pb-c.h"
 #include "aurigraph/v11/transaction.pb-c.h"
+#include "google/protobuf/wrappers.pb-c.h"
+#include "google/type/decimal.pb-c.h"
 #include "grpc/health/v1/health.pb-c.h"
 #include "test.h"
 
@@ -265,43 +267,75 @@ static void unary(grpc_channel *ch, const char *method, const ProtobufCMessage *
 /* --- TransactionService -------------------------------------------------- */
 
 typedef Aurigraph__V11__Transaction Tx;
+typedef Aurigraph__V11__SubmitTransactionRequest SubmitReq;
 
-static void submit_req(Aurigraph__V11__SubmitTransactionRequest *q, const char *user,
-                       const char *amount)
+/* A submission and the wrapper messages its fields point at. */
+struct sreq {
+    SubmitReq q;
+    Google__Protobuf__StringValue user, from, to, data;
+    Google__Type__Decimal amount, gas_price;
+    Google__Protobuf__Int64Value gas_limit;
+};
+
+/* user / amount NULL: the field is absent (null), as JSON null would be.
+ * Gas: both given, as the usual client sends them. */
+static SubmitReq *submit_req(struct sreq *s, const char *user, const char *amount)
 {
-    aurigraph__v11__submit_transaction_request__init(q);
-    q->user_id = (char *)user;
-    q->from_address = "0xfrom";
-    q->to_address = "0xto";
-    q->amount = (char *)amount;
-    q->transaction_type = AURIGRAPH__V11__TRANSACTION_TYPE__TRANSFER;
-    q->gas_limit = 21000;
-    q->gas_price = "0.000001";
-    q->data = "hello";
+    memset(s, 0, sizeof(*s));
+    aurigraph__v11__submit_transaction_request__init(&s->q);
+    google__protobuf__string_value__init(&s->user);
+    google__protobuf__string_value__init(&s->from);
+    google__protobuf__string_value__init(&s->to);
+    google__protobuf__string_value__init(&s->data);
+    google__type__decimal__init(&s->amount);
+    google__type__decimal__init(&s->gas_price);
+    google__protobuf__int64_value__init(&s->gas_limit);
+    s->user.value = (char *)user;
+    s->q.user_id = user ? &s->user : NULL;
+    s->from.value = "0xfrom";
+    s->q.from_address = &s->from;
+    s->to.value = "0xto";
+    s->q.to_address = &s->to;
+    s->amount.value = (char *)amount;
+    s->q.amount = amount ? &s->amount : NULL;
+    s->q.transaction_type = AURIGRAPH__V11__TRANSACTION_TYPE__TRANSFER;
+    s->gas_limit.value = 21000;
+    s->q.gas_limit = &s->gas_limit;
+    s->gas_price.value = "0.000000025";
+    s->q.gas_price = &s->gas_price;
+    s->data.value = "hello";
+    s->q.data = &s->data;
+    return &s->q;
 }
 
-/* Submits and returns the new tx_hash (malloc'd) or NULL. */
-static char *submit(grpc_channel *ch, const char *user, const char *amount)
+/* Submits; the new tx_hash (malloc'd) or NULL. */
+static char *submit_q(grpc_channel *ch, SubmitReq *q)
 {
-    Aurigraph__V11__SubmitTransactionRequest q;
     struct result r;
     char *hash = NULL;
 
-    submit_req(&q, user, amount);
-    CALL(ch, "TransactionService", "SubmitTransaction", q, aurigraph__v11__transaction, &r);
+    CALL(ch, "TransactionService", "SubmitTransaction", *q, aurigraph__v11__transaction, &r);
     if (r.code == GRPC_STATUS_OK && r.msg)
         hash = strdup(((Tx *)r.msg)->tx_hash);
     result_free(&r);
     return hash;
 }
 
-static void expect_invalid(grpc_channel *ch, Aurigraph__V11__SubmitTransactionRequest *q,
-                           const char *field)
+static char *submit(grpc_channel *ch, const char *user, const char *amount)
+{
+    struct sreq s;
+    return submit_q(ch, submit_req(&s, user, amount));
+}
+
+/* The call fails INVALID_ARGUMENT with a message containing text. */
+static void expect_invalid(grpc_channel *ch, SubmitReq *q, const char *text)
 {
     struct result r;
     CALL(ch, "TransactionService", "SubmitTransaction", *q, aurigraph__v11__transaction, &r);
     CHECK_INTEQ(r.code, GRPC_STATUS_INVALID_ARGUMENT);
-    CHECK(strstr(r.details, field) != NULL);
+    if (!strstr(r.details, text))
+        fprintf(stderr, "  message \"%s\" lacks \"%s\"\n", r.details, text);
+    CHECK(strstr(r.details, text) != NULL);
     result_free(&r);
 }
 
@@ -310,178 +344,320 @@ static int same_ts(const Google__Protobuf__Timestamp *a, const Google__Protobuf_
     return a && b && a->seconds == b->seconds && a->nanos == b->nanos;
 }
 
-static void test_transactions(grpc_channel *ch)
+static const char *dec(const Google__Type__Decimal *d)
 {
-    Aurigraph__V11__SubmitTransactionRequest q;
+    return d ? d->value : "(null)";
+}
+
+/* GetTransaction: the message (caller frees r) or NULL. */
+static Tx *get_tx(grpc_channel *ch, const char *hash, struct result *r)
+{
     Aurigraph__V11__GetTransactionRequest g = AURIGRAPH__V11__GET_TRANSACTION_REQUEST__INIT;
+    g.tx_hash = (char *)hash;
+    CALL(ch, "TransactionService", "GetTransaction", g, aurigraph__v11__transaction, r);
+    return r->code == GRPC_STATUS_OK ? (Tx *)r->msg : NULL;
+}
+
+static int64_t pending_count(grpc_channel *ch)
+{
+    Aurigraph__V11__GetTransactionStatsRequest sq = AURIGRAPH__V11__GET_TRANSACTION_STATS_REQUEST__INIT;
+    struct result r;
+    int64_t n = -1;
+
+    CALL(ch, "TransactionService", "GetTransactionStats", sq, aurigraph__v11__transaction_stats, &r);
+    if (r.code == GRPC_STATUS_OK && r.msg)
+        n = ((Aurigraph__V11__TransactionStats *)r.msg)->pending_transactions;
+    result_free(&r);
+    return n;
+}
+
+/* Confirm (block < 0: no blockNumber) or finalize; the gRPC code, and the
+ * answer's message in msg. */
+static grpc_status_code lifecycle(grpc_channel *ch, const char *verb, const char *hash, int64_t block,
+                                  char *msg, size_t msg_len)
+{
     Aurigraph__V11__ConfirmTransactionRequest c = AURIGRAPH__V11__CONFIRM_TRANSACTION_REQUEST__INIT;
     Aurigraph__V11__FinalizeTransactionRequest f = AURIGRAPH__V11__FINALIZE_TRANSACTION_REQUEST__INIT;
-    Aurigraph__V11__GetTransactionStatsRequest sq = AURIGRAPH__V11__GET_TRANSACTION_STATS_REQUEST__INIT;
-    Aurigraph__V11__ListPendingTransactionsRequest pq =
-        AURIGRAPH__V11__LIST_PENDING_TRANSACTIONS_REQUEST__INIT;
-    Aurigraph__V11__ListUserTransactionsRequest uq =
-        AURIGRAPH__V11__LIST_USER_TRANSACTIONS_REQUEST__INIT;
-    struct result r1, r2;
-    char *hash2;
+    Google__Protobuf__Int64Value bn = GOOGLE__PROTOBUF__INT64_VALUE__INIT;
+    Google__Protobuf__StringValue bh = GOOGLE__PROTOBUF__STRING_VALUE__INIT;
+    struct result r;
+    grpc_status_code code;
 
-    /* submit, then get: the stored transaction is the one returned */
-    submit_req(&q, "alice", "100.50");
-    CALL(ch, "TransactionService", "SubmitTransaction", q, aurigraph__v11__transaction, &r1);
+    if (strcmp(verb, "confirm") == 0) {
+        c.tx_hash = (char *)hash;
+        if (block >= 0) {
+            bn.value = block;
+            c.block_number = &bn;
+        }
+        bh.value = "0xblockhash";
+        c.block_hash = &bh;
+        CALL(ch, "TransactionService", "ConfirmTransaction", c, aurigraph__v11__transaction_message, &r);
+    } else {
+        f.tx_hash = (char *)hash;
+        CALL(ch, "TransactionService", "FinalizeTransaction", f, aurigraph__v11__transaction_message, &r);
+    }
+    code = r.code;
+    snprintf(msg, msg_len, "%.200s",
+             r.code == GRPC_STATUS_OK && r.msg ? ((Aurigraph__V11__TransactionMessage *)r.msg)->message : r.details);
+    result_free(&r);
+    return code;
+}
+
+static void test_submit_rules(grpc_channel *ch)
+{
+    struct sreq s;
+    struct result r;
+    char long_user[300];
+
+    /* without gas (or with only one of the two) the fee is amount * 0.001:
+     * BigDecimal keeps the scales, 1.25 * 0.001 = 0.00125 */
+    submit_req(&s, "carol", "1.25");
+    s.q.gas_limit = NULL;
+    s.q.gas_price = NULL;
+    s.q.to_address = NULL; /* nullable: answers null */
+    CALL(ch, "TransactionService", "SubmitTransaction", s.q, aurigraph__v11__transaction, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+    if (r.msg) {
+        Tx *t = (Tx *)r.msg;
+        CHECK_STREQ(dec(t->total_fee), "0.00125");
+        CHECK(t->to_address == NULL);
+    }
+    result_free(&r);
+    submit_req(&s, "carol", "12.50");
+    s.q.gas_price = NULL;
+    CALL(ch, "TransactionService", "SubmitTransaction", s.q, aurigraph__v11__transaction, &r);
+    CHECK(r.code == GRPC_STATUS_OK && r.msg && strcmp(dec(((Tx *)r.msg)->total_fee), "0.01250") == 0);
+    result_free(&r);
+
+    /* what the original accepts: negative amounts, empty strings, exponents */
+    submit_req(&s, "", "-5");
+    s.from.value = "";
+    CALL(ch, "TransactionService", "SubmitTransaction", s.q, aurigraph__v11__transaction, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+    CHECK(r.msg && strcmp(dec(((Tx *)r.msg)->amount), "-5") == 0);
+    result_free(&r);
+    submit_req(&s, "carol", "1e-8");
+    s.q.gas_price = NULL;
+    CALL(ch, "TransactionService", "SubmitTransaction", s.q, aurigraph__v11__transaction, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+    if (r.msg) { /* BigDecimal.toString(): exponent notation below 1e-6 */
+        CHECK_STREQ(dec(((Tx *)r.msg)->amount), "1E-8");
+        CHECK_STREQ(dec(((Tx *)r.msg)->total_fee), "1E-11");
+    }
+    result_free(&r);
+
+    /* what it refuses, with its messages */
+    submit_req(&s, "carol", NULL);
+    s.q.gas_price = NULL;
+    expect_invalid(ch, &s.q, "because \"amount\" is null");
+    submit_req(&s, "carol", NULL); /* with both gas fields the fee is computed; the insert fails */
+    expect_invalid(ch, &s.q, "null value in column \"amount\"");
+    submit_req(&s, NULL, "1");
+    expect_invalid(ch, &s.q, "null value in column \"user_id\"");
+    submit_req(&s, "carol", "1");
+    s.q.from_address = NULL;
+    expect_invalid(ch, &s.q, "null value in column \"from_address\"");
+    submit_req(&s, "carol", "1");
+    s.q.transaction_type = AURIGRAPH__V11__TRANSACTION_TYPE__TRANSACTION_TYPE_UNSPECIFIED;
+    expect_invalid(ch, &s.q, "null value in column \"transaction_type\"");
+    submit_req(&s, "carol", "1");
+    s.q.transaction_type = (Aurigraph__V11__TransactionType)99;
+    expect_invalid(ch, &s.q, "transaction_type");
+    submit_req(&s, "carol", "abc");
+    expect_invalid(ch, &s.q, "amount: not a decimal number");
+    submit_req(&s, "carol", "1");
+    s.gas_price.value = "1,5";
+    expect_invalid(ch, &s.q, "gasPrice: not a decimal number");
+    submit_req(&s, "carol", "100000000000000000000"); /* 10^20: NUMERIC(38,18) holds less */
+    expect_invalid(ch, &s.q, "amount: numeric field overflow");
+    submit_req(&s, "carol", "1");
+    s.gas_limit.value = 1000000000000000000; /* 10^18 * 1000: the fee does not fit */
+    s.gas_price.value = "1000";
+    expect_invalid(ch, &s.q, "totalFee: numeric field overflow");
+    submit_req(&s, "carol", "99999999999999999999.999999999999999999"); /* the largest that fits */
+    {
+        char *h = submit_q(ch, &s.q);
+        CHECK(h != NULL);
+        free(h);
+    }
+    memset(long_user, 'u', 256);
+    long_user[256] = '\0';
+    submit_req(&s, long_user, "1");
+    expect_invalid(ch, &s.q, "userId: value too long for type character varying(255)");
+    long_user[255] = '\0';
+    {
+        char *h = submit(ch, long_user, "1"); /* 255 is the limit */
+        CHECK(h != NULL);
+        free(h);
+    }
+}
+
+static void test_transactions(grpc_channel *ch)
+{
+    Aurigraph__V11__ListPendingTransactionsRequest pq = AURIGRAPH__V11__LIST_PENDING_TRANSACTIONS_REQUEST__INIT;
+    Aurigraph__V11__ListUserTransactionsRequest uq = AURIGRAPH__V11__LIST_USER_TRANSACTIONS_REQUEST__INIT;
+    struct sreq s;
+    struct result r1, r2;
+    char msg[256];
+    char *hash2, *hash3;
+    int64_t pending0 = pending_count(ch);
+
+    CHECK(pending0 >= 0);
+    /* submit: the answer is the Java entity as built */
+    submit_req(&s, "alice", "12.50");
+    CALL(ch, "TransactionService", "SubmitTransaction", s.q, aurigraph__v11__transaction, &r1);
     CHECK_INTEQ(r1.code, GRPC_STATUS_OK);
     if (!r1.msg)
         return;
     Tx *t = (Tx *)r1.msg;
     CHECK(strncmp(t->tx_hash, "0x", 2) == 0 && strlen(t->tx_hash) == 66);
-    CHECK(t->id[0] != '\0');
+    CHECK(t->id >= 1);
     CHECK_STREQ(t->user_id, "alice");
-    CHECK_STREQ(t->amount, "100.50");
-    CHECK_STREQ(t->total_fee, "0.021"); /* 21000 * 0.000001 */
-    CHECK_INTEQ(t->status, AURIGRAPH__V11__TRANSACTION_STATUS__PENDING);
-    CHECK_INTEQ(t->transaction_type, AURIGRAPH__V11__TRANSACTION_TYPE__TRANSFER);
-    CHECK(t->created_at && t->created_at->seconds > 1600000000);
+    CHECK_STREQ(t->from_address, "0xfrom");
+    CHECK(t->to_address && strcmp(t->to_address->value, "0xto") == 0);
+    CHECK_STREQ(dec(t->amount), "12.50");
+    CHECK_STREQ(dec(t->total_fee), "0.000525000"); /* 21000 * 0.000000025, scale 0 + 9 */
+    CHECK_STREQ(t->status, "PENDING");
+    CHECK_STREQ(t->transaction_type, "TRANSFER");
+    CHECK(t->block_number == NULL && t->finality_time_ms == NULL);
+    CHECK_INTEQ(t->confirmation_count, 0);
+    CHECK(t->created_at && t->created_at->seconds > 1600000000 && t->created_at->nanos % 1000 == 0);
     CHECK(t->confirmed_at == NULL && t->finalized_at == NULL);
 
-    g.tx_hash = t->tx_hash;
-    CALL(ch, "TransactionService", "GetTransaction", g, aurigraph__v11__transaction, &r2);
-    CHECK_INTEQ(r2.code, GRPC_STATUS_OK);
-    if (r2.msg) {
-        Tx *u = (Tx *)r2.msg;
-        CHECK_STREQ(u->id, t->id);
-        CHECK_STREQ(u->tx_hash, t->tx_hash);
-        CHECK_STREQ(u->user_id, t->user_id);
-        CHECK_STREQ(u->from_address, t->from_address);
-        CHECK_STREQ(u->to_address, t->to_address);
-        CHECK_STREQ(u->amount, t->amount);
-        CHECK_STREQ(u->total_fee, t->total_fee);
-        CHECK_INTEQ(u->status, t->status);
-        CHECK_INTEQ(u->transaction_type, t->transaction_type);
-        CHECK(same_ts(u->created_at, t->created_at));
+    /* a read returns the stored row: NUMERIC(38,18) gives 18 fraction digits */
+    {
+        Tx *u = get_tx(ch, t->tx_hash, &r2);
+        CHECK(u != NULL);
+        if (u) {
+            CHECK_INTEQ(u->id, t->id);
+            CHECK_STREQ(u->tx_hash, t->tx_hash);
+            CHECK_STREQ(u->user_id, t->user_id);
+            CHECK_STREQ(u->from_address, t->from_address);
+            CHECK(u->to_address && strcmp(u->to_address->value, "0xto") == 0);
+            CHECK_STREQ(dec(u->amount), "12.500000000000000000");
+            CHECK_STREQ(dec(u->total_fee), "0.000525000000000000");
+            CHECK_STREQ(u->status, "PENDING");
+            CHECK_STREQ(u->transaction_type, t->transaction_type);
+            CHECK(same_ts(u->created_at, t->created_at));
+        }
+        result_free(&r2);
     }
-    result_free(&r2);
 
-    /* identical submissions get distinct hashes */
-    hash2 = submit(ch, "alice", "100.50");
+    /* identical submissions get distinct hashes and the next ids */
+    hash2 = submit(ch, "alice", "12.50");
     CHECK(hash2 && strcmp(hash2, t->tx_hash) != 0);
-
-    g.tx_hash = "0xdoesnotexist";
-    CALL(ch, "TransactionService", "GetTransaction", g, aurigraph__v11__transaction, &r2);
-    CHECK_INTEQ(r2.code, GRPC_STATUS_NOT_FOUND);
-    result_free(&r2);
-
-    /* validation names the field */
-    submit_req(&q, "alice", "abc");
-    expect_invalid(ch, &q, "amount must be a positive decimal");
-    submit_req(&q, "alice", "0.00");
-    expect_invalid(ch, &q, "amount");
-    submit_req(&q, "alice", "-5");
-    expect_invalid(ch, &q, "amount");
-    submit_req(&q, "", "1");
-    expect_invalid(ch, &q, "user_id");
-    submit_req(&q, "alice", "1");
-    q.to_address = "";
-    expect_invalid(ch, &q, "to_address");
-    submit_req(&q, "alice", "1");
-    q.transaction_type = AURIGRAPH__V11__TRANSACTION_TYPE__TRANSACTION_TYPE_UNSPECIFIED;
-    expect_invalid(ch, &q, "transaction_type");
-    submit_req(&q, "alice", "1");
-    q.gas_price = "1e5";
-    expect_invalid(ch, &q, "gas_price");
-
-    /* lifecycle: finalize before confirm is refused */
-    f.tx_hash = t->tx_hash;
-    CALL(ch, "TransactionService", "FinalizeTransaction", f, aurigraph__v11__transaction, &r2);
-    CHECK_INTEQ(r2.code, GRPC_STATUS_FAILED_PRECONDITION);
-    CHECK(strstr(r2.details, "PENDING") != NULL);
-    result_free(&r2);
-
-    c.tx_hash = t->tx_hash;
-    c.block_number = 42;
-    c.block_hash = "0xblock42";
-    CALL(ch, "TransactionService", "ConfirmTransaction", c, aurigraph__v11__transaction, &r2);
-    CHECK_INTEQ(r2.code, GRPC_STATUS_OK);
-    if (r2.msg) {
-        Tx *u = (Tx *)r2.msg;
-        CHECK_INTEQ(u->status, AURIGRAPH__V11__TRANSACTION_STATUS__CONFIRMED);
-        CHECK_INTEQ(u->block_number, 42);
-        CHECK_INTEQ(u->confirmation_count, 1);
-        CHECK(u->confirmed_at != NULL);
+    {
+        Tx *u = hash2 ? get_tx(ch, hash2, &r2) : NULL;
+        CHECK(u && u->id == t->id + 1);
+        result_free(&r2);
     }
-    result_free(&r2);
+    CHECK_INTEQ(pending_count(ch), pending0 + 2);
 
-    CALL(ch, "TransactionService", "ConfirmTransaction", c, aurigraph__v11__transaction, &r2);
-    CHECK_INTEQ(r2.code, GRPC_STATUS_FAILED_PRECONDITION);
-    result_free(&r2);
-
-    CALL(ch, "TransactionService", "FinalizeTransaction", f, aurigraph__v11__transaction, &r2);
-    CHECK_INTEQ(r2.code, GRPC_STATUS_OK);
-    if (r2.msg) {
-        Tx *u = (Tx *)r2.msg;
-        CHECK_INTEQ(u->status, AURIGRAPH__V11__TRANSACTION_STATUS__FINALIZED);
-        CHECK(u->finalized_at != NULL);
-        CHECK(u->finality_time_ms >= 0);
-        CHECK(u->confirmation_count >= 1);
-        CHECK_INTEQ(u->block_number, 42);
-    }
-    result_free(&r2);
-
-    CALL(ch, "TransactionService", "FinalizeTransaction", f, aurigraph__v11__transaction, &r2);
-    CHECK_INTEQ(r2.code, GRPC_STATUS_FAILED_PRECONDITION);
-    result_free(&r2);
-
-    f.tx_hash = "0xnope";
-    CALL(ch, "TransactionService", "FinalizeTransaction", f, aurigraph__v11__transaction, &r2);
+    CHECK(get_tx(ch, "0xdoesnotexist", &r2) == NULL);
     CHECK_INTEQ(r2.code, GRPC_STATUS_NOT_FOUND);
+    CHECK_STREQ(r2.details, "Transaction not found");
     result_free(&r2);
 
-    /* counters: one finalized, one pending */
-    CALL(ch, "TransactionService", "GetTransactionStats", sq, aurigraph__v11__transaction_stats,
+    /* confirm and finalize: unknown hashes are 400s (INVALID_ARGUMENT) */
+    CHECK_INTEQ(lifecycle(ch, "confirm", "0xnope", 1, msg, sizeof(msg)), GRPC_STATUS_INVALID_ARGUMENT);
+    CHECK_STREQ(msg, "Transaction not found");
+    CHECK_INTEQ(lifecycle(ch, "finalize", "0xnope", 0, msg, sizeof(msg)), GRPC_STATUS_INVALID_ARGUMENT);
+    CHECK_STREQ(msg, "Transaction not found");
+
+    CHECK_INTEQ(lifecycle(ch, "confirm", t->tx_hash, 42, msg, sizeof(msg)), GRPC_STATUS_OK);
+    CHECK_STREQ(msg, "Transaction confirmed");
+    {
+        Tx *u = get_tx(ch, t->tx_hash, &r2);
+        CHECK(u != NULL);
+        if (u) {
+            CHECK_STREQ(u->status, "CONFIRMED");
+            CHECK(u->block_number && u->block_number->value == 42);
+            CHECK_INTEQ(u->confirmation_count, 1);
+            CHECK(u->confirmed_at != NULL && u->finalized_at == NULL);
+        }
+        result_free(&r2);
+    }
+    CHECK_INTEQ(pending_count(ch), pending0 + 1);
+    /* no state check: confirming again works, and no blockNumber is null */
+    CHECK_INTEQ(lifecycle(ch, "confirm", t->tx_hash, -1, msg, sizeof(msg)), GRPC_STATUS_OK);
+    {
+        Tx *u = get_tx(ch, t->tx_hash, &r2);
+        CHECK(u && u->block_number == NULL && strcmp(u->status, "CONFIRMED") == 0);
+        result_free(&r2);
+    }
+
+    CHECK_INTEQ(lifecycle(ch, "finalize", t->tx_hash, 0, msg, sizeof(msg)), GRPC_STATUS_OK);
+    CHECK_STREQ(msg, "Transaction finalized");
+    {
+        Tx *u = get_tx(ch, t->tx_hash, &r2);
+        CHECK(u != NULL);
+        if (u) {
+            CHECK_STREQ(u->status, "FINALIZED");
+            CHECK(u->finalized_at != NULL && u->confirmed_at != NULL);
+            CHECK(u->finality_time_ms == NULL); /* the original's REST path never sets it */
+            CHECK_INTEQ(u->confirmation_count, 1);
+        }
+        result_free(&r2);
+    }
+    /* a PENDING transaction can be finalized directly (no state check) */
+    hash3 = submit(ch, "alice", "3");
+    CHECK(hash3 != NULL);
+    CHECK_INTEQ(lifecycle(ch, "finalize", hash3, 0, msg, sizeof(msg)), GRPC_STATUS_OK);
+    CHECK_INTEQ(pending_count(ch), pending0 + 1);
+
+    /* the pending pool: hash2 in it, the finalized ones not, ids ascending */
+    CALL(ch, "TransactionService", "ListPendingTransactions", pq, aurigraph__v11__list_pending_transactions_response,
          &r2);
     CHECK_INTEQ(r2.code, GRPC_STATUS_OK);
     if (r2.msg) {
-        Aurigraph__V11__TransactionStats *s = (void *)r2.msg;
-        CHECK_INTEQ(s->pending_transactions, 1);
-        CHECK_INTEQ(s->confirmed_transactions, 0);
-        CHECK_INTEQ(s->finalized_transactions, 1);
-        CHECK_INTEQ(s->total_transactions, 2);
-    }
-    result_free(&r2);
-
-    CALL(ch, "TransactionService", "ListPendingTransactions", pq,
-         aurigraph__v11__list_pending_transactions_response, &r2);
-    CHECK_INTEQ(r2.code, GRPC_STATUS_OK);
-    if (r2.msg) {
         Aurigraph__V11__ListPendingTransactionsResponse *l = (void *)r2.msg;
-        CHECK_INTEQ(l->total_count, 1);
-        CHECK(l->n_transactions == 1 && hash2 && strcmp(l->transactions[0]->tx_hash, hash2) == 0);
+        int has2 = 0, has_final = 0, ascending = 1;
+        CHECK_INTEQ(l->n_transactions, pending0 + 1);
+        for (size_t i = 0; i < l->n_transactions; i++) {
+            has2 += hash2 && strcmp(l->transactions[i]->tx_hash, hash2) == 0;
+            has_final += strcmp(l->transactions[i]->tx_hash, t->tx_hash) == 0 ||
+                         (hash3 && strcmp(l->transactions[i]->tx_hash, hash3) == 0);
+            ascending &= i == 0 || l->transactions[i]->id > l->transactions[i - 1]->id;
+            CHECK_STREQ(l->transactions[i]->status, "PENDING");
+        }
+        CHECK(has2 == 1 && has_final == 0 && ascending);
     }
     result_free(&r2);
 
+    /* a user's transactions: all of them (no paging), oldest first */
     uq.user_id = "alice";
-    uq.limit = 1;
-    uq.offset = 1;
-    CALL(ch, "TransactionService", "ListUserTransactions", uq,
-         aurigraph__v11__list_user_transactions_response, &r2);
+    CALL(ch, "TransactionService", "ListUserTransactions", uq, aurigraph__v11__list_user_transactions_response, &r2);
     CHECK_INTEQ(r2.code, GRPC_STATUS_OK);
     if (r2.msg) {
         Aurigraph__V11__ListUserTransactionsResponse *l = (void *)r2.msg;
-        CHECK_INTEQ(l->total_count, 2);
-        CHECK(l->n_transactions == 1 && hash2 && strcmp(l->transactions[0]->tx_hash, hash2) == 0);
+        CHECK_INTEQ(l->n_transactions, 3);
+        if (l->n_transactions == 3) {
+            CHECK_STREQ(l->transactions[0]->tx_hash, t->tx_hash);
+            CHECK_STREQ(l->transactions[0]->status, "FINALIZED");
+            CHECK(hash2 && strcmp(l->transactions[1]->tx_hash, hash2) == 0);
+            CHECK(hash3 && strcmp(l->transactions[2]->tx_hash, hash3) == 0);
+        }
     }
     result_free(&r2);
+    uq.user_id = "nobody";
+    CALL(ch, "TransactionService", "ListUserTransactions", uq, aurigraph__v11__list_user_transactions_response, &r2);
+    CHECK(r2.code == GRPC_STATUS_OK && r2.msg &&
+          ((Aurigraph__V11__ListUserTransactionsResponse *)r2.msg)->n_transactions == 0);
+    result_free(&r2);
 
-    /* batch: invalid entries are skipped */
+    test_submit_rules(ch);
+
+    /* batch (extension): entries the single submit refuses are skipped */
     {
-        Aurigraph__V11__BatchSubmitTransactionsRequest b =
-            AURIGRAPH__V11__BATCH_SUBMIT_TRANSACTIONS_REQUEST__INIT;
-        Aurigraph__V11__SubmitTransactionRequest e[3], *ep[3] = {&e[0], &e[1], &e[2]};
-        submit_req(&e[0], "bob", "1");
-        submit_req(&e[1], "bob", "not-a-number");
-        submit_req(&e[2], "bob", "2.5");
+        Aurigraph__V11__BatchSubmitTransactionsRequest b = AURIGRAPH__V11__BATCH_SUBMIT_TRANSACTIONS_REQUEST__INIT;
+        struct sreq e[3];
+        SubmitReq *ep[3] = {submit_req(&e[0], "bob", "1"), submit_req(&e[1], "bob", "not-a-number"),
+                            submit_req(&e[2], "bob", "2.5")};
         b.transactions = ep;
         b.n_transactions = 3;
         b.batch_id = "batch-test";
-        CALL(ch, "TransactionService", "BatchSubmitTransactions", b,
-             aurigraph__v11__batch_submit_transactions_response, &r2);
+        CALL(ch, "TransactionService", "BatchSubmitTransactions", b, aurigraph__v11__batch_submit_transactions_response,
+             &r2);
         CHECK_INTEQ(r2.code, GRPC_STATUS_OK);
         if (r2.msg) {
             Aurigraph__V11__BatchSubmitTransactionsResponse *br = (void *)r2.msg;
@@ -494,6 +670,7 @@ static void test_transactions(grpc_channel *ch)
     }
 
     free(hash2);
+    free(hash3);
     result_free(&r1);
 }
 
@@ -507,7 +684,7 @@ struct stream_call {
     grpc_slice details;
 };
 
-static int stream_open(grpc_channel *ch, struct stream_call *s, const char *user)
+static int stream_open_filtered(grpc_channel *ch, struct stream_call *s, const char *user, const char *status)
 {
     Aurigraph__V11__StreamTransactionEventsRequest q =
         AURIGRAPH__V11__STREAM_TRANSACTION_EVENTS_REQUEST__INIT;
@@ -517,6 +694,7 @@ static int stream_open(grpc_channel *ch, struct stream_call *s, const char *user
     memset(s, 0, sizeof(*s));
     memset(ops, 0, sizeof(ops));
     q.user_id = (char *)user;
+    q.status = (char *)status;
     s->call = new_call(ch, "/aurigraph.v11.TransactionService/StreamTransactionEvents", 30000);
     s->send = pack(&q.base);
     s->details = grpc_empty_slice();
@@ -529,6 +707,11 @@ static int stream_open(grpc_channel *ch, struct stream_call *s, const char *user
     ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
     ops[3].data.recv_initial_metadata.recv_initial_metadata = &s->init_md;
     return grpc_call_start_batch(s->call, ops, 4, &tag, NULL) == GRPC_CALL_OK && pluck(&tag);
+}
+
+static int stream_open(grpc_channel *ch, struct stream_call *s, const char *user)
+{
+    return stream_open_filtered(ch, s, user, "");
 }
 
 /* The next event, or NULL when the stream ended or WAIT_MS passed. */
@@ -593,11 +776,11 @@ static void check_event(Aurigraph__V11__TransactionEvent *ev, const char *type, 
 
 static void test_stream(grpc_channel *ch)
 {
-    Aurigraph__V11__ConfirmTransactionRequest c = AURIGRAPH__V11__CONFIRM_TRANSACTION_REQUEST__INIT;
     struct stream_call s;
-    struct result r;
+    char msg[256];
     char *h1 = submit(ch, "streamer", "5");
     char *h2, *other;
+    Aurigraph__V11__TransactionEvent *ev;
 
     CHECK(h1 != NULL);
     CHECK(stream_open(ch, &s, "streamer"));
@@ -606,14 +789,26 @@ static void test_stream(grpc_channel *ch)
 
     other = submit(ch, "someone-else", "1"); /* filtered out */
     h2 = submit(ch, "streamer", "6");
-    c.tx_hash = h1;
-    CALL(ch, "TransactionService", "ConfirmTransaction", c, aurigraph__v11__transaction, &r);
-    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
-    result_free(&r);
+    CHECK_INTEQ(lifecycle(ch, "confirm", h1, 7, msg, sizeof(msg)), GRPC_STATUS_OK);
     check_event(stream_next(&s), "SUBMITTED", h2);
-    check_event(stream_next(&s), "CONFIRMED", h1);
-
+    ev = stream_next(&s);
+    /* the event carries the transaction as a read returns it */
+    CHECK(ev && ev->transaction && strcmp(ev->transaction->status, "CONFIRMED") == 0 &&
+          ev->transaction->block_number && ev->transaction->block_number->value == 7 &&
+          strcmp(dec(ev->transaction->amount), "5.000000000000000000") == 0);
+    check_event(ev, "CONFIRMED", h1);
     CHECK_INTEQ(stream_finish(&s, 1), GRPC_STATUS_CANCELLED);
+
+    /* a status filter: only CONFIRMED transactions, nothing replayed */
+    CHECK(stream_open_filtered(ch, &s, "streamer", "CONFIRMED"));
+    CHECK_INTEQ(lifecycle(ch, "confirm", h2, 8, msg, sizeof(msg)), GRPC_STATUS_OK);
+    check_event(stream_next(&s), "CONFIRMED", h2);
+    CHECK_INTEQ(stream_finish(&s, 1), GRPC_STATUS_CANCELLED);
+    /* a status that is no TransactionStatus */
+    CHECK(stream_open_filtered(ch, &s, "", "BOGUS"));
+    CHECK(stream_next(&s) == NULL);
+    CHECK_INTEQ(stream_finish(&s, 0), GRPC_STATUS_INVALID_ARGUMENT);
+
     free(h1);
     free(h2);
     free(other);
@@ -1138,19 +1333,52 @@ static void test_crypto(grpc_channel *ch)
                 kyber, dilithium);
 }
 
+/* epoch ms, as the consensus and AI answers carry them */
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int is_uuid(const char *s)
+{
+    if (strlen(s) != 36)
+        return 0;
+    for (int i = 0; i < 36; i++) {
+        int dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? s[i] != '-' : !((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    }
+    return s[14] == '4'; /* randomUUID: version 4 */
+}
+
 static void test_consensus(grpc_channel *ch)
 {
     Aurigraph__V11__GetConsensusStatusRequest sq = AURIGRAPH__V11__GET_CONSENSUS_STATUS_REQUEST__INIT;
     Aurigraph__V11__ListNodesRequest nq = AURIGRAPH__V11__LIST_NODES_REQUEST__INIT;
     Aurigraph__V11__ProposeBlockRequest pq = AURIGRAPH__V11__PROPOSE_BLOCK_REQUEST__INIT;
+    Aurigraph__V11__GetConsensusMetricsRequest mq = AURIGRAPH__V11__GET_CONSENSUS_METRICS_REQUEST__INIT;
+    Google__Protobuf__StringValue pid = GOOGLE__PROTOBUF__STRING_VALUE__INIT;
     struct result r;
+    char node_id[40] = "";
+    int64_t commit = 0, term = 0, tps = 0, t0 = wall_ms();
 
     CALL(ch, "ConsensusService", "GetConsensusStatus", sq, aurigraph__v11__consensus_status, &r);
     CHECK_INTEQ(r.code, GRPC_STATUS_OK);
     if (r.msg) {
         Aurigraph__V11__ConsensusStatus *s = (void *)r.msg;
-        CHECK_STREQ(s->role, "LEADER");
-        CHECK(s->current_term >= 1 && s->block_height >= 1 && s->commit_index >= s->last_applied);
+        CHECK(is_uuid(s->node_id));
+        snprintf(node_id, sizeof(node_id), "%s", s->node_id);
+        CHECK_STREQ(s->state, "LEADER");
+        CHECK(s->leader_id && strcmp(s->leader_id->value, s->node_id) == 0);
+        CHECK(s->current_term >= 1);
+        CHECK(s->commit_index > 145000); /* the start, plus at least the first update */
+        CHECK(s->consensus_latency >= 2 && s->consensus_latency <= 8);
+        CHECK(s->throughput >= 100000 && s->throughput <= 150000);
+        CHECK_INTEQ(s->cluster_size, 6);
+        commit = s->commit_index;
+        term = s->current_term;
     }
     result_free(&r);
 
@@ -1158,36 +1386,98 @@ static void test_consensus(grpc_channel *ch)
     CHECK_INTEQ(r.code, GRPC_STATUS_OK);
     if (r.msg) {
         Aurigraph__V11__ListNodesResponse *l = (void *)r.msg;
-        int leaders = 0;
-        CHECK_INTEQ(l->total_nodes, 5);
-        CHECK_INTEQ(l->n_nodes, 5);
-        for (size_t i = 0; i < l->n_nodes; i++)
-            leaders += strcmp(l->nodes[i]->role, "LEADER") == 0;
-        CHECK_INTEQ(leaders, 1);
+        CHECK_INTEQ(l->total_nodes, 7);
+        CHECK_INTEQ(l->n_nodes, 7);
+        CHECK_STREQ(l->leader_node, node_id);
+        CHECK_STREQ(l->consensus_health, "HEALTHY");
+        CHECK(l->timestamp >= t0 - 1000 && l->timestamp <= wall_ms() + 1000);
+        if (l->n_nodes == 7) {
+            Aurigraph__V11__ConsensusNode *lead = l->nodes[0];
+            CHECK_STREQ(lead->node_id, node_id);
+            CHECK_STREQ(lead->role, "LEADER");
+            tps = lead->throughput;
+            for (size_t i = 1; i < 7; i++) {
+                char want[16];
+                snprintf(want, sizeof(want), "node_%zu", i - 1);
+                CHECK_STREQ(l->nodes[i]->node_id, want);
+                CHECK_STREQ(l->nodes[i]->role, "FOLLOWER");
+                CHECK_STREQ(l->nodes[i]->status, "ACTIVE");
+                CHECK(l->nodes[i]->commit_index <= lead->commit_index &&
+                      l->nodes[i]->commit_index > lead->commit_index - 10);
+                CHECK_INTEQ(l->nodes[i]->last_applied, lead->last_applied);
+                CHECK_INTEQ(l->nodes[i]->current_term, lead->current_term);
+                CHECK_INTEQ(l->nodes[i]->throughput, (int64_t)((double)tps * 0.95));
+                CHECK(l->nodes[i]->last_seen >= t0 - 1000 && l->nodes[i]->last_seen <= wall_ms() + 1000);
+            }
+            CHECK(lead->commit_index >= commit && lead->current_term >= term);
+        }
     }
     result_free(&r);
 
-    pq.proposal_id = "prop-1";
-    pq.data = "{\"txs\":3}";
+    pid.value = "prop-1";
+    pq.proposal_id = &pid;
     CALL(ch, "ConsensusService", "ProposeBlock", pq, aurigraph__v11__propose_block_response, &r);
     CHECK_INTEQ(r.code, GRPC_STATUS_OK);
     if (r.msg) {
         Aurigraph__V11__ProposeBlockResponse *p = (void *)r.msg;
         CHECK_STREQ(p->status, "PROPOSED");
         CHECK_STREQ(p->proposal_id, "prop-1");
-        CHECK(p->term >= 1);
+        CHECK(p->timestamp >= t0 - 1000 && p->timestamp <= wall_ms() + 1000);
     }
     result_free(&r);
+    /* a null proposalId: the original's Map.of throws, HTTP 500 */
+    pq.proposal_id = NULL;
+    CALL(ch, "ConsensusService", "ProposeBlock", pq, aurigraph__v11__propose_block_response, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_INTERNAL);
+    CHECK(strstr(r.details, "proposalId") != NULL);
+    result_free(&r);
+    pid.value = ""; /* "" is a value, not null */
+    pq.proposal_id = &pid;
+    CALL(ch, "ConsensusService", "ProposeBlock", pq, aurigraph__v11__propose_block_response, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+    result_free(&r);
+
+    CALL(ch, "ConsensusService", "GetConsensusMetrics", mq, aurigraph__v11__consensus_metrics, &r);
+    CHECK_INTEQ(r.code, GRPC_STATUS_OK);
+    if (r.msg) {
+        Aurigraph__V11__ConsensusMetrics *m = (void *)r.msg;
+        CHECK_STREQ(m->algorithm, "HyperRAFT++");
+        CHECK_STREQ(m->status, "ACTIVE");
+        CHECK_STREQ(m->metrics_collection_interval, "real-time");
+        CHECK(m->timestamp >= t0 - 1000 && m->timestamp <= wall_ms() + 1000);
+        CHECK(m->throughput && m->latency && m->voting && m->leader && m->cluster && m->performance &&
+              m->errors && m->ai_optimization);
+        if (m->leader) { /* the last election 48 hours ago, its tenure since */
+            CHECK_INTEQ(m->leader->leader_tenure, 48LL * 3600 * 1000);
+            CHECK_INTEQ(m->leader->last_election_time, m->timestamp - m->leader->leader_tenure);
+        }
+        if (m->cluster)
+            CHECK(m->cluster->active_nodes <= m->cluster->total_nodes &&
+                  m->cluster->quorum_size > m->cluster->total_nodes / 2);
+        if (m->latency)
+            CHECK(m->latency->p50_consensus_latency <= m->latency->p95_consensus_latency &&
+                  m->latency->p95_consensus_latency <= m->latency->p99_consensus_latency &&
+                  m->latency->p99_consensus_latency <= m->latency->max_consensus_latency);
+    }
+    result_free(&r);
+
+    /* the state moves every 3 s (the original's update thread): wait for
+     * the next update, at most 4 s */
+    {
+        int64_t deadline = now_ms() + 4000, seen = commit;
+        while (seen == commit && now_ms() < deadline) {
+            CALL(ch, "ConsensusService", "GetConsensusStatus", sq, aurigraph__v11__consensus_status, &r);
+            if (r.code == GRPC_STATUS_OK && r.msg)
+                seen = ((Aurigraph__V11__ConsensusStatus *)r.msg)->commit_index;
+            result_free(&r);
+            if (seen == commit)
+                usleep(100000);
+        }
+        CHECK(seen > commit && seen <= commit + 5 * 2);
+    }
 }
 
 /* --- AIOptimizationService ------------------------------------------------- */
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Instant.toString() text -> epoch ms; -1 unless it has exactly that form
  * (UTC 'Z', a fraction of 3, 6 or 9 digits or none). */
