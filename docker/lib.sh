@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # docker/lib.sh: staging a root filesystem for a FROM-scratch image out of
 # files of this (Debian 12) machine. Sourced by docker/build.
 #

@@ -20,8 +20,9 @@
 #
 #   AG_SOURCE_DIR=$PWD AG_BUILD_DIR=build bash tests/packaging/docker_test.sh
 # Takes ~3 minutes here (the images are built each time; vfs copies layers).
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
-cd "$src"
+cd "$src" || exit 1
 export AG_BUILD_DIR=${AG_BUILD_DIR:-$src/build}
 t_start=$SECONDS
 

