@@ -289,6 +289,19 @@ static void test_profile_v11(void)
     EXPECT_BYTES("agtest.Profiled", "{\"createdAt\":\"2023-11-14T22:13:20.12\"}", "220b0880e2cfaa0610809c9c39");
     EXPECT_BYTES("agtest.Profiled", "{\"createdAt\":\"2023-11-14T22:13:20.120Z\"}", "220b0880e2cfaa0610809c9c39");
     EXPECT_ERROR("agtest.Profiled", "{\"createdAt\":\"2023-11-14\"}", "createdAt");
+    /* Jackson's coercions: a number or boolean into a string (name, 7), a
+     * fraction into an integer (id, 1), "true" into a boolean (valid, 6) */
+    EXPECT_BYTES("agtest.Profiled", "{\"name\":12}", "3a023132");
+    EXPECT_BYTES("agtest.Profiled", "{\"name\":-1.50}", "3a052d312e3530");
+    EXPECT_BYTES("agtest.Profiled", "{\"name\":true}", "3a0474727565");
+    EXPECT_BYTES("agtest.Profiled", "{\"id\":1.9}", "0801");
+    EXPECT_BYTES("agtest.Profiled", "{\"id\":-1.9}", "08ffffffffffffffffff01");
+    EXPECT_BYTES("agtest.Profiled", "{\"valid\":\"true\"}", "3001");
+    EXPECT_BYTES("agtest.Profiled", "{\"valid\":\"false\"}", "");
+    EXPECT_ERROR("agtest.Profiled", "{\"valid\":\"yes\"}", "expected true or false");
+    EXPECT_BYTES("agtest.Profiled", "{\"id\":1.5e1}", "080f");
+    EXPECT_ERROR("agtest.Profiled", "{\"id\":1.55e1}", "not an integer");
+    EXPECT_ERROR("agtest.Profiled", "{\"name\":{}}", "expected a string");
     /* id (1) as a number or a string, as Jackson reads a long */
     EXPECT_BYTES("agtest.Profiled", "{\"id\":7,\"nonce\":9}", "0807");
     EXPECT_BYTES("agtest.Profiled", "{\"id\":\"7\"}", "0807");
@@ -313,6 +326,8 @@ static void test_profile_v11(void)
     EXPECT_ERROR("agtest.Profiled", "{\"amount\":1}", "expected an object");
     EXPECT_ERROR("agtest.Profiled", "{\"createdAt\":\"2023-11-14T22:13:20.12\"}", "createdAt");
     EXPECT_ERROR("agtest.Profiled", "{\"nonce\":1}", "unknown field \"nonce\"");
+    EXPECT_ERROR("agtest.Profiled", "{\"name\":12}", "expected a string, got a number");
+    EXPECT_ERROR("agtest.Profiled", "{\"id\":1.9}", "not an integer");
 }
 
 static void test_random_bytes(void)

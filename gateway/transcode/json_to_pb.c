@@ -313,6 +313,50 @@ static int parse_enum(encoder_t *e, const schema_field_t *f, const token_t *t, i
 
 /* Writes one scalar. Singular proto3 fields at their default are left out,
  * as protobuf's own serializer does. */
+/* Jackson's scalar coercions (its defaults, ALLOW_COERCION_OF_SCALARS and
+ * ACCEPT_FLOAT_AS_INT): a number or boolean where a string goes is its
+ * text, "true"/"false" where a boolean goes is that boolean, and a number
+ * with a fraction where an integer goes is its integer part (1.9 -> 1,
+ * -1.9 -> -1, as Java's cast; one with an exponent is left to the integer
+ * parser, which takes 1.5e1 and refuses 1.55e1). t itself when nothing
+ * applies. */
+static const token_t *coerce_scalar(const schema_field_t *f, const token_t *t, token_t *out)
+{
+    switch (f->type) {
+    case SCHEMA_STRING:
+        if (t->ev == EV_NUMBER) {
+            *out = (token_t){.ev = EV_STRING, .text = t->text, .len = t->len};
+            return out;
+        }
+        if (t->ev == EV_BOOL) {
+            *out = (token_t){.ev = EV_STRING, .text = t->boolean ? "true" : "false", .len = t->boolean ? 4 : 5};
+            return out;
+        }
+        return t;
+    case SCHEMA_BOOL:
+        if (t->ev == EV_STRING && ((t->len == 4 && memcmp(t->text, "true", 4) == 0) ||
+                                   (t->len == 5 && memcmp(t->text, "false", 5) == 0))) {
+            *out = (token_t){.ev = EV_BOOL, .boolean = t->len == 4};
+            return out;
+        }
+        return t;
+    case SCHEMA_INT32: case SCHEMA_INT64: case SCHEMA_UINT32: case SCHEMA_UINT64: case SCHEMA_SINT32:
+    case SCHEMA_SINT64: case SCHEMA_FIXED32: case SCHEMA_FIXED64: case SCHEMA_SFIXED32: case SCHEMA_SFIXED64: {
+        if (t->ev != EV_NUMBER)
+            return t;
+        const char *dot = memchr(t->text, '.', t->len);
+        if (dot == NULL)
+            return t;
+        if (memchr(t->text, 'e', t->len) || memchr(t->text, 'E', t->len))
+            return t;
+        *out = (token_t){.ev = EV_NUMBER, .text = t->text, .len = (size_t)(dot - t->text)};
+        return out;
+    }
+    default:
+        return t;
+    }
+}
+
 static int encode_scalar(encoder_t *e, const schema_field_t *f, slot_mode_t mode, const token_t *t)
 {
     buf_t *o = e->out;
@@ -333,6 +377,9 @@ static int encode_scalar(encoder_t *e, const schema_field_t *f, slot_mode_t mode
             return 1; /* null is the default */
         return FAIL(e, "null is not a valid element");
     }
+    token_t coerced;
+    if (e->opt->coerce_scalars)
+        t = coerce_scalar(f, t, &coerced);
 
     switch (f->type) {
     case SCHEMA_STRING:

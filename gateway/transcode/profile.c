@@ -1,7 +1,8 @@
 /*
  * profile.c: the built-in JSON profiles. Quarkus' Jackson defaults, which
  * v11 follows: FAIL_ON_UNKNOWN_PROPERTIES off, nulls included
- * (JsonInclude.ALWAYS), java.time written as ISO text, not timestamps;
+ * (JsonInclude.ALWAYS), java.time written as ISO text, not timestamps,
+ * scalar coercions on (ALLOW_COERCION_OF_SCALARS, ACCEPT_FLOAT_AS_INT);
  * Jackson writes long and BigDecimal as numbers.
  */
 #include "transcode/profile.h"
@@ -12,7 +13,7 @@ static const json_profile_t profiles[] = {
     {.name = "proto3"},
     {.name = "v11",
      .knobs = {.emit_defaults = 1, .ignore_unknown_fields = 1, .int64_as_number = 1, .decimal_as_number = 1,
-               .emit_null = 1, .timestamp_local = 1},
+               .emit_null = 1, .timestamp_local = 1, .coerce_scalars = 1},
      .error_field = 1},
 };
 
@@ -37,4 +38,5 @@ void json_profile_apply(const json_profile_t *p, transcode_options_t *o)
     o->decimal_as_number = k->decimal_as_number;
     o->emit_null = k->emit_null;
     o->timestamp_local = k->timestamp_local;
+    o->coerce_scalars = k->coerce_scalars;
 }

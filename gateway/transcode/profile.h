@@ -8,7 +8,8 @@
  *   v11     what a Quarkus/Jackson resource prints and reads with Quarkus'
  *           defaults: every field printed (absent messages as null), int64
  *           and google.type.Decimal as JSON numbers, Timestamp as
- *           LocalDateTime, unknown fields ignored; errors carry "error" too.
+ *           LocalDateTime, unknown fields ignored, Jackson's scalar coercions
+ *           on input (12 for a string is "12"); errors carry "error" too.
  *
  * A profile sets only the mapping knobs; the limits of transcode_options_t
  * stay the config's.
