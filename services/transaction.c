@@ -66,6 +66,7 @@ struct tx {
 struct user {
     char *id;
     struct tx *first, *last;
+    size_t count;
 };
 
 struct sub {
@@ -192,30 +193,29 @@ static void to_pb(struct pbtx *v, const struct tx *t, const char *amount, const 
     }
 }
 
-/* The transactions of a list response, built from a chain. */
+/* The transactions of a list response. The views point into themselves
+ * (wrappers, timestamps), so their array is sized once, never moved. */
 struct list {
     struct pbtx *views;
     PbTx **ptrs;
     size_t n, cap;
 };
 
-static void list_add(struct list *l, const struct tx *t)
+static void list_init(struct list *l, size_t cap)
 {
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 16;
-        l->views = xrealloc(l->views, l->cap * sizeof(*l->views));
-        l->ptrs = xrealloc(l->ptrs, l->cap * sizeof(*l->ptrs));
-    }
-    to_pb(&l->views[l->n], t, NULL, NULL);
-    l->n++;
+    l->views = xcalloc(cap ? cap : 1, sizeof(*l->views));
+    l->ptrs = xcalloc(cap ? cap : 1, sizeof(*l->ptrs));
+    l->n = 0;
+    l->cap = cap;
 }
 
-/* The pointers are taken only once the views have stopped moving. */
-static PbTx **list_ptrs(struct list *l)
+static void list_add(struct list *l, const struct tx *t)
 {
-    for (size_t i = 0; i < l->n; i++)
-        l->ptrs[i] = &l->views[i].m;
-    return l->ptrs;
+    if (l->n == l->cap)
+        abort(); /* sized by the caller's count: a miscount is a bug */
+    to_pb(&l->views[l->n], t, NULL, NULL);
+    l->ptrs[l->n] = &l->views[l->n].m;
+    l->n++;
 }
 
 static void list_free(struct list *l)
@@ -530,6 +530,7 @@ static struct tx *store(const SubmitReq *req, struct checked *c)
     else
         u->first = t;
     u->last = t;
+    u->count++;
 
     t->pend_prev = T.pend_tail;
     if (T.pend_tail)
@@ -694,12 +695,13 @@ static void finalize(const ProtobufCMessage *in, struct reply *r)
 static void list_pending(const ProtobufCMessage *in, struct reply *r)
 {
     Aurigraph__V11__ListPendingTransactionsResponse resp = AURIGRAPH__V11__LIST_PENDING_TRANSACTIONS_RESPONSE__INIT;
-    struct list l = {0};
+    struct list l;
 
     (void)in;
+    list_init(&l, (size_t)T.pending);
     for (const struct tx *t = T.pend_head; t; t = t->pend_next)
         list_add(&l, t);
-    resp.transactions = list_ptrs(&l);
+    resp.transactions = l.ptrs;
     resp.n_transactions = l.n;
     reply_ok(r, &resp.base);
     list_free(&l);
@@ -710,11 +712,12 @@ static void list_user(const ProtobufCMessage *in, struct reply *r)
     const Aurigraph__V11__ListUserTransactionsRequest *req = (const void *)in;
     Aurigraph__V11__ListUserTransactionsResponse resp = AURIGRAPH__V11__LIST_USER_TRANSACTIONS_RESPONSE__INIT;
     const struct user *u = strmap_get(&T.by_user, req->user_id);
-    struct list l = {0};
+    struct list l;
 
+    list_init(&l, u ? u->count : 0);
     for (const struct tx *t = u ? u->first : NULL; t; t = t->user_next)
         list_add(&l, t);
-    resp.transactions = list_ptrs(&l);
+    resp.transactions = l.ptrs;
     resp.n_transactions = l.n;
     reply_ok(r, &resp.base);
     list_free(&l);

@@ -669,6 +669,53 @@ static void test_transactions(grpc_channel *ch)
         result_free(&r2);
     }
 
+    /* long lists: every element whole (their wrappers and timestamps too) */
+    {
+        enum { N = 2000 };
+        Aurigraph__V11__BatchSubmitTransactionsRequest b = AURIGRAPH__V11__BATCH_SUBMIT_TRANSACTIONS_REQUEST__INIT;
+        static struct sreq e[N];
+        static SubmitReq *ep[N];
+        int whole = 0;
+        for (int i = 0; i < N; i++)
+            ep[i] = submit_req(&e[i], "many", "1");
+        b.transactions = ep;
+        b.n_transactions = N;
+        CALL(ch, "TransactionService", "BatchSubmitTransactions", b, aurigraph__v11__batch_submit_transactions_response,
+             &r2);
+        CHECK(r2.code == GRPC_STATUS_OK && r2.msg &&
+              ((Aurigraph__V11__BatchSubmitTransactionsResponse *)r2.msg)->accepted_count == N);
+        result_free(&r2);
+        uq.user_id = "many";
+        CALL(ch, "TransactionService", "ListUserTransactions", uq, aurigraph__v11__list_user_transactions_response,
+             &r2);
+        if (r2.code == GRPC_STATUS_OK && r2.msg) {
+            Aurigraph__V11__ListUserTransactionsResponse *l = (void *)r2.msg;
+            CHECK_INTEQ(l->n_transactions, N);
+            for (size_t i = 0; i < l->n_transactions; i++) {
+                Tx *u = l->transactions[i];
+                whole += u->to_address && strcmp(u->to_address->value, "0xto") == 0 &&
+                         strcmp(dec(u->amount), "1.000000000000000000") == 0 &&
+                         strcmp(dec(u->total_fee), "0.000525000000000000") == 0 && u->created_at &&
+                         u->created_at->seconds > 1600000000 && strcmp(u->status, "PENDING") == 0;
+            }
+        }
+        CHECK_INTEQ(whole, N);
+        result_free(&r2);
+        CALL(ch, "TransactionService", "ListPendingTransactions", pq,
+             aurigraph__v11__list_pending_transactions_response, &r2);
+        whole = 0;
+        if (r2.code == GRPC_STATUS_OK && r2.msg) {
+            Aurigraph__V11__ListPendingTransactionsResponse *l = (void *)r2.msg;
+            CHECK_INTEQ(l->n_transactions, pending_count(ch));
+            for (size_t i = 0; i < l->n_transactions; i++)
+                whole += l->transactions[i]->amount && l->transactions[i]->created_at &&
+                         strcmp(l->transactions[i]->user_id, "many") == 0 &&
+                         strcmp(dec(l->transactions[i]->amount), "1.000000000000000000") == 0;
+        }
+        CHECK_INTEQ(whole, N);
+        result_free(&r2);
+    }
+
     free(hash2);
     free(hash3);
     result_free(&r1);
