@@ -302,6 +302,9 @@ static void test_profile_v11(void)
     EXPECT_BYTES("agtest.Profiled", "{\"id\":1.5e1}", "080f");
     EXPECT_ERROR("agtest.Profiled", "{\"id\":1.55e1}", "not an integer");
     EXPECT_ERROR("agtest.Profiled", "{\"name\":{}}", "expected a string");
+    /* an enum name its enum lacks is refused, though unknown keys pass */
+    EXPECT_BYTES("agtest.Profiled", "{\"color\":\"GREEN\"}", "7802");
+    EXPECT_ERROR("agtest.Profiled", "{\"color\":\"BOGUS\"}", "unknown value \"BOGUS\" for enum agtest.Color");
     /* id (1) as a number or a string, as Jackson reads a long */
     EXPECT_BYTES("agtest.Profiled", "{\"id\":7,\"nonce\":9}", "0807");
     EXPECT_BYTES("agtest.Profiled", "{\"id\":\"7\"}", "0807");

@@ -528,7 +528,7 @@ static void test_profile_v11(void)
                                   &v11),
                 "{\"id\":7,\"amount\":12.50,\"fee\":null,\"createdAt\":\"2023-11-14T22:13:20.12\","
                 "\"blockNumber\":null,\"valid\":false,\"name\":\"\",\"items\":[],\"count\":3,\"ids\":[1,-2],"
-                "\"child\":null,\"maybe\":null}");
+                "\"child\":null,\"maybe\":null,\"color\":\"COLOR_UNSPECIFIED\"}");
     /* set members: the oneof's one, wrappers and optional as bare values, a
      * whole second of LocalDateTime has no fraction at all */
     EXPECT_JSON(text_to_json_with("Profiled",
@@ -539,7 +539,7 @@ static void test_profile_v11(void)
                 "{\"id\":0,\"amount\":null,\"fee\":-1E+3,\"createdAt\":\"2023-11-14T22:13:20\","
                 "\"blockNumber\":9007199254740993,\"valid\":true,\"name\":\"\","
                 "\"items\":[{\"id\":0,\"name\":\"i\",\"child\":null}],\"b\":\"x\",\"count\":0,\"ids\":[],"
-                "\"child\":{\"id\":2,\"name\":\"\",\"child\":null},\"maybe\":0}");
+                "\"child\":{\"id\":2,\"name\":\"\",\"child\":null},\"maybe\":0,\"color\":\"COLOR_UNSPECIFIED\"}");
     /* BigDecimal's other spellings print as JSON numbers; an empty Decimal
      * is zero; one that is no decimal is the upstream's error */
     transcode_options_t quiet = v11;

@@ -34,8 +34,14 @@
  *
  * The drain follows worker.c's steps (http1_uring_drain, _close_listeners,
  * _close_idle); each connection counts in the worker's connection gauge
- * (metrics_connections_add) until its memory is freed, or, handed to h2o,
- * until h2o closes its socket, so the drain waits for all of them.
+ * (the conn_opened/conn_closed hooks) until its memory is freed, or,
+ * handed to h2o, until h2o closes its socket, so the drain waits for all
+ * of them.
+ *
+ * This file is the glue of two modules: ring.h (the io_uring: operations,
+ * completions, receive buffers) and http1.h (what the bytes of a request
+ * say); here are the connections, their buffers and timeouts, and the
+ * requests and responses as h2o's.
  */
 #include "front/http1_uring.h"
 
@@ -50,56 +56,61 @@
 #include "core/buf.h"
 #include "core/decimal.h"
 #include "core/status.h"
-#include "server/metrics.h"
-#include "server/worker.h"
+#include "front/http1.h"
+#include "front/ring.h"
 
 #ifdef AG_HAVE_LIBURING
 
-#include <liburing.h>
-
-/* picohttpparser, as built into libh2o (no header is installed) */
-struct phr_header {
-    const char *name;
-    size_t name_len;
-    const char *value;
-    size_t value_len;
-};
-struct phr_chunked_decoder {
-    size_t bytes_left_in_chunk;
-    char consume_trailer;
-    char _hex_count;
-    char _state;
-};
-int phr_parse_request(const char *buf, size_t len, const char **method, size_t *method_len, const char **path,
-                      size_t *path_len, int *minor_version, struct phr_header *headers, size_t *num_headers,
-                      size_t last_len);
-ssize_t phr_decode_chunked(struct phr_chunked_decoder *decoder, char *buf, size_t *bufsz);
-
-#define U_SQ_ENTRIES 1024
-#define U_CQ_ENTRIES 16384
-#define U_BUF_SIZE 4096          /* one provided receive buffer */
-#define U_NBUFS 1024             /* provided buffers per worker (power of two) */
-#define U_BGID 1
 #define U_BLOCK 8192             /* the usual size of a connection's in/out buffer */
 #define U_MAX_FREE_BLOCKS 512
 #define U_SPILL_MAX (256 * 1024) /* bytes read ahead of a request in progress before reading pauses */
-
-enum { OP_ACCEPT = 1, OP_RECV = 2, OP_SEND = 3 }; /* low bits of user_data; 0: ignore (cancels) */
-enum { S_HEAD, S_BODY_CL, S_BODY_CHUNKED, S_REJECTED };
 
 typedef struct u_bytes {
     char *data;
     size_t len, cap;
 } u_bytes_t;
 
+/* One listening socket; owner of its multishot accept. */
 typedef struct u_listener {
     http1_uring_t *u;
-    int fd;
-    int armed;
-    int closing;
+    int fd;      /* -1 once closed */
+    int armed;   /* its accept is in the kernel: set by arm_accept, cleared by a completion without F_MORE */
+    int closing; /* being closed (drain, exit): its accept is cancelled, the fd closes when that ends */
     int pad;
 } u_listener_t;
 
+/*
+ * A connection. Where it is in the request it reads is parser.state
+ * (http1_state_t: head, Content-Length or chunked body, rejected); what
+ * else goes on is in the flags, each set and cleared only where it says:
+ *
+ *   dirty            on u->dirty, for on_work to progress(): mark_dirty sets it, on_work clears it.
+ *   recv_armed       a multishot receive is in the kernel: arm_recv sets it; on_recv clears it on
+ *                    the completion without F_MORE, or at end of input.
+ *   cancel_sent      that receive's cancel is queued (once is enough): cancel_recv sets it,
+ *                    arm_recv clears it.
+ *   recv_paused      reading stopped because spill passed U_SPILL_MAX: on_recv sets it (and
+ *                    cancels), finish_request clears it and reads again.
+ *   peer_eof         the client shut its side (a receive of 0): on_recv sets it; never cleared.
+ *   send_armed       a send of out[!fill] is in the kernel: submit_send sets it, on_send clears it.
+ *   handling         h2o owns req (dispatched, its response not all sent): input goes to spill, not
+ *                    in. dispatch sets it, finish_request clears it.
+ *   sent_headers     the response's header block is in out: ostream_send sets it, init_req clears it.
+ *   proceed_pending  the generator waits for h2o_proceed_response once what it gave is sent:
+ *                    ostream_send sets it, progress (or init_req) clears it.
+ *   resp_done        the response's last bytes (or its failure) are in: ostream_send sets it,
+ *                    init_req clears it; progress then finishes the request once out is sent.
+ *   close_after_send a response of our own (400, 413, 417) is queued; once sent, linger. reject
+ *                    sets it; never cleared.
+ *   lingering        the write side is shut, input is read and dropped until the client closes or
+ *                    the timeout: linger sets it; never cleared.
+ *   handoff          for h2o (HTTP/2 prior knowledge, Upgrade: h2c): set by handoff(), which
+ *                    completes once the receive has ended and out is sent; never cleared.
+ *   handed_off       that is done: the fd is h2o's socket's, and so is the connection's count (its
+ *                    on_close releases it, not maybe_free). handoff() sets it; never cleared.
+ *   closing          conn_close ran: off the list, request disposed, memory freed by maybe_free
+ *                    once no operation is left in the kernel. Never cleared.
+ */
 typedef struct u_conn u_conn_t;
 struct u_conn {
     h2o_conn_t super;
@@ -107,7 +118,6 @@ struct u_conn {
     u_conn_t *prev, *next;   /* every open connection */
     u_conn_t *dirty_next;
     int fd;
-    int state;
     unsigned dirty : 1, recv_armed : 1, send_armed : 1, closing : 1, handling : 1, peer_eof : 1, recv_paused : 1,
         resp_done : 1, proceed_pending : 1, sent_headers : 1, handoff : 1, cancel_sent : 1, lingering : 1,
         close_after_send : 1, handed_off : 1;
@@ -115,24 +125,22 @@ struct u_conn {
     u_bytes_t out[2];
     int fill;                /* out[fill] takes output; out[!fill] is on the wire while send_armed */
     size_t wire_off;
-    size_t prev_parse;       /* phr_parse_request's last_len */
-    size_t head_len;         /* request line and headers */
-    size_t body_need;        /* S_BODY_CL: head_len + content length */
-    size_t body_len;         /* S_BODY_CHUNKED: decoded so far */
     size_t req_len;          /* bytes of `in` the request in progress spans */
-    struct phr_chunked_decoder dec;
+    http1_parser_t parser;
     h2o_timeout_entry_t timeout;
     h2o_ostream_t ostr;
     h2o_req_t req;           /* last: large, and h2o_init_request zeroes it */
 };
 
 struct http1_uring {
-    worker_t *w;
-    struct io_uring ring;
-    int ring_ok;
-    struct io_uring_buf_ring *br;
-    char *bufs;
-    h2o_socket_t *ring_sock;
+    h2o_context_t *ctx;
+    h2o_accept_ctx_t *accept;
+    const _Atomic int *shared_draining;
+    void (*conn_opened)(void *data);
+    void (*conn_closed)(void *data);
+    void *conn_data;
+    int error_field;
+    ring_t ring;
     u_listener_t *listeners;
     size_t nlisten;
     u_conn_t *conns;
@@ -153,7 +161,7 @@ static void process_input(u_conn_t *c);
  * once (SIGTERM, POST /admin/drain): a response in between says close too. */
 static int draining(const http1_uring_t *u)
 {
-    return u->draining || atomic_load_explicit(&u->w->shared->draining, memory_order_relaxed);
+    return u->draining || atomic_load_explicit(u->shared_draining, memory_order_relaxed);
 }
 
 /* ---- buffers ------------------------------------------------------------- */
@@ -211,39 +219,21 @@ static int bytes_append(http1_uring_t *u, u_bytes_t *b, const void *data, size_t
     return 0;
 }
 
-/* ---- the ring ------------------------------------------------------------ */
-
-static struct io_uring_sqe *get_sqe(http1_uring_t *u)
-{
-    struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
-    if (sqe == NULL) {
-        io_uring_submit(&u->ring); /* the queue is full: this batch goes now */
-        sqe = io_uring_get_sqe(&u->ring);
-    }
-    return sqe;
-}
+/* ---- operations on the ring ------------------------------------------------ */
 
 static void arm_accept(u_listener_t *l)
 {
-    struct io_uring_sqe *sqe = get_sqe(l->u);
-    if (sqe == NULL)
+    if (ring_accept(&l->u->ring, l->fd, l) != 0)
         return;
-    io_uring_prep_multishot_accept(sqe, l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    sqe->user_data = (uint64_t)(uintptr_t)l | OP_ACCEPT;
     l->armed = 1;
 }
 
 static void arm_recv(u_conn_t *c)
 {
-    struct io_uring_sqe *sqe = get_sqe(c->u);
-    if (sqe == NULL) {
+    if (ring_recv(&c->u->ring, c->fd, c) != 0) {
         conn_close(c);
         return;
     }
-    io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
-    sqe->flags |= IOSQE_BUFFER_SELECT;
-    sqe->buf_group = U_BGID;
-    sqe->user_data = (uint64_t)(uintptr_t)c | OP_RECV;
     c->recv_armed = 1;
     c->cancel_sent = 0;
 }
@@ -252,19 +242,9 @@ static void cancel_recv(u_conn_t *c)
 {
     if (!c->recv_armed || c->cancel_sent)
         return;
-    struct io_uring_sqe *sqe = get_sqe(c->u);
-    if (sqe == NULL)
+    if (ring_cancel(&c->u->ring, c, RING_RECV) != 0)
         return;
-    io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)c | OP_RECV, 0);
-    sqe->user_data = 0;
     c->cancel_sent = 1;
-}
-
-static void return_buffer(http1_uring_t *u, unsigned bid)
-{
-    io_uring_buf_ring_add(u->br, u->bufs + (size_t)bid * U_BUF_SIZE, U_BUF_SIZE, (unsigned short)bid,
-                          io_uring_buf_ring_mask(U_NBUFS), 0);
-    io_uring_buf_ring_advance(u->br, 1);
 }
 
 static void on_work(h2o_timeout_entry_t *e);
@@ -278,7 +258,7 @@ static void mark_dirty(u_conn_t *c)
         u->dirty = c;
     }
     if (!u->freeing && !h2o_timeout_is_linked(&u->work_entry))
-        h2o_timeout_link(u->w->h2o.loop, &u->w->h2o.zero_timeout, &u->work_entry);
+        h2o_timeout_link(u->ctx->loop, &u->ctx->zero_timeout, &u->work_entry);
 }
 
 /* ---- connections ----------------------------------------------------------- */
@@ -330,17 +310,18 @@ static void set_timeout(u_conn_t *c, int on)
     if (h2o_timeout_is_linked(&c->timeout))
         h2o_timeout_unlink(&c->timeout);
     if (on)
-        h2o_timeout_link(c->u->w->h2o.loop, &c->u->w->h2o.http1.req_timeout, &c->timeout);
+        h2o_timeout_link(c->u->ctx->loop, &c->u->ctx->http1.req_timeout, &c->timeout);
 }
 
 static void conn_new(http1_uring_t *u, int fd)
 {
-    h2o_context_t *ctx = &u->w->h2o;
-    u_conn_t *c = (u_conn_t *)h2o_create_connection(sizeof(*c), ctx, u->w->accept.hosts,
+    h2o_context_t *ctx = u->ctx;
+    u_conn_t *c = (u_conn_t *)h2o_create_connection(sizeof(*c), ctx, u->accept->hosts,
                                                     *h2o_get_timestamp(ctx, NULL, NULL), &conn_callbacks);
     memset((char *)c + sizeof(c->super), 0, offsetof(u_conn_t, req) - sizeof(c->super));
     c->u = u;
     c->fd = fd;
+    http1_parser_init(&c->parser, ctx->globalconf->max_request_entity_size, ctx->globalconf->http1.upgrade_to_http2);
     c->timeout.cb = on_timeout;
     c->next = u->conns;
     if (u->conns)
@@ -349,7 +330,7 @@ static void conn_new(http1_uring_t *u, int fd)
     init_req(c);
     arm_recv(c);
     set_timeout(c, 1);
-    metrics_connections_add(u->w->metrics, 1); /* the drain waits for this to reach 0 */
+    u->conn_opened(u->conn_data); /* the drain waits for every connection to be closed again */
 }
 
 /* Frees the connection once nothing of it is left in the kernel. */
@@ -360,7 +341,7 @@ static void maybe_free(u_conn_t *c)
     http1_uring_t *u = c->u;
     u->nclosing--;
     if (!c->handed_off)
-        metrics_connections_add(u->w->metrics, -1);
+        u->conn_closed(u->conn_data);
     if (c->fd >= 0)
         close(c->fd);
     bytes_release(u, &c->in);
@@ -386,13 +367,8 @@ static void conn_close(u_conn_t *c)
         u->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    if ((c->recv_armed || c->send_armed) && c->fd >= 0) {
-        struct io_uring_sqe *sqe = get_sqe(u);
-        if (sqe != NULL) {
-            io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL);
-            sqe->user_data = 0;
-        }
-    }
+    if ((c->recv_armed || c->send_armed) && c->fd >= 0)
+        ring_cancel_fd(&u->ring, c->fd);
     mark_dirty(c);
 }
 
@@ -412,10 +388,10 @@ static void linger(u_conn_t *c)
     set_timeout(c, 1);
 }
 
-/* A response of our own, before h2o has a request: then close. */
+/* A response of our own, before h2o has a request (the parser has
+ * rejected the input): then close. */
 static void reject(u_conn_t *c, const char *response, size_t len)
 {
-    c->state = S_REJECTED;
     set_timeout(c, 0);
     bytes_append(c->u, &c->out[c->fill], response, len);
     c->close_after_send = 1;
@@ -440,12 +416,6 @@ static void bad_request(u_conn_t *c, const char *why)
 
 /* ---- h2o hand-off (HTTP/2 prior knowledge, Upgrade: h2c) ------------------ */
 
-static void on_handed_off_close(void *data)
-{
-    worker_t *w = data;
-    metrics_connections_add(w->metrics, -1);
-}
-
 static void handoff(u_conn_t *c)
 {
     c->handoff = 1;
@@ -455,9 +425,9 @@ static void handoff(u_conn_t *c)
     }
     if (c->send_armed || c->out[c->fill].len)
         return;
-    worker_t *w = c->u->w;
+    http1_uring_t *u = c->u;
     int fd = c->fd;
-    h2o_socket_t *sock = h2o_evloop_socket_create(w->h2o.loop, fd, 0);
+    h2o_socket_t *sock = h2o_evloop_socket_create(u->ctx->loop, fd, 0);
     if (c->in.len) {
         h2o_iovec_t room = h2o_buffer_reserve(&sock->input, c->in.len);
         memcpy(room.base, c->in.data, c->in.len);
@@ -467,48 +437,23 @@ static void handoff(u_conn_t *c)
     c->handed_off = 1;
     conn_close(c);
     /* the connection stays counted until h2o closes it */
-    sock->on_close.cb = on_handed_off_close;
-    sock->on_close.data = w;
-    h2o_accept(&w->accept, sock);
+    sock->on_close.cb = u->conn_closed;
+    sock->on_close.data = u->conn_data;
+    h2o_accept(u->accept, sock);
 }
 
 /* ---- requests --------------------------------------------------------------- */
 
-static int has_token(const char *v, size_t len, const char *tok, size_t toklen)
-{
-    return h2o_contains_token(v, len, tok, toklen, ',');
-}
-
-/* The request is whole in c->in: hand it to h2o. */
-typedef struct parsed {
-    const char *m, *p;
-    size_t ml, pl;
-    int minor;
-    size_t nh;
-    struct phr_header *hs;
-} parsed_t;
-
-/* The request is whole in c->in: hand it to h2o. pr: the parse of c->in
- * as it stands, or NULL when the buffer has moved since (parsed again). */
-static void dispatch(u_conn_t *c, const parsed_t *pr, const char *body, size_t body_len, int has_body, size_t req_len)
+/* The request is whole in c->in (r, as the parser found it): hand it to h2o. */
+static void dispatch(u_conn_t *c, const http1_request_t *r)
 {
     h2o_req_t *req = &c->req;
-    struct phr_header again[H2O_MAX_HEADERS];
-    parsed_t fresh = {.hs = again, .nh = H2O_MAX_HEADERS};
-    if (pr == NULL) {
-        if (phr_parse_request(c->in.data, c->head_len, &fresh.m, &fresh.ml, &fresh.p, &fresh.pl, &fresh.minor,
-                              again, &fresh.nh, 0) != (int)c->head_len) {
-            bad_request(c, "malformed request");
-            return;
-        }
-        pr = &fresh;
-    }
-    const struct phr_header *hs = pr->hs;
-    size_t nh = pr->nh;
-    req->input.method = h2o_iovec_init(pr->m, pr->ml);
-    req->input.path = h2o_iovec_init(pr->p, pr->pl);
+    const struct phr_header *hs = r->headers;
+    size_t nh = r->num_headers;
+    req->input.method = h2o_iovec_init(r->method, r->method_len);
+    req->input.path = h2o_iovec_init(r->path, r->path_len);
     req->input.scheme = &H2O_URL_SCHEME_HTTP;
-    req->version = 0x100 | (pr->minor != 0);
+    req->version = 0x100 | (r->minor_version != 0);
     h2o_iovec_t connection = {NULL, 0};
     if (nh)
         h2o_vector_reserve(&req->pool, &req->headers, nh);
@@ -521,7 +466,7 @@ static void dispatch(u_conn_t *c, const parsed_t *pr, const char *body, size_t b
         } else if (t->is_init_header_special) {
             if (t == H2O_TOKEN_HOST)
                 req->input.authority = h2o_iovec_init(hs[i].value, hs[i].value_len);
-            /* content-length, transfer-encoding, expect, upgrade: consumed here */
+            /* content-length, transfer-encoding, expect, upgrade: consumed by the parser */
         } else {
             h2o_add_header(&req->pool, &req->headers, t, NULL, hs[i].value, hs[i].value_len);
             if (t == H2O_TOKEN_CONNECTION)
@@ -529,18 +474,18 @@ static void dispatch(u_conn_t *c, const parsed_t *pr, const char *body, size_t b
         }
     }
     if (req->version >= 0x101)
-        req->http1_is_persistent = connection.base == NULL || !has_token(connection.base, connection.len, H2O_STRLIT("close"));
+        req->http1_is_persistent =
+            connection.base == NULL || !h2o_contains_token(connection.base, connection.len, H2O_STRLIT("close"), ',');
     else
         req->http1_is_persistent = connection.base != NULL &&
-                                   has_token(connection.base, connection.len, H2O_STRLIT("keep-alive"));
+                                   h2o_contains_token(connection.base, connection.len, H2O_STRLIT("keep-alive"), ',');
     if (c->super.ctx->shutdown_requested || draining(c->u))
         req->http1_is_persistent = 0;
-    if (has_body)
-        req->entity = h2o_iovec_init(body, body_len);
+    if (r->has_body)
+        req->entity = h2o_iovec_init(r->body, r->body_len);
     req->timestamps.request_begin_at = *h2o_get_timestamp(c->super.ctx, NULL, NULL);
-    c->req_len = req_len;
+    c->req_len = r->len;
     c->handling = 1;
-    c->state = S_HEAD;
     set_timeout(c, 0);
     h2o_process_request(req);
 }
@@ -555,8 +500,7 @@ static void too_large(u_conn_t *c, size_t have)
     arena_init_with(&a, first, sizeof(first));
     buf_t b;
     buf_init(&b, &a, 256);
-    status_render_json(&b, GRPC_RESOURCE_EXHAUSTED, msg, strlen(msg), NULL, 0,
-                       worker_of(c->super.ctx)->shared->error_field);
+    status_render_json(&b, GRPC_RESOURCE_EXHAUSTED, msg, strlen(msg), NULL, 0, c->u->error_field);
     int rl = snprintf(resp, sizeof(resp),
                       "HTTP/1.1 413 Payload Too Large\r\nContent-Type: application/json\r\nConnection: close\r\n"
                       "Content-Length: %zu\r\n\r\n%.*s",
@@ -565,155 +509,38 @@ static void too_large(u_conn_t *c, size_t have)
     reject(c, resp, (size_t)rl);
 }
 
-static int crlf_only(const char *s, size_t len)
+/* What is in c->in, request after request, until one is being handled
+ * (the rest waits for its response) or more must be read. */
+static void process_input(u_conn_t *c)
 {
-    for (; len; s++, len--)
-        if (*s != '\r' && *s != '\n')
-            return 0;
-    return 1;
-}
-
-/* Request line and headers are complete (n bytes): decide how the body comes. */
-static void on_head(u_conn_t *c, int n, const parsed_t *pr)
-{
-    const struct phr_header *hs = pr->hs;
-    size_t nh = pr->nh;
-    const h2o_globalconf_t *g = c->super.ctx->globalconf;
-    ssize_t cl = -1, te = -1, expect = -1;
-    int upgrade_h2c = 0, conn_upgrade = 0;
-    for (size_t i = 0; i < nh; i++) {
-        const struct phr_header *h = &hs[i];
-        switch (h->name_len) {
-        case 14:
-            if (cl < 0 && h2o_lcstris(h->name, 14, H2O_STRLIT("content-length")))
-                cl = (ssize_t)i;
-            break;
-        case 17:
-            if (h2o_lcstris(h->name, 17, H2O_STRLIT("transfer-encoding")))
-                te = (ssize_t)i;
-            break;
-        case 7:
-            if (h2o_lcstris(h->name, 7, H2O_STRLIT("upgrade")) && h->value_len >= 3 &&
-                h2o_lcstris(h->value, 3, H2O_STRLIT("h2c")))
-                upgrade_h2c = 1;
-            break;
-        case 10:
-            if (h2o_lcstris(h->name, 10, H2O_STRLIT("connection")) &&
-                has_token(h->value, h->value_len, H2O_STRLIT("upgrade")))
-                conn_upgrade = 1;
-            break;
-        case 6:
-            if (h2o_lcstris(h->name, 6, H2O_STRLIT("expect")))
-                expect = (ssize_t)i;
-            break;
-        }
-    }
-    if (upgrade_h2c && conn_upgrade && g->http1.upgrade_to_http2) {
-        handoff(c); /* h2o reads the request again and switches protocols */
-        return;
-    }
-    c->head_len = (size_t)n;
-    if (te >= 0) {
-        if (!h2o_lcstris(hs[te].value, hs[te].value_len, H2O_STRLIT("chunked"))) {
-            bad_request(c, "unknown transfer-encoding");
+    while (!c->closing && !c->handling && !c->handoff) {
+        http1_request_t r;
+        switch (http1_parse(&c->parser, c->in.data, &c->in.len, &r)) {
+        case HTTP1_NEED_MORE:
             return;
-        }
-        memset(&c->dec, 0, sizeof(c->dec));
-        c->dec.consume_trailer = 1;
-        c->body_len = 0;
-        c->state = S_BODY_CHUNKED;
-    } else if (cl >= 0) {
-        size_t len = h2o_strtosize(hs[cl].value, hs[cl].value_len);
-        if (len == SIZE_MAX) {
-            bad_request(c, "broken content-length header");
-            return;
-        }
-        if (len > g->max_request_entity_size) {
-            too_large(c, len);
-            return;
-        }
-        c->body_need = (size_t)n + len;
-        c->state = S_BODY_CL;
-    } else {
-        dispatch(c, pr, NULL, 0, 0, (size_t)n);
-        return;
-    }
-    if (c->state == S_BODY_CL && c->in.len >= c->body_need && expect < 0) {
-        dispatch(c, pr, c->in.data + n, c->body_need - (size_t)n, 1, c->body_need); /* all here: no second parse */
-        return;
-    }
-    if (expect >= 0) {
-        if (!h2o_lcstris(hs[expect].value, hs[expect].value_len, H2O_STRLIT("100-continue"))) {
-            reject_json(c, "417 Expectation Failed", GRPC_INVALID_ARGUMENT, "unknown expectation");
-            return;
-        }
-        if ((c->state == S_BODY_CL && c->in.len < c->body_need) || c->state == S_BODY_CHUNKED) {
+        case HTTP1_REQUEST:
+            dispatch(c, &r);
+            break;
+        case HTTP1_CONTINUE: {
             static const char r100[] = "HTTP/1.1 100 Continue\r\n\r\n";
             bytes_append(c->u, &c->out[c->fill], r100, sizeof(r100) - 1);
             mark_dirty(c);
-        }
-    }
-}
-
-static void process_input(u_conn_t *c)
-{
-    const h2o_globalconf_t *g = c->super.ctx->globalconf;
-    while (!c->closing && !c->handling && !c->handoff) {
-        switch (c->state) {
-        case S_HEAD: {
-            if (c->in.len == 0)
-                return;
-            size_t avail = c->in.len < H2O_MAX_REQLEN ? c->in.len : H2O_MAX_REQLEN;
-            struct phr_header hs[H2O_MAX_HEADERS];
-            parsed_t pr = {.hs = hs, .nh = H2O_MAX_HEADERS};
-            int n = phr_parse_request(c->in.data, avail, &pr.m, &pr.ml, &pr.p, &pr.pl, &pr.minor, hs, &pr.nh,
-                                      c->prev_parse);
-            c->prev_parse = avail;
-            if (n == -2) {
-                if (avail == H2O_MAX_REQLEN)
-                    bad_request(c, "request header too large");
-                return;
-            }
-            c->prev_parse = 0;
-            if (n < 0) {
-                if (c->in.len >= 12 && memcmp(c->in.data, "PRI * HTTP/2", 12) == 0 && g->http1.upgrade_to_http2)
-                    handoff(c);
-                else if (c->in.len <= 4 && crlf_only(c->in.data, c->in.len))
-                    conn_close(c);
-                else
-                    bad_request(c, "malformed request");
-                return;
-            }
-            on_head(c, n, &pr);
             break;
         }
-        case S_BODY_CL:
-            if (c->in.len < c->body_need)
-                return;
-            dispatch(c, NULL, c->in.data + c->head_len, c->body_need - c->head_len, 1, c->body_need);
-            break;
-        case S_BODY_CHUNKED: {
-            size_t start = c->head_len + c->body_len, sz = c->in.len - start;
-            if (sz == 0)
-                return;
-            ssize_t r = phr_decode_chunked(&c->dec, c->in.data + start, &sz);
-            c->body_len += sz;
-            c->in.len = start + sz + (r > 0 ? (size_t)r : 0);
-            if (r == -1) {
-                bad_request(c, "broken chunked encoding");
-                return;
-            }
-            if (c->body_len > g->max_request_entity_size) {
-                too_large(c, c->body_len);
-                return;
-            }
-            if (r == -2)
-                return;
-            dispatch(c, NULL, c->in.data + c->head_len, c->body_len, 1, start + sz);
-            break;
-        }
-        case S_REJECTED:
-        default:
+        case HTTP1_HANDOFF:
+            handoff(c); /* h2o reads the bytes again (the preface, or the request it upgrades) */
+            return;
+        case HTTP1_CLOSE:
+            conn_close(c);
+            return;
+        case HTTP1_BAD_REQUEST:
+            bad_request(c, r.error);
+            return;
+        case HTTP1_TOO_LARGE:
+            too_large(c, r.body_len);
+            return;
+        case HTTP1_EXPECTATION_FAILED:
+            reject_json(c, "417 Expectation Failed", GRPC_INVALID_ARGUMENT, "unknown expectation");
             return;
         }
     }
@@ -848,14 +675,11 @@ static void ostream_send(h2o_ostream_t *ostr, h2o_req_t *req, h2o_iovec_t *bufs,
 
 static void submit_send(u_conn_t *c)
 {
-    struct io_uring_sqe *sqe = get_sqe(c->u);
-    if (sqe == NULL) {
+    u_bytes_t *o = &c->out[!c->fill];
+    if (ring_send(&c->u->ring, c->fd, o->data + c->wire_off, o->len - c->wire_off, c) != 0) {
         conn_close(c);
         return;
     }
-    u_bytes_t *o = &c->out[!c->fill];
-    io_uring_prep_send(sqe, c->fd, o->data + c->wire_off, o->len - c->wire_off, MSG_NOSIGNAL);
-    sqe->user_data = (uint64_t)(uintptr_t)c | OP_SEND;
     c->send_armed = 1;
     set_timeout(c, 1); /* a reader that takes nothing for this long is gone */
 }
@@ -915,24 +739,24 @@ static void on_recv(u_conn_t *c, struct io_uring_cqe *cqe)
 {
     http1_uring_t *u = c->u;
     int res = cqe->res;
-    if (!(cqe->flags & IORING_CQE_F_MORE))
+    if (!ring_cqe_more(cqe))
         c->recv_armed = 0;
-    if (cqe->flags & IORING_CQE_F_BUFFER) {
-        unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+    int bid = ring_cqe_buffer(cqe);
+    if (bid >= 0) {
         /* a rejected or lingering connection's input is read and dropped */
-        if (res > 0 && !c->closing && !c->lingering && c->state != S_REJECTED) {
-            const char *data = u->bufs + (size_t)bid * U_BUF_SIZE;
+        if (res > 0 && !c->closing && !c->lingering && c->parser.state != HTTP1_REJECTED) {
+            const char *data = ring_buffer(&u->ring, (unsigned)bid);
             if (bytes_append(u, c->handling ? &c->spill : &c->in, data, (size_t)res) != 0)
                 res = -ENOMEM;
         }
-        return_buffer(u, bid);
+        ring_buffer_return(&u->ring, (unsigned)bid);
     }
     if (c->closing) {
         mark_dirty(c);
         return;
     }
     if (res > 0) {
-        if (c->lingering || c->state == S_REJECTED) {
+        if (c->lingering || c->parser.state == HTTP1_REJECTED) {
             /* dropped */
         } else if (c->handling) {
             if (c->spill.len > U_SPILL_MAX) {
@@ -945,7 +769,7 @@ static void on_recv(u_conn_t *c, struct io_uring_cqe *cqe)
     } else if (res == 0) {
         c->peer_eof = 1;
         c->recv_armed = 0;
-        if (c->lingering || (!c->handling && !c->handoff && c->state != S_REJECTED))
+        if (c->lingering || (!c->handling && !c->handoff && c->parser.state != HTTP1_REJECTED))
             conn_close(c);
         else
             mark_dirty(c);
@@ -992,7 +816,7 @@ static void on_send(u_conn_t *c, struct io_uring_cqe *cqe)
 static void arm_accept_later(http1_uring_t *u)
 {
     if (!h2o_timeout_is_linked(&u->accept_retry))
-        h2o_timeout_link(u->w->h2o.loop, &u->w->h2o.hundred_ms_timeout, &u->accept_retry);
+        h2o_timeout_link(u->ctx->loop, &u->ctx->hundred_ms_timeout, &u->accept_retry);
 }
 
 static void on_accept_retry(h2o_timeout_entry_t *e)
@@ -1027,162 +851,64 @@ static void on_accept(u_listener_t *l, struct io_uring_cqe *cqe)
     }
 }
 
+static void on_cqe(ring_op_t op, void *owner, struct io_uring_cqe *cqe)
+{
+    switch (op) {
+    case RING_ACCEPT: on_accept(owner, cqe); break;
+    case RING_RECV: on_recv(owner, cqe); break;
+    case RING_SEND: on_send(owner, cqe); break;
+    default: break;
+    }
+}
+
 static void on_ring_ready(h2o_socket_t *sock, const char *err)
 {
     http1_uring_t *u = sock->data;
     (void)err;
-    for (int rounds = 0; rounds < 4; rounds++) {
-        struct io_uring_cqe *cqe;
-        unsigned head, n = 0;
-        io_uring_for_each_cqe(&u->ring, head, cqe)
-        {
-            uint64_t ud = cqe->user_data;
-            void *p = (void *)(uintptr_t)(ud & ~(uint64_t)3);
-            switch (ud & 3) {
-            case OP_ACCEPT: on_accept(p, cqe); break;
-            case OP_RECV: on_recv(p, cqe); break;
-            case OP_SEND: on_send(p, cqe); break;
-            default: break;
-            }
-            n++;
-        }
-        io_uring_cq_advance(&u->ring, n);
-        if (n == 0)
-            break;
-    }
-    if (io_uring_cq_has_overflow(&u->ring))
-        io_uring_get_events(&u->ring); /* completions the full queue held back */
+    ring_reap(&u->ring, on_cqe);
 }
 
 /* ---- the module ------------------------------------------------------------------ */
 
 void http1_uring_flush(http1_uring_t *u)
 {
-    if (io_uring_sq_ready(&u->ring))
-        io_uring_submit(&u->ring);
+    ring_flush(&u->ring);
 }
 
-http1_uring_t *http1_uring_new(worker_t *w, char *err, size_t errlen)
+http1_uring_t *http1_uring_new(const http1_uring_config_t *cfg, char *err, size_t errlen)
 {
     http1_uring_t *u = calloc(1, sizeof(*u));
     if (u == NULL) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    u->w = w;
-    struct io_uring_params p = {.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER,
-                                .cq_entries = U_CQ_ENTRIES};
-    int rc = io_uring_queue_init_params(U_SQ_ENTRIES, &u->ring, &p);
-    if (rc == -EINVAL) { /* a kernel before 6.0 knows not every flag; the rest check below */
-        p = (struct io_uring_params){.flags = IORING_SETUP_CQSIZE, .cq_entries = U_CQ_ENTRIES};
-        rc = io_uring_queue_init_params(U_SQ_ENTRIES, &u->ring, &p);
-    }
-    if (rc < 0) {
-        snprintf(err, errlen, "io_uring_setup: %s", strerror(-rc));
+    u->ctx = cfg->ctx;
+    u->accept = cfg->accept;
+    u->shared_draining = cfg->draining;
+    u->conn_opened = cfg->conn_opened;
+    u->conn_closed = cfg->conn_closed;
+    u->conn_data = cfg->conn_data;
+    u->error_field = cfg->error_field;
+    if (ring_init(&u->ring, err, errlen) != 0)
         goto fail;
-    }
-    u->ring_ok = 1;
-    struct io_uring_probe *probe = io_uring_get_probe_ring(&u->ring);
-    int ops = probe && io_uring_opcode_supported(probe, IORING_OP_ACCEPT) &&
-              io_uring_opcode_supported(probe, IORING_OP_RECV) && io_uring_opcode_supported(probe, IORING_OP_SEND) &&
-              io_uring_opcode_supported(probe, IORING_OP_ASYNC_CANCEL);
-    if (probe)
-        io_uring_free_probe(probe);
-    if (!ops || !(p.features & IORING_FEAT_NODROP)) {
-        snprintf(err, errlen, "io_uring lacks accept/recv/send/cancel");
-        goto fail;
-    }
-    /* the provided buffer ring (multishot receive needs one: kernel 6.0) */
-    if (posix_memalign((void **)&u->br, 4096, U_NBUFS * sizeof(struct io_uring_buf)) != 0 ||
-        (u->bufs = malloc((size_t)U_NBUFS * U_BUF_SIZE)) == NULL) {
-        snprintf(err, errlen, "out of memory");
-        goto fail;
-    }
-    struct io_uring_buf_reg reg = {.ring_addr = (uint64_t)(uintptr_t)u->br, .ring_entries = U_NBUFS, .bgid = U_BGID};
-    if ((rc = io_uring_register_buf_ring(&u->ring, &reg, 0)) < 0) {
-        snprintf(err, errlen, "buffer ring: %s", strerror(-rc));
-        free(u->br);
-        u->br = NULL;
-        goto fail;
-    }
-    io_uring_buf_ring_init(u->br);
-    for (unsigned i = 0; i < U_NBUFS; i++)
-        io_uring_buf_ring_add(u->br, u->bufs + (size_t)i * U_BUF_SIZE, U_BUF_SIZE, (unsigned short)i,
-                              io_uring_buf_ring_mask(U_NBUFS), (int)i);
-    io_uring_buf_ring_advance(u->br, U_NBUFS);
-
-    /* multishot receive exists since 6.0: try it on a socket pair before relying on it */
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0) {
-        snprintf(err, errlen, "socketpair: %s", strerror(errno));
-        goto fail;
-    }
-    struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
-    io_uring_prep_recv_multishot(sqe, sv[0], NULL, 0, 0);
-    sqe->flags |= IOSQE_BUFFER_SELECT;
-    sqe->buf_group = U_BGID;
-    sqe->user_data = 42;
-    rc = (int)write(sv[1], "x", 1);
-    struct io_uring_cqe *cqe = NULL;
-    if (rc == 1)
-        rc = io_uring_submit_and_wait(&u->ring, 1);
-    if (rc >= 0)
-        rc = io_uring_peek_cqe(&u->ring, &cqe);
-    int works = rc == 0 && cqe && cqe->res == 1 && (cqe->flags & IORING_CQE_F_MORE) && (cqe->flags & IORING_CQE_F_BUFFER);
-    int probe_res = cqe ? cqe->res : rc;
-    if (cqe) {
-        if (cqe->flags & IORING_CQE_F_BUFFER)
-            return_buffer(u, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
-        io_uring_cqe_seen(&u->ring, cqe);
-    }
-    close(sv[1]);
-    close(sv[0]);
-    /* the receive ends (closed socket) with a completion of its own: reap it */
-    for (int i = 0; i < 100 && works; i++) {
-        if (io_uring_submit_and_wait(&u->ring, 1) < 0 || io_uring_peek_cqe(&u->ring, &cqe) != 0)
-            break;
-        int more = cqe->flags & IORING_CQE_F_MORE;
-        if (cqe->flags & IORING_CQE_F_BUFFER)
-            return_buffer(u, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
-        io_uring_cqe_seen(&u->ring, cqe);
-        if (!more)
-            break;
-    }
-    if (!works) {
-        snprintf(err, errlen, "multishot receive with a buffer ring does not work here (%s)",
-                 probe_res < 0 ? strerror(-probe_res) : "no completion");
-        goto fail;
-    }
-
-    int rfd = dup(u->ring.ring_fd); /* h2o closes its socket's fd; liburing closes its own */
-    if (rfd < 0) {
-        snprintf(err, errlen, "dup: %s", strerror(errno));
-        goto fail;
-    }
-    u->listeners = calloc(w->nlisten ? w->nlisten : 1, sizeof(*u->listeners));
+    u->listeners = calloc(cfg->nlisten ? cfg->nlisten : 1, sizeof(*u->listeners));
     if (u->listeners == NULL) {
-        close(rfd);
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    u->ring_sock = h2o_evloop_socket_create(w->h2o.loop, rfd, H2O_SOCKET_FLAG_DONT_READ);
-    u->ring_sock->data = u;
-    h2o_socket_read_start(u->ring_sock, on_ring_ready);
+    ring_start(&u->ring, u->ctx->loop, on_ring_ready, u);
     u->work_entry.cb = on_work;
     u->accept_retry.cb = on_accept_retry;
-    u->nlisten = w->nlisten;
-    for (size_t i = 0; i < w->nlisten; i++) {
-        u->listeners[i] = (u_listener_t){.u = u, .fd = w->listen_fds[i]};
-        w->listen_fds[i] = -1; /* ours now */
+    u->nlisten = cfg->nlisten;
+    for (size_t i = 0; i < cfg->nlisten; i++) {
+        u->listeners[i] = (u_listener_t){.u = u, .fd = cfg->listen_fds[i]};
+        cfg->listen_fds[i] = -1; /* ours now */
         arm_accept(&u->listeners[i]);
     }
-    io_uring_submit(&u->ring);
+    ring_submit(&u->ring);
     return u;
 fail:
-    if (u->ring_ok)
-        io_uring_queue_exit(&u->ring);
-    free(u->br);
-    free(u->bufs);
+    ring_dispose(&u->ring);
     free(u);
     return NULL;
 }
@@ -1201,11 +927,7 @@ void http1_uring_close_listeners(http1_uring_t *u)
         if (l->fd < 0 || l->closing)
             continue;
         if (l->armed) {
-            struct io_uring_sqe *sqe = get_sqe(u);
-            if (sqe) {
-                io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)l | OP_ACCEPT, 0);
-                sqe->user_data = 0;
-            }
+            ring_cancel(&u->ring, l, RING_ACCEPT);
             l->closing = 1; /* closed when the accept has ended */
         } else {
             close(l->fd);
@@ -1219,7 +941,7 @@ void http1_uring_close_idle(http1_uring_t *u)
 {
     for (u_conn_t *c = u->conns, *next; c; c = next) {
         next = c->next;
-        if (!c->handling && c->in.len == 0 && c->state == S_HEAD && !c->send_armed && c->out[c->fill].len == 0 &&
+        if (!c->handling && c->in.len == 0 && c->parser.state == HTTP1_HEAD && !c->send_armed && c->out[c->fill].len == 0 &&
             !c->handoff)
             conn_close(c);
     }
@@ -1241,12 +963,10 @@ int http1_uring_listener_fd(const http1_uring_t *u, size_t i)
 
 /* At shutdown, outside the loop: submits what is queued and handles what
  * completes within ts. */
-static void ring_wait(http1_uring_t *u, struct __kernel_timespec *ts)
+static void wait_completions(http1_uring_t *u, struct __kernel_timespec *ts)
 {
-    struct io_uring_cqe *cqe;
-    io_uring_submit(&u->ring);
-    if (io_uring_wait_cqe_timeout(&u->ring, &cqe, ts) == 0)
-        on_ring_ready(u->ring_sock, NULL);
+    if (ring_wait(&u->ring, ts))
+        ring_reap(&u->ring, on_cqe);
 }
 
 void http1_uring_free(http1_uring_t *u)
@@ -1267,7 +987,7 @@ void http1_uring_free(http1_uring_t *u)
             sending = c->send_armed || c->out[c->fill].len != 0;
         if (!sending)
             break;
-        ring_wait(u, &ts);
+        wait_completions(u, &ts);
     }
     u->freeing = 1;
     while (u->conns)
@@ -1278,11 +998,7 @@ void http1_uring_free(http1_uring_t *u)
     for (size_t i = 0; i < u->nlisten; i++) {
         u_listener_t *l = &u->listeners[i];
         if (l->fd >= 0 && l->armed && !l->closing) {
-            struct io_uring_sqe *sqe = get_sqe(u);
-            if (sqe) {
-                io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)l | OP_ACCEPT, 0);
-                sqe->user_data = 0;
-            }
+            ring_cancel(&u->ring, l, RING_ACCEPT);
             l->closing = 1;
         }
     }
@@ -1294,7 +1010,7 @@ void http1_uring_free(http1_uring_t *u)
             pending |= u->listeners[k].armed;
         if (!pending)
             break;
-        ring_wait(u, &ts);
+        wait_completions(u, &ts);
         on_work(&u->work_entry);
         if (h2o_timeout_is_linked(&u->accept_retry)) /* an accept that ended with EMFILE meanwhile */
             h2o_timeout_unlink(&u->accept_retry);
@@ -1302,17 +1018,13 @@ void http1_uring_free(http1_uring_t *u)
     for (size_t k = 0; k < u->nlisten; k++)
         if (u->listeners[k].fd >= 0)
             close(u->listeners[k].fd);
-    h2o_socket_read_stop(u->ring_sock);
-    h2o_socket_close(u->ring_sock);
-    io_uring_queue_exit(&u->ring);
+    ring_dispose(&u->ring);
     while (u->free_blocks) {
         void *b = u->free_blocks;
         u->free_blocks = *(void **)b;
         free(b);
     }
     free(u->listeners);
-    free(u->br);
-    free(u->bufs);
     free(u);
 }
 
@@ -1322,9 +1034,9 @@ struct http1_uring {
     int unused;
 };
 
-http1_uring_t *http1_uring_new(worker_t *w, char *err, size_t errlen)
+http1_uring_t *http1_uring_new(const http1_uring_config_t *cfg, char *err, size_t errlen)
 {
-    (void)w;
+    (void)cfg;
     snprintf(err, errlen, "built without liburing");
     return NULL;
 }

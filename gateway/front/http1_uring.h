@@ -14,16 +14,33 @@
 #ifndef AG_HTTP1_URING_H
 #define AG_HTTP1_URING_H
 
+#include <stdatomic.h>
 #include <stddef.h>
+#include <h2o.h>
 
-struct worker;
 typedef struct http1_uring http1_uring_t;
 
-/* Takes over the worker's listening sockets (w->listen_fds, set to -1) and
- * starts accepting. NULL with a reason in err when io_uring cannot be used
- * here (old kernel, seccomp, no multishot or buffer rings): the sockets are
- * then left untouched for h2o. */
-http1_uring_t *http1_uring_new(struct worker *w, char *err, size_t errlen);
+/* What the front end works with, all of it the worker's and outliving the
+ * front end. */
+typedef struct http1_uring_config {
+    h2o_context_t *ctx;          /* the worker's loop (and timeouts, globalconf): requests run on it */
+    h2o_accept_ctx_t *accept;    /* its hosts serve the requests; connections handed off go to it */
+    int *listen_fds;             /* the listening sockets, taken over: each set to -1 */
+    size_t nlisten;
+    const _Atomic int *draining; /* the server's drain flag, set at once (SIGTERM, POST /admin/drain) */
+    /* the connection gauge: conn_opened(conn_data) for each accepted
+     * connection, conn_closed(conn_data) once it is gone (also as h2o's
+     * on_close for a socket handed off) */
+    void (*conn_opened)(void *data);
+    void (*conn_closed)(void *data);
+    void *conn_data;
+    int error_field;             /* the 413 body carries "error" too (a JSON profile's shape) */
+} http1_uring_config_t;
+
+/* Takes over the listening sockets and starts accepting. NULL with a
+ * reason in err when io_uring cannot be used here (old kernel, seccomp, no
+ * multishot or buffer rings): the sockets are then left untouched for h2o. */
+http1_uring_t *http1_uring_new(const http1_uring_config_t *cfg, char *err, size_t errlen);
 /* The end of every loop iteration: sends what responses produced, submits
  * every queued operation with one system call. */
 void http1_uring_flush(http1_uring_t *u);

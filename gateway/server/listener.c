@@ -9,6 +9,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+const listener_kind_info_t listener_kinds[LISTENER_NKINDS] = {
+    [LISTENER_REST] = {.name = "rest", .per_worker = 1, .drains = 1, .uring = 1},
+    [LISTENER_ADMIN] = {.name = "admin"},
+};
+
 /* A listening socket for host:port; *port is updated when it was 0.
  * reuseport: shared with the other workers and with a successor process;
  * the admin listener is not, so two gateways never split its calls. */

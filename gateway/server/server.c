@@ -36,6 +36,8 @@ struct server {
     shared_t shared;
     worker_t *workers;
     unsigned nworkers;
+    listener_t *listeners;      /* the REST ones, then the admin API's */
+    size_t nlisteners;
     int log_fd_owned;
     int h2o_configured;
 };
@@ -119,6 +121,80 @@ static int resolve_routes(server_t *s, char *err, size_t errlen)
     return 0;
 }
 
+/* One listener per configured address: the REST ones, then the admin
+ * API's; each with the h2o hosts it serves, apart, so no Host header
+ * reaches another listener's handlers. */
+static int build_listeners(server_t *s, char *err, size_t errlen)
+{
+    shared_t *sh = &s->shared;
+    const config_t *cfg = sh->cfg;
+    h2o_hostconf_t *rest = h2o_config_register_host(&sh->h2o, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_handler_t *h = h2o_create_handler(h2o_config_register_path(rest, "/", 0), sizeof(*h));
+    h->on_req = dispatch;
+    h2o_hostconf_t *admin = NULL;
+    if (cfg->admin_host != NULL) {
+        admin = h2o_config_register_host(&sh->h2o, h2o_iovec_init(H2O_STRLIT("admin")), 65535);
+        admin_register(h2o_config_register_path(admin, "/", 0), sh);
+    }
+    size_t n = cfg->nlisteners + (admin != NULL);
+    s->listeners = calloc(n ? n : 1, sizeof(*s->listeners));
+    if (s->listeners == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        listener_t *l = &s->listeners[i];
+        if (i < cfg->nlisteners)
+            *l = (listener_t){.kind = LISTENER_REST, .host = cfg->listeners[i].host, .port = cfg->listeners[i].port,
+                              .hosts = {rest, NULL}};
+        else
+            *l = (listener_t){.kind = LISTENER_ADMIN, .host = cfg->admin_host, .port = cfg->admin_port,
+                              .hosts = {admin, NULL}};
+        s->nlisteners = i + 1;
+    }
+    return 0;
+}
+
+/* Binds a listener's sockets, each worker's or worker 0's, and says where
+ * (the lines tests and scripts wait for carry the real port). */
+static int open_listener(server_t *s, listener_t *l, char *err, size_t errlen)
+{
+    const listener_kind_info_t *kind = &listener_kinds[l->kind];
+    if (kind->per_worker) {
+        for (unsigned wi = 0; wi < s->nworkers; wi++) {
+            int fd = listener_open(l->host, &l->port, 1, err, errlen);
+            if (fd < 0)
+                return -1;
+            s->workers[wi].listeners[l - s->listeners].fd = fd;
+        }
+        fprintf(stderr, "aurigraph-gateway listening on %s:%u (%u workers)\n", l->host, (unsigned)l->port,
+                s->nworkers);
+        return 0;
+    }
+    /* the admin API: not shared, so two gateways never split its calls */
+    int fd = listener_open(l->host, &l->port, 0, err, errlen);
+    if (fd >= 0) {
+        s->workers[0].listeners[l - s->listeners].fd = fd;
+        fprintf(stderr, "aurigraph-gateway %s listening on %s:%u\n", kind->name, l->host, (unsigned)l->port);
+    } else if (errno == EADDRINUSE) {
+        /* another gateway holds it: the one this replaces, in a handover on
+         * the same config. Worker 0 takes the port when it comes free. */
+        l->waiting = 1;
+        fprintf(stderr,
+                "aurigraph-gateway: warning: %s %s:%u in use (another gateway here?); the %s API starts when the "
+                "port comes free\n",
+                kind->name, l->host, (unsigned)l->port, kind->name);
+    } else if (s->shared.cfg->admin_explicit) {
+        char why[300];
+        snprintf(why, sizeof(why), "%s %s", kind->name, err);
+        snprintf(err, errlen, "%s", why);
+        return -1;
+    } else {
+        fprintf(stderr, "aurigraph-gateway: warning: %s %s; the %s API is off\n", kind->name, err, kind->name);
+    }
+    return 0;
+}
+
 server_t *server_new(const config_t *cfg, const schema_t *schema, const binding_table_t *bindings, char *err,
                      size_t errlen)
 {
@@ -139,7 +215,6 @@ server_t *server_new(const config_t *cfg, const schema_t *schema, const binding_
         s->nworkers = SERVER_MAX_WORKERS;
     sh->nworkers = s->nworkers;
 
-    sh->admin_fd = -1;
     s->workers = calloc(s->nworkers, sizeof(*s->workers));
     if (s->workers == NULL || split_table_init(&sh->split, cfg) != 0 ||
         (sh->endpoints = calloc(sh->split.nendpoints ? sh->split.nendpoints : 1, sizeof(*sh->endpoints))) == NULL ||
@@ -171,16 +246,8 @@ server_t *server_new(const config_t *cfg, const schema_t *schema, const binding_
     /* our own 413 (with the error JSON) needs bodies a little over the
      * limit to reach the handler; h2o refuses anything beyond that */
     sh->h2o.max_request_entity_size = cfg->transcode.max_body * 2 + 1024;
-    h2o_hostconf_t *host = h2o_config_register_host(&sh->h2o, h2o_iovec_init(H2O_STRLIT("default")), 65535);
-    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
-    h2o_handler_t *h = h2o_create_handler(path, sizeof(*h));
-    h->on_req = dispatch;
-    sh->api_hosts[0] = host;
-    if (cfg->admin_host != NULL) {
-        h2o_hostconf_t *admin = h2o_config_register_host(&sh->h2o, h2o_iovec_init(H2O_STRLIT("admin")), 65535);
-        admin_register(h2o_config_register_path(admin, "/", 0), sh);
-        sh->admin_hosts[0] = admin;
-    }
+    if (build_listeners(s, err, errlen) != 0)
+        goto fail;
 
     sh->worker_metrics = calloc(s->nworkers, sizeof(*sh->worker_metrics));
     if (sh->worker_metrics == NULL) {
@@ -191,57 +258,19 @@ server_t *server_new(const config_t *cfg, const schema_t *schema, const binding_
         worker_t *w = &s->workers[wi];
         w->id = wi;
         w->metrics = sh->worker_metrics[wi] = metrics_new(binding_count(bindings), sh->split.nrows);
-        if (w->metrics == NULL) {
+        w->listeners = calloc(s->nlisteners ? s->nlisteners : 1, sizeof(*w->listeners));
+        if (w->metrics == NULL || w->listeners == NULL) {
             snprintf(err, errlen, "out of memory");
             goto fail;
         }
         w->shared = sh;
-        w->nlisten = cfg->nlisteners;
-        w->listen_fds = malloc(cfg->nlisteners * sizeof(int));
-        if (w->listen_fds == NULL) {
-            snprintf(err, errlen, "out of memory");
+        w->nlisteners = s->nlisteners;
+        for (size_t li = 0; li < s->nlisteners; li++)
+            w->listeners[li] = (worker_listener_t){.l = &s->listeners[li], .w = w, .fd = -1, .uring_index = -1};
+    }
+    for (size_t li = 0; li < s->nlisteners; li++)
+        if (open_listener(s, &s->listeners[li], err, errlen) != 0)
             goto fail;
-        }
-        for (size_t li = 0; li < cfg->nlisteners; li++)
-            w->listen_fds[li] = -1;
-    }
-    for (size_t li = 0; li < cfg->nlisteners; li++) {
-        uint16_t port = cfg->listeners[li].port;
-        for (unsigned wi = 0; wi < s->nworkers; wi++) {
-            int fd = listener_open(cfg->listeners[li].host, &port, 1, err, errlen);
-            if (fd < 0)
-                goto fail;
-            s->workers[wi].listen_fds[li] = fd;
-        }
-        /* the line tests and scripts wait for: the real port */
-        fprintf(stderr, "aurigraph-gateway listening on %s:%u (%u workers)\n", cfg->listeners[li].host,
-                (unsigned)port, s->nworkers);
-    }
-    if (cfg->admin_host != NULL) {
-        uint16_t port = cfg->admin_port;
-        if ((sh->admin_fd = listener_open(cfg->admin_host, &port, 0, err, errlen)) < 0) {
-            if (errno == EADDRINUSE) {
-                /* another gateway holds it: the one this replaces, in a
-                 * handover on the same config. Worker 0 takes the port when
-                 * it comes free (the admin port is not shared, so the two
-                 * never split the admin calls). */
-                sh->admin_waiting = 1;
-                fprintf(stderr,
-                        "aurigraph-gateway: warning: admin %s:%u in use (another gateway here?); the admin API "
-                        "starts when the port comes free\n",
-                        cfg->admin_host, (unsigned)port);
-            } else if (cfg->admin_explicit) {
-                char why[300];
-                snprintf(why, sizeof(why), "admin %s", err);
-                snprintf(err, errlen, "%s", why);
-                goto fail;
-            } else {
-                fprintf(stderr, "aurigraph-gateway: warning: admin %s; the admin API is off\n", err);
-            }
-        } else {
-            fprintf(stderr, "aurigraph-gateway admin listening on %s:%u\n", cfg->admin_host, (unsigned)port);
-        }
-    }
     fflush(stderr);
     return s;
 fail:
@@ -279,11 +308,12 @@ void server_free(server_t *s)
         return;
     for (unsigned i = 0; s->workers && i < s->nworkers; i++) {
         worker_t *w = &s->workers[i];
-        for (size_t li = 0; w->listen_fds && li < w->nlisten; li++)
-            if (w->listen_fds[li] >= 0)
-                close(w->listen_fds[li]);
-        free(w->listen_fds);
+        for (size_t li = 0; w->listeners && li < w->nlisteners; li++)
+            if (w->listeners[li].fd >= 0)
+                close(w->listeners[li].fd); /* a worker that never started */
+        free(w->listeners);
     }
+    free(s->listeners);
     if (s->h2o_configured)
         h2o_config_dispose(&s->shared.h2o);
     if (s->log_fd_owned && s->shared.log_fd >= 0)
@@ -292,8 +322,6 @@ void server_free(server_t *s)
         metrics_free(s->shared.worker_metrics[i]);
     free(s->shared.worker_metrics);
     free(s->workers);
-    if (s->shared.admin_fd >= 0)
-        close(s->shared.admin_fd);
     split_table_free(&s->shared.split);
     free(s->shared.endpoints);
     free(s->shared.rollouts);

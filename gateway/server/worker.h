@@ -13,25 +13,33 @@
 #include <h2o.h>
 
 #include "server/access_log.h"
+#include "server/listener.h"
 #include "state/shared.h"
 #include "upstream/upstream.h"
 
 typedef struct api_request api_request_t;
+struct worker;
+
+/* One listener as one worker accepts on it. */
+typedef struct worker_listener {
+    const listener_t *l;
+    struct worker *w;
+    int fd;                  /* its socket here until h2o or io_uring owns it; -1 */
+    h2o_socket_t *sock;      /* h2o accepting on it; NULL when closed, not this worker's, or io_uring's */
+    int uring_index;         /* the io_uring front end's listener number for it; -1 */
+    h2o_accept_ctx_t accept; /* its own: its hosts (its TLS settings, later) */
+} worker_listener_t;
 
 typedef struct worker {
     h2o_context_t h2o;              /* first: handlers get here from req->conn->ctx */
     unsigned id;
     shared_t *shared;
     pthread_t thread;
-    h2o_accept_ctx_t accept;
-    int *listen_fds;
-    size_t nlisten;
-    h2o_socket_t **listeners;
+    struct worker_listener *listeners; /* one per server listener, same order */
+    size_t nlisteners;
     upstream_cluster_t **upstreams; /* one per split row (cluster version), this thread's */
     uint64_t rng;                   /* the version choice's own random state */
-    h2o_socket_t *admin_listener;   /* worker 0 only */
-    h2o_accept_ctx_t admin_accept;
-    uint64_t admin_retry_at;        /* loop ms of the next try for a taken admin port */
+    uint64_t retry_at;              /* worker 0: loop ms of the next try for a taken port */
     api_request_t *free_requests;   /* recycled request contexts */
     size_t nfree_requests;
     uint64_t in_flight;

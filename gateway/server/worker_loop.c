@@ -49,20 +49,23 @@ static void on_conn_close(void *data)
 }
 
 /* Up to max connections from the listener's queue; the number taken. */
-static int accept_some(worker_t *w, h2o_socket_t *listener, int max)
+static int accept_some(worker_listener_t *wl, int max)
 {
+    int counted = listener_kinds[wl->l->kind].drains;
     int i = 0;
     for (; i < max; i++) {
-        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+        h2o_socket_t *sock = h2o_evloop_socket_accept(wl->sock);
         if (sock == NULL)
             break;
-        /* h2o 2.2 tells no one when a connection ends, whatever its
-         * protocol; the socket does, and an accepted one has no other use
-         * for its on_close */
-        sock->on_close.cb = on_conn_close;
-        sock->on_close.data = w;
-        metrics_connections_add(w->metrics, 1);
-        h2o_accept(&w->accept, sock);
+        if (counted) {
+            /* h2o 2.2 tells no one when a connection ends, whatever its
+             * protocol; the socket does, and an accepted one has no other
+             * use for its on_close */
+            sock->on_close.cb = on_conn_close;
+            sock->on_close.data = wl->w;
+            metrics_connections_add(wl->w->metrics, 1);
+        }
+        h2o_accept(&wl->accept, sock);
     }
     return i;
 }
@@ -72,7 +75,17 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     if (err != NULL)
         return;
     /* a handful per wake-up: SO_REUSEPORT already spreads the load */
-    accept_some(listener->data, listener, 16);
+    accept_some(listener->data, 16);
+}
+
+/* h2o accepts on wl's socket from now on (which it owns). */
+static void listen_on(worker_listener_t *wl)
+{
+    worker_t *w = wl->w;
+    wl->sock = h2o_evloop_socket_create(w->h2o.loop, wl->fd, H2O_SOCKET_FLAG_DONT_READ);
+    wl->fd = -1;
+    wl->sock->data = wl;
+    h2o_socket_read_start(wl->sock, on_accept);
 }
 
 /* Drops segments that open a connection (SYN without ACK) and passes the
@@ -95,14 +108,15 @@ static void refuse_new_connections(int fd)
 
 static void close_listeners(worker_t *w)
 {
-    for (size_t i = 0; i < w->nlisten; i++) {
-        if (w->listeners[i]) {
+    for (size_t i = 0; i < w->nlisteners; i++) {
+        worker_listener_t *wl = &w->listeners[i];
+        if (wl->sock && listener_kinds[wl->l->kind].drains) {
             /* what completed its handshake since the last wake-up */
-            for (int round = 0; round < 64 && accept_some(w, w->listeners[i], 16) == 16; round++)
+            for (int round = 0; round < 64 && accept_some(wl, 16) == 16; round++)
                 ;
-            h2o_socket_read_stop(w->listeners[i]);
-            h2o_socket_close(w->listeners[i]);
-            w->listeners[i] = NULL;
+            h2o_socket_read_stop(wl->sock);
+            h2o_socket_close(wl->sock);
+            wl->sock = NULL;
         }
     }
 }
@@ -169,8 +183,8 @@ static void drain_tick(worker_t *w)
         start_drain(w);
     uint64_t now = h2o_now(w->h2o.loop), since = now - (w->drain_deadline - w->shared->cfg->drain_timeout_ms);
     int listening = 0;
-    for (size_t i = 0; i < w->nlisten; i++)
-        listening |= w->listeners[i] != NULL;
+    for (size_t i = 0; i < w->nlisteners; i++)
+        listening |= w->listeners[i].sock != NULL && listener_kinds[w->listeners[i].l->kind].drains;
     /* drain_grace_ms: still accepting (a load balancer's new probe hears
      * the 503 instead of a dropped SYN); the steps below start after it */
     uint64_t grace = w->shared->cfg->drain_grace_ms;
@@ -178,11 +192,14 @@ static void drain_tick(worker_t *w)
         return;
     since -= grace;
     if (!w->refusing) {
-        for (size_t i = 0; i < w->nlisten; i++) {
-            if (w->listeners[i])
-                refuse_new_connections(h2o_socket_get_fd(w->listeners[i]));
-            else if (w->uring && http1_uring_listener_fd(w->uring, i) >= 0)
-                refuse_new_connections(http1_uring_listener_fd(w->uring, i));
+        for (size_t i = 0; i < w->nlisteners; i++) {
+            const worker_listener_t *wl = &w->listeners[i];
+            if (!listener_kinds[wl->l->kind].drains)
+                continue;
+            if (wl->sock)
+                refuse_new_connections(h2o_socket_get_fd(wl->sock));
+            else if (w->uring && wl->uring_index >= 0 && http1_uring_listener_fd(w->uring, (size_t)wl->uring_index) >= 0)
+                refuse_new_connections(http1_uring_listener_fd(w->uring, (size_t)wl->uring_index));
         }
         w->refusing = 1;
     }
@@ -203,44 +220,36 @@ static void drain_tick(worker_t *w)
         w->stop = 1;
 }
 
-/* Admin calls are few: worker 0 takes them, on the thread that also runs
- * the rollouts, so the two never race. */
-static void on_admin_accept(h2o_socket_t *listener, const char *err)
+/* Worker 0, while a listener's port is taken (the admin API's, held by
+ * the gateway this one replaces): a try a second. */
+static void retry_taken_ports(worker_t *w)
 {
-    if (err != NULL)
-        return;
-    worker_t *w = listener->data;
-    h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-    if (sock != NULL)
-        h2o_accept(&w->admin_accept, sock);
-}
-
-static void admin_listen(worker_t *w, int fd)
-{
-    w->admin_accept.ctx = &w->h2o;
-    w->admin_accept.hosts = w->shared->admin_hosts;
-    w->admin_listener = h2o_evloop_socket_create(w->h2o.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
-    w->admin_listener->data = w;
-    h2o_socket_read_start(w->admin_listener, on_admin_accept);
-}
-
-/* Worker 0, while its admin port is taken: a try a second. */
-static void admin_retry_tick(worker_t *w)
-{
-    shared_t *sh = w->shared;
     uint64_t now = h2o_now(w->h2o.loop);
-    if (now < w->admin_retry_at)
+    if (now < w->retry_at)
         return;
-    w->admin_retry_at = now + 1000;
-    uint16_t port = sh->cfg->admin_port;
-    char err[200];
-    int fd = listener_open(sh->cfg->admin_host, &port, 0, err, sizeof(err));
-    if (fd < 0)
-        return;
-    admin_listen(w, fd);
-    sh->admin_waiting = 0;
-    fprintf(stderr, "aurigraph-gateway admin listening on %s:%u (the port came free)\n", sh->cfg->admin_host,
-            (unsigned)port);
+    w->retry_at = now + 1000;
+    for (size_t i = 0; i < w->nlisteners; i++) {
+        worker_listener_t *wl = &w->listeners[i];
+        listener_t *l = (listener_t *)wl->l; /* worker 0 is the only one that touches `waiting` */
+        if (!l->waiting)
+            continue;
+        uint16_t port = l->port;
+        char err[200];
+        if ((wl->fd = listener_open(l->host, &port, 0, err, sizeof(err))) < 0)
+            continue;
+        listen_on(wl);
+        l->waiting = 0;
+        fprintf(stderr, "aurigraph-gateway %s listening on %s:%u (the port came free)\n", listener_kinds[l->kind].name,
+                l->host, (unsigned)port);
+    }
+}
+
+static int ports_waiting(const worker_t *w)
+{
+    for (size_t i = 0; i < w->nlisteners; i++)
+        if (w->listeners[i].l->waiting)
+            return 1;
+    return 0;
 }
 
 /* Upstream asks before it sends a call to a target: a target failing its
@@ -283,8 +292,8 @@ static void on_tick(h2o_timeout_entry_t *entry)
     if (w->id == 0 && !atomic_load(&sh->stop_requested)) {
         health_tick(w);
         rollouts_tick(w);
-        if (sh->admin_waiting)
-            admin_retry_tick(w);
+        if (ports_waiting(w))
+            retry_taken_ports(w);
     }
     if (atomic_load(&sh->stop_requested))
         drain_tick(w);
@@ -292,12 +301,63 @@ static void on_tick(h2o_timeout_entry_t *entry)
         h2o_timeout_link(w->h2o.loop, &w->tick, &w->tick_entry);
 }
 
+/* the io_uring front end's half of the connection gauge (on_conn_close is the other) */
+static void on_conn_open(void *data)
+{
+    worker_t *w = data;
+    metrics_connections_add(w->metrics, 1);
+}
+
+/* io_uring takes the listeners of the kinds it serves (h2c and prior
+ * knowledge go on to h2o from there); where it cannot run, h2o serves,
+ * and says so once. */
+static void start_uring(worker_t *w)
+{
+    shared_t *sh = w->shared;
+    int fds[64];
+    worker_listener_t *taken[64];
+    size_t n = 0;
+    for (size_t i = 0; i < w->nlisteners && n < 64; i++) {
+        worker_listener_t *wl = &w->listeners[i];
+        if (wl->fd >= 0 && listener_kinds[wl->l->kind].uring) {
+            taken[n] = wl;
+            fds[n++] = wl->fd;
+        }
+    }
+    if (n == 0)
+        return;
+    char err[200];
+    http1_uring_config_t ucfg = {
+        .ctx = &w->h2o,
+        /* they serve the same hosts: their accept contexts differ only in
+         * what h2o would need of each (TLS), which io_uring does not speak */
+        .accept = &taken[0]->accept,
+        .listen_fds = fds,
+        .nlisten = n,
+        .draining = &sh->draining,
+        .conn_opened = on_conn_open,
+        .conn_closed = on_conn_close,
+        .conn_data = w,
+        .error_field = sh->error_field,
+    };
+    w->uring = http1_uring_new(&ucfg, err, sizeof(err));
+    if (w->uring == NULL) {
+        if (atomic_fetch_add(&sh->uring_fallbacks, 1) == 0)
+            fprintf(stderr, "aurigraph-gateway: io_uring unavailable (%s): HTTP/1.1 on h2o's epoll loop\n", err);
+        return;
+    }
+    for (size_t k = 0; k < n; k++) {
+        taken[k]->fd = -1; /* io_uring's now */
+        taken[k]->uring_index = (int)k;
+    }
+}
+
 static int start(worker_t *w)
 {
     shared_t *sh = w->shared;
     h2o_context_init(&w->h2o, h2o_evloop_create(), &sh->h2o);
-    w->accept.ctx = &w->h2o;
-    w->accept.hosts = sh->api_hosts;
+    for (size_t i = 0; i < w->nlisteners; i++)
+        w->listeners[i].accept = (h2o_accept_ctx_t){.ctx = &w->h2o, .hosts = (h2o_hostconf_t **)w->listeners[i].l->hosts};
     w->rng = 0x9e3779b97f4a7c15ull * (w->id + 1);
     access_log_init(&w->log, sh->log_fd);
 
@@ -330,30 +390,12 @@ static int start(worker_t *w)
             return -1;
         }
     }
-    if (w->id == 0 && sh->admin_fd >= 0) {
-        admin_listen(w, sh->admin_fd);
-        sh->admin_fd = -1; /* the socket owns it now */
-    }
-
-    w->listeners = calloc(w->nlisten, sizeof(*w->listeners));
-    if (w->listeners == NULL) {
-        snprintf(w->start_error, sizeof(w->start_error), "out of memory");
-        return -1;
-    }
-    if (sh->cfg->http1 == CONFIG_HTTP1_URING) {
-        /* io_uring takes the listeners (h2c and prior knowledge go on to h2o
-         * from there); where it cannot run, h2o serves, and says so once */
-        char err[200];
-        w->uring = http1_uring_new(w, err, sizeof(err));
-        if (w->uring == NULL && atomic_fetch_add(&sh->uring_fallbacks, 1) == 0)
-            fprintf(stderr, "aurigraph-gateway: io_uring unavailable (%s): HTTP/1.1 on h2o's epoll loop\n", err);
-    }
-    for (size_t i = 0; i < w->nlisten && w->uring == NULL; i++) {
-        w->listeners[i] = h2o_evloop_socket_create(w->h2o.loop, w->listen_fds[i], H2O_SOCKET_FLAG_DONT_READ);
-        w->listen_fds[i] = -1; /* the socket owns it now */
-        w->listeners[i]->data = w;
-        h2o_socket_read_start(w->listeners[i], on_accept);
-    }
+    if (sh->cfg->http1 == CONFIG_HTTP1_URING)
+        start_uring(w);
+    /* h2o accepts on the rest: every listener io_uring did not take */
+    for (size_t i = 0; i < w->nlisteners; i++)
+        if (w->listeners[i].fd >= 0)
+            listen_on(&w->listeners[i]);
     h2o_timeout_init(w->h2o.loop, &w->tick, WORKER_TICK_MS);
     w->tick_entry = (h2o_timeout_entry_t){.cb = on_tick};
     h2o_timeout_link(w->h2o.loop, &w->tick, &w->tick_entry);
@@ -369,12 +411,11 @@ static void stop(worker_t *w)
         health_dispose(w);
     if (w->tick_entry.cb && h2o_timeout_is_linked(&w->tick_entry))
         h2o_timeout_unlink(&w->tick_entry);
-    for (size_t i = 0; w->listeners && i < w->nlisten; i++)
-        if (w->listeners[i])
-            h2o_socket_close(w->listeners[i]);
-    if (w->admin_listener)
-        h2o_socket_close(w->admin_listener);
-    w->admin_listener = NULL;
+    for (size_t i = 0; i < w->nlisteners; i++) {
+        if (w->listeners[i].sock)
+            h2o_socket_close(w->listeners[i].sock);
+        w->listeners[i].sock = NULL;
+    }
     for (size_t i = 0; w->upstreams && i < sh->split.nrows; i++)
         if (w->upstreams[i])
             upstream_cluster_free(w->upstreams[i]);
@@ -388,9 +429,7 @@ static void stop(worker_t *w)
     w->uring = NULL;
     access_log_dispose(&w->log);
     api_worker_dispose(w);
-    free(w->listeners);
     free(w->upstreams);
-    w->listeners = NULL;
     w->upstreams = NULL;
 }
 

@@ -48,10 +48,6 @@ typedef struct shared {
     void (*version_totals)(const struct shared *sh, size_t row, histogram_totals_t *out);
     h2o_globalconf_t h2o;
     int log_fd;                     /* -1: access log off */
-    int admin_fd;                   /* the admin listener, for worker 0; -1 none */
-    int admin_waiting;              /* its port was taken at start: worker 0 retries */
-    h2o_hostconf_t *api_hosts[2];   /* what each listener serves: apart, so no */
-    h2o_hostconf_t *admin_hosts[2]; /* Host header reaches the admin API */
     _Atomic int started;            /* every worker is serving */
     _Atomic int draining;
     _Atomic int stop_requested;     /* workers see it at their next tick */

@@ -290,7 +290,9 @@ static int parse_enum(encoder_t *e, const schema_field_t *f, const token_t *t, i
     if (t->ev == EV_STRING) {
         const schema_enum_value_t *v = schema_enum_by_name(f->enumeration, t->text, t->len);
         if (v == NULL) {
-            if (e->opt->ignore_unknown_fields) {
+            /* proto3's ignoring drops an unknown enum name with the unknown
+             * keys; Jackson ignores keys but refuses a name its enum lacks */
+            if (e->opt->ignore_unknown_fields && !e->opt->strict_enums) {
                 *skip = 1;
                 return 1;
             }

@@ -13,7 +13,8 @@ static const json_profile_t profiles[] = {
     {.name = "proto3"},
     {.name = "v11",
      .knobs = {.emit_defaults = 1, .ignore_unknown_fields = 1, .int64_as_number = 1, .decimal_as_number = 1,
-               .emit_null = 1, .timestamp_local = 1, .coerce_scalars = 1},
+               .emit_null = 1, .timestamp_local = 1, .coerce_scalars = 1,
+               .strict_enums = 1},
      .error_field = 1},
 };
 
@@ -39,4 +40,5 @@ void json_profile_apply(const json_profile_t *p, transcode_options_t *o)
     o->emit_null = k->emit_null;
     o->timestamp_local = k->timestamp_local;
     o->coerce_scalars = k->coerce_scalars;
+    o->strict_enums = k->strict_enums;
 }
