@@ -17,7 +17,7 @@ typedef struct {
     const char *method, *path, *rpc;
 } spec_route_t;
 
-/* The contract's table (../shared/spec/api-v11.md), plus our one additional binding. */
+/* Every V11 route of the original platform, as proto/README.md lists them (no additional bindings). */
 static const spec_route_t spec_routes[] = {
     {"POST", "/api/v11/transactions", "TransactionService.SubmitTransaction"},
     {"POST", "/api/v11/transactions:batch", "TransactionService.BatchSubmitTransactions"},

@@ -137,6 +137,7 @@ for proto in --http1.1 --http2-prior-knowledge; do
   # parameters is a free-form object (google.protobuf.Struct): nested JSON is
   # taken, a non-object is a 400 naming the field
   post /api/v11/ai/optimize '{"optimizationType":"latency","targetMetric":"p95","parameters":{"a":1,"b":[true,null,"x"],"c":{"d":2.5}}}' $proto
+  check "$p optimize answers 201" [ "$status" = 201 ]
   check "$p optimize takes a nested Struct" jqe '(.jobId | startswith("ai_opt_")) and .optimizationType == "latency" and .targetMetric == "p95"'
   post /api/v11/ai/optimize '{"parameters":"fast"}' $proto
   check "$p optimize: parameters not an object is 400" [ "$status" = 400 ]
@@ -148,7 +149,7 @@ for proto in --http1.1 --http2-prior-knowledge; do
   check "$p chains" jqe '(.chains | length) > 0'
   chain1=$(echo "$body" | jq -r '.chains[0].chainId')
   chain2=$(echo "$body" | jq -r '.chains[1].chainId')
-  post /api/v11/bridge/transfer "{\"sourceChain\":\"$chain1\",\"targetChain\":\"$chain2\",\"asset\":\"AUR\",\"recipient\":\"0xr\"}" $proto
+  post /api/v11/bridge/transfer "{\"sourceChain\":\"$chain1\",\"targetChain\":\"$chain2\",\"asset\":\"AUR\",\"amount\":5.00,\"recipient\":\"0xr\"}" $proto
   check "$p transfer" jqe --arg s "$chain1" '.status == "INITIATED" and .sourceChain == $s and (.transferId | startswith("bridge_"))'
   get /api/v11/bridge/status $proto
   check "$p bridge status" jqe '.overall_status == "healthy" and (.bridges | length) == 4'

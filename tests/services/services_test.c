@@ -1958,7 +1958,7 @@ static void test_bridge_transfers(grpc_channel *ch)
     struct result r;
     Aurigraph__V11__BridgeStats *s;
     char details[512];
-    int64_t end;
+    int64_t end, first;
 
     s = bridge_stats(ch, &r);
     CHECK(s != NULL);
@@ -1973,6 +1973,7 @@ static void test_bridge_transfers(grpc_channel *ch)
     }
     result_free(&r);
 
+    first = now_ms();
     CHECK_INTEQ(transfer(ch, "ethereum", "aurigraph", "250.00", NULL, 0), GRPC_STATUS_OK);
     CHECK_INTEQ(transfer(ch, "", "polygon", "0.5", NULL, 0), GRPC_STATUS_OK); /* "" is a value */
     CHECK_INTEQ(transfer(ch, "bsc", "solana", NULL, NULL, 0), GRPC_STATUS_OK);  /* no amount */
@@ -1993,8 +1994,10 @@ static void test_bridge_transfers(grpc_channel *ch)
     if (s) {
         CHECK_INTEQ(s->total_transactions, 3);
         CHECK_INTEQ(s->total_transactions24h, 3);
-        CHECK(s->pending_transactions >= 1 && s->pending_transactions <= 3);
-        CHECK(s->success_rate < 100.0);
+        CHECK(s->pending_transactions <= 3);
+        /* the first completes 2 s after it was made at the earliest */
+        if (now_ms() - first < 1900)
+            CHECK(s->pending_transactions == 3 && s->success_rate == 0.0);
     }
     result_free(&r);
 
