@@ -541,6 +541,40 @@ static void check_fmt_double(double v, const char *want)
     CHECK_STREQ(str(&b), want);
 }
 
+static void check_java_double(double v, const char *want)
+{
+    buf_t b = newbuf();
+    scalar_format_java_double(&b, v);
+    CHECK_STREQ(str(&b), want);
+}
+
+/* What Java's Double.toString prints, written down from the JDK's own
+ * output for the same values. */
+static void test_format_java_double(void)
+{
+    check_java_double(2.0, "2.0");
+    check_java_double(485.0, "485.0");
+    check_java_double(42.3, "42.3");
+    check_java_double(0.0, "0.0");
+    check_java_double(-0.0, "-0.0");
+    check_java_double(-1.5, "-1.5");
+    check_java_double(94.53999999999999, "94.53999999999999");
+    check_java_double(0.1 + 0.2, "0.30000000000000004");
+    check_java_double(160549604.17725205, "1.6054960417725205E8");
+    check_java_double(0.00019, "1.9E-4");
+    check_java_double(0.001, "0.001");
+    check_java_double(0.0012345, "0.0012345");
+    check_java_double(9999999.0, "9999999.0");
+    check_java_double(1e7, "1.0E7");
+    check_java_double(-1e7, "-1.0E7");
+    check_java_double(1e-10, "1.0E-10");
+    check_java_double(123456789012345680000.0, "1.2345678901234568E20");
+    check_java_double(1.7976931348623157e308, "1.7976931348623157E308");
+    check_java_double(1234.5, "1234.5");
+    check_java_double(100.0, "100.0");
+    check_java_double(0.5, "0.5");
+}
+
 static void check_fmt_float(float v, const char *want)
 {
     buf_t b = newbuf();
@@ -1094,6 +1128,7 @@ int main(void)
     arena_reset(&arena);
     test_parse_double();
     test_format_double();
+    test_format_java_double();
     arena_reset(&arena);
     test_timestamp();
     arena_reset(&arena);

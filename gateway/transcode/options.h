@@ -19,6 +19,7 @@ typedef struct transcode_options {
     uint8_t emit_null;             /* absent message fields (and proto3 optional) print null */
     uint8_t timestamp_local;       /* Timestamp as Java's LocalDateTime: UTC, no offset, no trailing zeros */
     uint8_t coerce_scalars;        /* input: Jackson's coercions (12 -> "12", "true" -> true, 1.9 -> 1) */
+    uint8_t java_doubles;          /* double as Java's Double.toString prints it (2.0, 1.9E-4) */
     uint8_t strict_enums;          /* input: an unknown enum name is an error even when unknown keys are ignored */
     uint32_t max_depth;            /* nesting of objects/arrays/messages */
     size_t max_body;               /* bytes of request JSON */

@@ -533,7 +533,10 @@ static void put_scalar(ctx_t *c, const schema_field_t *f, uint64_t v)
     case SCHEMA_DOUBLE: {
         double x;
         memcpy(&x, &v, sizeof(x));
-        scalar_format_double(out, x);
+        if (c->opt->java_doubles)
+            scalar_format_java_double(out, x);
+        else
+            scalar_format_double(out, x);
         break;
     }
     default:

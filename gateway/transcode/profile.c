@@ -14,7 +14,7 @@ static const json_profile_t profiles[] = {
     {.name = "v11",
      .knobs = {.emit_defaults = 1, .ignore_unknown_fields = 1, .int64_as_number = 1, .decimal_as_number = 1,
                .emit_null = 1, .timestamp_local = 1, .coerce_scalars = 1,
-               .strict_enums = 1},
+               .strict_enums = 1, .java_doubles = 1},
      .error_field = 1},
 };
 
@@ -41,4 +41,5 @@ void json_profile_apply(const json_profile_t *p, transcode_options_t *o)
     o->timestamp_local = k->timestamp_local;
     o->coerce_scalars = k->coerce_scalars;
     o->strict_enums = k->strict_enums;
+    o->java_doubles = k->java_doubles;
 }

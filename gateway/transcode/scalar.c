@@ -510,6 +510,79 @@ void scalar_format_double(buf_t *out, double v)
         buf_append(out, tmp, (size_t)n);
 }
 
+/* The shortest decimal digits of v that read back as v, and its decimal
+ * exponent (v = 0.d1d2d3... x 10^exp10 with d1 != 0): DBL_DIG digits
+ * round-trip whenever a shorter form does, so trying 15, 16, 17 finds it. */
+static size_t shortest_digits(double v, char digits[20], int *exp10)
+{
+    char tmp[40];
+    for (int prec = DBL_DIG; prec <= DBL_DIG + 2; prec++) {
+        snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, v);
+        if (strtod(tmp, NULL) == v || prec == DBL_DIG + 2)
+            break;
+    }
+    /* tmp is [-]d.ddddde[+-]xx */
+    const char *p = tmp + (tmp[0] == '-');
+    size_t n = 0;
+    for (; *p && *p != 'e'; p++)
+        if (*p >= '0' && *p <= '9')
+            digits[n++] = *p;
+    while (n > 1 && digits[n - 1] == '0')
+        n--;
+    digits[n] = '\0';
+    *exp10 = atoi(p + 1) + 1;
+    return n;
+}
+
+void scalar_format_java_double(buf_t *out, double v)
+{
+    if (format_special(out, v))
+        return;
+    char tmp[48], *o = tmp;
+    if (signbit(v))
+        *o++ = '-';
+    double a = fabs(v);
+    if (a == 0) {
+        memcpy(o, "0.0", 3);
+        buf_append(out, tmp, (size_t)(o - tmp) + 3);
+        return;
+    }
+    char d[20];
+    int e;
+    size_t n = shortest_digits(a, d, &e);
+    if (a >= 1e-3 && a < 1e7) {
+        if (e <= 0) { /* 0.00ddd */
+            *o++ = '0';
+            *o++ = '.';
+            for (int k = 0; k < -e; k++)
+                *o++ = '0';
+            memcpy(o, d, n);
+            o += n;
+        } else { /* ddd.ddd, at least one digit after the point */
+            for (int k = 0; k < e; k++)
+                *o++ = (size_t)k < n ? d[k] : '0';
+            *o++ = '.';
+            if ((size_t)e < n) {
+                memcpy(o, d + e, n - (size_t)e);
+                o += n - (size_t)e;
+            } else {
+                *o++ = '0';
+            }
+        }
+    } else { /* d.dddE[-]x */
+        *o++ = d[0];
+        *o++ = '.';
+        if (n > 1) {
+            memcpy(o, d + 1, n - 1);
+            o += n - 1;
+        } else {
+            *o++ = '0';
+        }
+        o += snprintf(o, sizeof(tmp) - (size_t)(o - tmp), "E%d", e - 1);
+    }
+    buf_append(out, tmp, (size_t)(o - tmp));
+}
+
 /* protobuf's SimpleFtoa: FLT_DIG digits when they round-trip, else 9. */
 void scalar_format_float(buf_t *out, float v)
 {

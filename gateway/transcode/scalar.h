@@ -45,6 +45,10 @@ void scalar_format_uint64(buf_t *out, uint64_t v);
 /* Shortest text that round-trips; NaN/Infinity as quoted strings. */
 void scalar_format_double(buf_t *out, double v);
 void scalar_format_float(buf_t *out, float v);
+/* As Java's Double.toString (Jackson's doubles): the shortest digits that
+ * round-trip, "2.0" and "94.53999999999999" between 1e-3 and 1e7,
+ * "1.6054960417725205E8" and "1.9E-4" outside. */
+void scalar_format_java_double(buf_t *out, double v);
 
 /* ---- Timestamp / Duration ---- */
 /* RFC 3339 "1972-01-01T10:00:20.021Z" or with an offset "+05:30";
