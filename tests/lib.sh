@@ -118,13 +118,16 @@ start_prometheus() {
 
 # start_gateway NAME [FLAGS...]: sets gw_port, gw_pid, gw (base URL). The
 # command is gateway_cmd (default: the gateway), listening on gw_listen
-# (default 127.0.0.1:0), with --workers 2 and an access log in
-# $work/NAME.log before FLAGS (a later flag wins).
+# (default 127.0.0.1:0), with --workers 2, the admin API on a free
+# loopback port and an access log in $work/NAME.log before FLAGS (a later
+# flag wins).
 start_gateway() {
   local name=$1; shift
   local cmd=("$gateway_bin")
   [ -n "${gateway_cmd+x}" ] && cmd=("${gateway_cmd[@]}")
-  "${cmd[@]}" --listen "${gw_listen:-127.0.0.1:0}" --workers 2 --access-log "$work/$name.log" "$@" \
+  # the admin API on a port of its own (its default, 9005, would be shared by
+  # every gateway of every test running at once): a later --admin wins
+  "${cmd[@]}" --listen "${gw_listen:-127.0.0.1:0}" --workers 2 --admin 127.0.0.1:0 --access-log "$work/$name.log" "$@" \
     >"$work/$name.out" 2>"$work/$name.err" &
   gw_pid=$!
   pids+=("$gw_pid")
