@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "grpc/health/v1/health.pb-c.h"
+#include "db.h"
 #include "svc.h"
 
 static const char *const known[] = {
@@ -37,7 +38,10 @@ static void check(const ProtobufCMessage *in, struct reply *r)
         reply_error(r, GRPC_STATUS_NOT_FOUND, "unknown service \"%.200s\"", req->service);
         return;
     }
-    resp.status = GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
+    /* the gateway probes "": it is as ready as the database it stores to */
+    int needs_db = req->service[0] == '\0' || strcmp(req->service, "aurigraph.v11.TransactionService") == 0;
+    resp.status = needs_db && !db_ready() ? GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING
+                                          : GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
     reply_ok(r, &resp.base);
 }
 

@@ -18,7 +18,7 @@ static void usage(FILE *out)
 {
     fputs("usage: aurigraph-services [--listen HOST:PORT] [--fail-rate F] [--fail-code N]\n"
           "                          [--fail-details TEXT] [--latency-ms N] [--version-tag TAG]\n"
-          "                          [--threads N] [--max-connection-age-ms N] [--help]\n"
+          "                          [--threads N] [--max-connection-age-ms N] [--db-dsn DSN] [--help]\n"
           "\n"
           "Reference gRPC services of the Aurigraph V11 API (package aurigraph.v11)\n"
           "plus grpc.health.v1.Health/Check, on an insecure HTTP/2 port.\n"
@@ -41,6 +41,9 @@ static void usage(FILE *out)
           "                      send each client connection a GOAWAY after N ms (gRPC's\n"
           "                      max connection age; calls in flight get 5 s to finish),\n"
           "                      as servers behind load balancers do to spread clients\n"
+          "  --db-dsn DSN        a libpq connection string (also AURIGRAPH_DB_DSN): the\n"
+          "                      database is checked every second, and Health for \"\" and\n"
+          "                      TransactionService is NOT_SERVING while it is unreachable\n"
           "  --help              this text\n"
           "\n"
           "SIGINT or SIGTERM shuts down cleanly (open streams are cancelled), exit 0.\n",
@@ -103,7 +106,7 @@ int main(int argc, char **argv)
         if (strcmp(flag, "--listen") && strcmp(flag, "--fail-rate") && strcmp(flag, "--fail-code") &&
             strcmp(flag, "--fail-details") &&
             strcmp(flag, "--latency-ms") && strcmp(flag, "--version-tag") &&
-            strcmp(flag, "--threads") && strcmp(flag, "--max-connection-age-ms"))
+            strcmp(flag, "--threads") && strcmp(flag, "--max-connection-age-ms") && strcmp(flag, "--db-dsn"))
             return bad(flag, NULL, "unknown option");
         if (!val)
             return bad(flag, NULL, "needs a value");
@@ -138,6 +141,8 @@ int main(int argc, char **argv)
             if (parse_long(val, 1, 86400000, &n) != 0)
                 return bad(flag, val, "expected milliseconds from 1 to 86400000");
             o.max_connection_age_ms = (int)n;
+        } else if (strcmp(flag, "--db-dsn") == 0) {
+            o.db_dsn = val;
         } else if (strcmp(flag, "--threads") == 0) {
             if (parse_long(val, 1, 64, &n) != 0)
                 return bad(flag, val, "expected 1 to 64 threads");
@@ -148,5 +153,7 @@ int main(int argc, char **argv)
             o.version_tag = val;
         }
     }
+    if (o.db_dsn == NULL)
+        o.db_dsn = getenv("AURIGRAPH_DB_DSN");
     return server_run(&o);
 }

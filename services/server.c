@@ -33,6 +33,7 @@
 #include <grpc/grpc_security.h>
 #include <grpc/support/time.h>
 
+#include "db.h"
 #include "server.h"
 #include "svc.h"
 
@@ -708,6 +709,10 @@ int server_run(const struct server_opts *opts)
     consensus_init();
     crypto_init();
     bridge_init();
+    if (db_start(opts->db_dsn) != 0) {
+        fprintf(stderr, "aurigraph-services: cannot start the database check\n");
+        return 1;
+    }
 
     grpc_init();
     /* A second instance on a taken port must fail, not share it. The others
@@ -786,6 +791,7 @@ out:
     for (size_t i = 0; i < S.n_regs; i++)
         free(S.regs[i].path);
     free(S.regs);
+    db_stop();
     transaction_cleanup();
     bridge_cleanup();
     crypto_cleanup();

@@ -16,6 +16,7 @@ struct server_opts {
     const char *version_tag;      /* NULL: no x-version-tag metadata */
     int threads;                  /* completion-queue pollers, >= 1 */
     int max_connection_age_ms;    /* 0: connections live as long as the client keeps them */
+    const char *db_dsn;           /* NULL: no database (db.h) */
 };
 
 /* Returns the process exit status. */
