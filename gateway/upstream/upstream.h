@@ -1,11 +1,13 @@
 /*
- * upstream: unary and server-streaming gRPC calls to a cluster of targets,
- * spoken over HTTP/2 (nghttp2) on the calling worker's own h2o event loop.
+ * upstream: gRPC calls to a cluster of targets (unary, server-, client- and
+ * bidirectional streaming), spoken over HTTP/2 (nghttp2) on the calling
+ * worker's own h2o event loop.
  *
  * This is the one narrow door between request handling and the transport:
- * a call starts with a method path, the request message bytes and metadata,
- * and ends with callbacks (headers, each message, then the status). Routing
- * and transcoding never see frames, connections or retries.
+ * a call starts with a method path and metadata, sends its request
+ * messages, and ends with callbacks (headers, each message, then the
+ * status). Routing and transcoding never see frames, connections or
+ * retries.
  *
  * A cluster belongs to one worker thread and is only touched from its loop:
  * no locks. Within a cluster: targets spread round-robin, names resolved at
@@ -68,7 +70,8 @@ typedef struct upstream_handlers {
      * (percent-decoded) from the trailers, or made up here: UNAVAILABLE when
      * no connection could carry the call, DEADLINE_EXCEEDED at the deadline,
      * INTERNAL on a protocol error. Trailers exclude grpc-status/-message.
-     * May run inside upstream_call_start when the call fails at once. */
+     * May run inside upstream_call_start/_open/_send when the call fails
+     * at once. */
     void (*on_close)(void *ctx, int grpc_code, const char *message, size_t message_len,
                      const upstream_header_t *trailers, size_t n);
 } upstream_handlers_t;
@@ -76,6 +79,8 @@ typedef struct upstream_handlers {
 typedef struct upstream_call upstream_call_t;
 
 /*
+ * A call with one request message (unary and server-streaming methods):
+ * upstream_call_open, then upstream_call_send(msg, UPSTREAM_SEND_END).
  * path: "/pkg.Service/Method". msg: the request message, unframed; it and
  * the metadata must stay valid until on_close (they live in the request's
  * arena). timeout_ms: deadline from now, sent as grpc-timeout; 0 = none.
@@ -85,7 +90,60 @@ upstream_call_t *upstream_call_start(upstream_cluster_t *c, const char *path, co
                                      const upstream_header_t *metadata, size_t nmetadata, uint32_t timeout_ms,
                                      const upstream_handlers_t *h, void *ctx);
 
-/* The client went away: RST_STREAM(CANCEL) upstream; no callback after. */
+/*
+ * Streaming calls. upstream_call_open starts a call with its path, metadata
+ * and deadline (as upstream_call_start: the same lifetimes, the same NULL
+ * when on_close has already run) but no message: its HEADERS go out as
+ * soon as a stream is free, and the request messages follow, each given to
+ * upstream_call_send, the last one flagged UPSTREAM_SEND_END. Responses
+ * come through the same handlers as ever: on_headers, on_message for each
+ * message, on_close exactly once. The two directions are independent:
+ * messages may arrive while requests are still being sent (bidi), and the
+ * upstream may end the call at any time, with its status or a RST_STREAM
+ * (CANCEL reads CANCELLED); on_close runs then, and a later send returns -1.
+ *
+ * Buffers: nothing is copied when it is sent. The bytes of every send stay
+ * referenced until the stream has taken them into its frames, which it does
+ * only as far as the upstream's HTTP/2 flow-control windows admit.
+ * on_writable (may be NULL) runs, from the loop, once everything sent so
+ * far has been taken: every buffer given to upstream_call_send until then
+ * is the caller's again. That is the sender's back-pressure: one that waits
+ * for on_writable before it sends more never runs ahead of the upstream.
+ * Without on_writable the buffers are held until on_close, as a unary
+ * call's are. Receiving has its own back-pressure: upstream_call_pause.
+ *
+ * Retries: a call the upstream provably did not process (REFUSED_STREAM,
+ * GOAWAY) is sent again on another stream from its first byte, which needs
+ * every buffer: once on_writable has given buffers back the call is not
+ * retried, and fails instead (UNAVAILABLE).
+ */
+upstream_call_t *upstream_call_open(upstream_cluster_t *c, const char *path, const upstream_header_t *metadata,
+                                    size_t nmetadata, uint32_t timeout_ms, const upstream_handlers_t *h,
+                                    void (*on_writable)(void *ctx), void *ctx);
+
+/* The request stream ends with these bytes (END_STREAM). An empty FRAMED
+ * send with it ends the stream without a message. */
+#define UPSTREAM_SEND_END 1u
+/* The bytes are gRPC's framing (5-byte prefix, flags 0, then the message),
+ * as a pass-through receives it: any piece of the stream, split anywhere
+ * (inside a prefix too), sent as it is. Without this flag the bytes are one
+ * whole message and the prefix is made here. The framing is followed
+ * across sends: a whole message cannot be sent inside a FRAMED one. */
+#define UPSTREAM_SEND_FRAMED 2u
+
+/*
+ * Queues len bytes at data for the request stream (see UPSTREAM_SEND_*).
+ * 0: queued. -1: not queued, and nothing changed: the call's status is
+ * known already (on_close has run or is coming), UPSTREAM_SEND_END was
+ * sent, or the bytes would break the framing (a compressed or malformed
+ * prefix, a whole message inside a FRAMED one, the end inside a message).
+ * Or -1 because the call had to end for it (out of memory, a message over
+ * 4 GiB): then on_close (RESOURCE_EXHAUSTED) has run inside this call.
+ */
+int upstream_call_send(upstream_call_t *call, const uint8_t *data, size_t len, unsigned flags);
+
+/* The client went away: RST_STREAM(CANCEL) upstream; no callback after.
+ * Works the same in any state, whatever has been sent. */
 void upstream_call_cancel(upstream_call_t *call);
 
 /* Flow control: a streaming consumer that falls behind stops reading;
