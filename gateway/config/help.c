@@ -1,0 +1,137 @@
+/*
+ * help.c: --help and the key reference (config_print_help), the defaults
+ * printed from the same constants the model sets them from.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "config/config.h"
+#include "config/config_int.h"
+
+/* One line of the key reference: the YAML, then its comment in one column. */
+static void ref(FILE *f, const char *comment, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void ref(FILE *f, const char *comment, const char *fmt, ...)
+{
+    char line[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (comment != NULL)
+        fprintf(f, "%-34s# %s\n", line, comment);
+    else
+        fprintf(f, "%s\n", line);
+}
+
+/*
+ * The part after "Config file" is itself a valid config file that yields
+ * the defaults (config_test loads it), so it can't drift from the parser.
+ */
+void config_print_help(FILE *f)
+{
+    fprintf(f,
+            "Usage: aurigraph-gateway [FLAGS]\n"
+            "\n"
+            "Flags (precedence: defaults < --config files < the other flags, whatever the order):\n"
+            "  --config FILE         load a YAML config file (keys below); may be repeated:\n"
+            "                        files load in order, each over the last\n"
+            "  --listen HOST:PORT    listen here instead of the config's listeners; repeat\n"
+            "                        for more (default %s:%d)\n"
+            "  --upstream HOST:PORT  single backend: the \"default\" cluster gets exactly this\n"
+            "                        target (repeat for more) and every service goes to it:\n"
+            "                        the services mapping is cleared (default %s:%d)\n"
+            "  --descriptors FILE    FileDescriptorSet to serve (default: the one built from proto/)\n"
+            "  --workers N           worker threads, 0 = one per core, at most %d (default 0)\n"
+            "  --access-log DEST     stdout | stderr | off | a file path (default stdout)\n"
+            "  --upstream-version NAME=HOST:PORT[,WEIGHT]\n"
+            "                        a version of the \"default\" cluster (blue, green, canary...);\n"
+            "                        repeat for more versions or more targets of one; weight:\n"
+            "                        100 for the first version, 0 for the others unless given\n"
+            "  --admin HOST:PORT     admin API listener, or \"off\" (default %s:%d); off\n"
+            "                        loopback it needs a token\n"
+            "  --admin-token TOKEN   bearer token the admin API requires (also the environment\n"
+            "                        variable AURIGRAPH_ADMIN_TOKEN)\n"
+            "  --http1 uring|h2o     HTTP/1.1 front end: io_uring, or h2o's epoll loop (default\n"
+            "                        uring; h2o wherever io_uring is unusable). HTTP/2 is h2o's\n"
+            "  --json-profile NAME   JSON profile of routes whose .proto names none: proto3 |\n"
+            "                        v11 (default proto3; the V11 .protos name v11)\n"
+            "  --check-config        load and validate everything, then exit: 0 if valid\n"
+            "  -h, --help            print this text and exit\n"
+            "A value follows its flag (--workers 4) or an equals sign (--workers=4).\n"
+            "\n"
+            "Addresses: HOST:PORT, [IPV6]:PORT, or *:PORT (also :PORT) for 0.0.0.0. A listener\n"
+            "may use port 0 (any free port); targets need 1..65535 and may be host names.\n"
+            "Durations (keys ending in _ms): milliseconds, or a number with ms, s, m or h\n"
+            "(\"250ms\", \"5s\"). Sizes: bytes, or a number with KiB/MiB/GiB or k/m/g (x1024),\n"
+            "or KB/MB/GB (x1000), case-insensitive (\"4MiB\", \"512k\"). Booleans: true/false.\n"
+            "A section given in a file replaces the one before it (listen, clusters, services);\n"
+            "routes merge by method instead, and only the keys given change.\n"
+            "\n"
+            "Config file (YAML; every key is optional; shown with its default):\n",
+            CONFIG_DEFAULT_LISTEN_HOST, CONFIG_DEFAULT_LISTEN_PORT, CONFIG_DEFAULT_UPSTREAM_HOST,
+            CONFIG_DEFAULT_UPSTREAM_PORT, CONFIG_MAX_WORKERS, CONFIG_DEFAULT_ADMIN_HOST, CONFIG_DEFAULT_ADMIN_PORT);
+    ref(f, "one address, or a list of them", "listen: \"%s:%d\"", CONFIG_DEFAULT_LISTEN_HOST,
+        CONFIG_DEFAULT_LISTEN_PORT);
+    ref(f, "0 = one per core; at most 1024", "workers: 0");
+    ref(f, "~ = the descriptor set built from proto/", "descriptors: ~");
+    ref(f, "stdout | stderr | off | a file path", "access_log: stdout");
+    ref(f, "SIGTERM or POST /admin/drain: in-flight calls get this long", "drain_timeout_ms: %d",
+        CONFIG_DEFAULT_DRAIN_MS);
+    ref(f, "drain: accept and answer (readiness 503) this long first", "drain_grace_ms: 0");
+    ref(f, "HTTP/1.1 front end: uring | h2o", "http1: %s", CONFIG_DEFAULT_HTTP1 == CONFIG_HTTP1_URING ? "uring" : "h2o");
+    ref(f, "routes whose .proto names no profile: proto3 | v11", "json_profile: proto3");
+    ref(f, "true here adds to every route's profile", "transcode:");
+    ref(f, "print fields that hold their default value", "  emit_defaults: false");
+    ref(f, "skip unknown JSON keys/query params, not 400", "  ignore_unknown_fields: false");
+    ref(f, "print \"tx_hash\", not \"txHash\"", "  use_proto_names: false");
+    ref(f, "print enum numbers, not names", "  enums_as_ints: false");
+    ref(f, NULL, "limits:");
+    ref(f, "4MiB: bytes of request JSON", "  max_body: %u", TRANSCODE_DEFAULT_MAX_BODY);
+    ref(f, "nesting of objects, arrays, messages", "  max_depth: %d", TRANSCODE_DEFAULT_MAX_DEPTH);
+    ref(f, "1MiB: one decoded string or bytes value", "  max_string: %u", TRANSCODE_DEFAULT_MAX_STRING);
+    ref(f, "elements of one repeated field or map", "  max_repeated: %d", TRANSCODE_DEFAULT_MAX_REPEATED);
+    ref(f, "16MiB: one transcoded message", "  max_output: %u", TRANSCODE_DEFAULT_MAX_OUTPUT);
+    ref(f, "when given, replaces this whole list", "clusters:");
+    ref(f, "unique; unmapped services use \"default\"", "  - name: default");
+    ref(f, "HOST:PORT list (or one), round-robin", "    targets: [\"%s:%d\"]", CONFIG_DEFAULT_UPSTREAM_HOST,
+        CONFIG_DEFAULT_UPSTREAM_PORT);
+    ref(f, "deadline of a call, unless its route's", "    timeout_ms: %d", CLUSTER_DEFAULT_TIMEOUT_MS);
+    ref(f, "TCP connect", "    connect_timeout_ms: %d", CLUSTER_DEFAULT_CONNECT_TIMEOUT_MS);
+    ref(f, "PING idle connections this often; 0 = off", "    keepalive_ms: %d", CLUSTER_DEFAULT_KEEPALIVE_MS);
+    ref(f, "re-resolve target names this often", "    resolve_interval_ms: %d", CLUSTER_DEFAULT_RESOLVE_INTERVAL_MS);
+    ref(f, "~ = each route's .proto; or proto3 | v11", "    json_profile: ~");
+    ref(f, "instead of targets: versions, e.g.", "    # versions:");
+    ref(f, "  weight: share of new requests", "    #   - {name: blue, targets: [\"10.0.0.1:9100\"], weight: 90}");
+    ref(f, NULL, "    #   - {name: canary, targets: [\"10.0.0.2:9100\"], weight: 10}");
+    ref(f, NULL, "    sticky:");
+    ref(f, "always | never: to or away from the canary", "      header: x-canary");
+    ref(f, "or: a hash of this cookie picks the side", "      cookie: ~");
+    ref(f, "or: a hash of this header picks the side", "      hash_header: ~");
+    ref(f, "defaults of POST /admin/.../rollout", "    rollout:");
+    ref(f, "canary percent per step; last is 100", "      steps: [10, 25, 50, 100]");
+    ref(f, "4h: time on each step", "      hold_ms: 14400000");
+    ref(f, "5m: the gates look this far back", "      window_ms: 300000");
+    ref(f, "gates evaluated this often", "      interval_ms: 10000");
+    ref(f, "fewer requests: inconclusive, hold", "      min_requests: 100");
+    ref(f, "gate: canary errors (5xx) above 1%", "      max_error_rate: 0.01");
+    ref(f, "gate: canary p95 latency; 0 = off", "      max_p95_ms: 500");
+    ref(f, "gate: canary p99 latency; 0 = off", "      max_p99_ms: 1000");
+    ref(f, "gate: more failed health checks in a row", "      max_health_failures: 3");
+    ref(f, NULL, "    health:");
+    ref(f, "time between checks of a target", "      interval_ms: %d", HEALTH_DEFAULT_INTERVAL_MS);
+    ref(f, "a check slower than this failed", "      timeout_ms: %d", HEALTH_DEFAULT_TIMEOUT_MS);
+    ref(f, "consecutive successes to mark it up", "      healthy_threshold: %d", HEALTH_DEFAULT_HEALTHY);
+    ref(f, "consecutive failures to mark it down", "      unhealthy_threshold: %d", HEALTH_DEFAULT_UNHEALTHY);
+    ref(f, "admin API; \"off\" to disable", "admin:");
+    ref(f, "loopback; elsewhere a token is required", "  listen: \"%s:%d\"", CONFIG_DEFAULT_ADMIN_HOST,
+        CONFIG_DEFAULT_ADMIN_PORT);
+    ref(f, "Authorization: Bearer TOKEN", "  token: ~");
+    ref(f, "gRPC service -> cluster name; replaces", "services: {}");
+    ref(f, "the table when given, for example:", "%s", "");
+    ref(f, "  aurigraph.v11.ConsensusService: consensus", "%s", "");
+    ref(f, "per-method overrides, merged by method", "routes:");
+    ref(f, NULL, "  - method: aurigraph.v11.TransactionService.SubmitTransaction");
+    ref(f, "0 = the cluster's timeout_ms", "    timeout_ms: 0");
+    ref(f, "200..299; ~ = the .proto's, else 200", "    success_status: ~");
+    ref(f, "~ = the cluster's, else the .proto's", "    json_profile: ~");
+}
