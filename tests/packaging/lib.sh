@@ -1,45 +1,28 @@
 # shellcheck shell=bash
 # tests/packaging/lib.sh: what the packaging tests share. Sourced.
 #
-# ok/bad/check and summary (the last line: "N passed, M failed", and the exit
-# status); src (the source tree); cache (build-packaging/, ignored by git:
+# tests/lib.sh's harness (ok/bad/check, work, the clean-up at exit), with
+# summary's last line "NAME: N passed, M failed"; src (the source tree);
+# cache (build-packaging/, ignored by git:
 # npm packages of the validators); work (a scratch folder, removed at exit
 # unless a check failed); npm_tools (installs tests/packaging/package.json's
 # packages into $cache/node once per lockfile and sets NODE_PATH).
 set -uo pipefail
 
-src=${AG_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+AG_SOURCE_DIR=${AG_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+# the harness every shell test shares: ok/bad/check/give_up, work (kept on
+# failure), pids and the clean-up at exit (cleanup_hook first)
+source "$AG_SOURCE_DIR/tests/lib.sh"
 cache=${AG_PACKAGING_CACHE:-$src/build-packaging}
-test_name=$(basename "$0" .sh)
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
-check() { # check DESCRIPTION COMMAND...
-  local what=$1; shift
-  if "$@"; then ok; else bad "$what"; fi
-}
 # check_fails DESCRIPTION COMMAND...: the command must fail (bad input refused)
 check_fails() {
   local what=$1; shift
   if "$@" >/dev/null 2>&1; then bad "$what (accepted)"; else ok; fi
 }
+# scripts/test reads "NAME: N passed, 0 failed" from these
 summary() { echo "$test_name: $passed passed, $failed failed"; [ "$failed" = 0 ]; }
-give_up() { bad "$1"; summary; exit 1; }
 say() { echo "--- $*"; }
-
-work=$(mktemp -d)
-_lib_cleanup() {
-  if declare -F cleanup_hook >/dev/null; then cleanup_hook; fi
-  if [ "$failed" -gt 0 ]; then
-    local keep=${TMPDIR:-/tmp}/$test_name.failed.$$
-    rm -rf "$keep" && mv "$work" "$keep" && echo "outputs kept in $keep"
-  else
-    rm -rf "$work"
-  fi
-}
-trap _lib_cleanup EXIT
 # a timeout (scripts/test runs these under `timeout`) or ^C still cleans up:
 # the daemons this started are stopped by the EXIT trap
 trap 'echo "$test_name: stopped by a signal"; failed=$((failed + 1)); exit 143' TERM INT
