@@ -22,7 +22,7 @@ struct worker;
 
 /* One listener as one worker accepts on it. */
 typedef struct worker_listener {
-    const listener_t *l;
+    listener_t *l;           /* the server's; worker 0 alone writes its `waiting` */
     struct worker *w;
     int fd;                  /* its socket here until h2o or io_uring owns it; -1 */
     h2o_socket_t *sock;      /* h2o accepting on it; NULL when closed, not this worker's, or io_uring's */

@@ -230,7 +230,7 @@ static void retry_taken_ports(worker_t *w)
     w->retry_at = now + 1000;
     for (size_t i = 0; i < w->nlisteners; i++) {
         worker_listener_t *wl = &w->listeners[i];
-        listener_t *l = (listener_t *)wl->l; /* worker 0 is the only one that touches `waiting` */
+        listener_t *l = wl->l;
         if (!l->waiting)
             continue;
         uint16_t port = l->port;
@@ -357,7 +357,7 @@ static int start(worker_t *w)
     shared_t *sh = w->shared;
     h2o_context_init(&w->h2o, h2o_evloop_create(), &sh->h2o);
     for (size_t i = 0; i < w->nlisteners; i++)
-        w->listeners[i].accept = (h2o_accept_ctx_t){.ctx = &w->h2o, .hosts = (h2o_hostconf_t **)w->listeners[i].l->hosts};
+        w->listeners[i].accept = (h2o_accept_ctx_t){.ctx = &w->h2o, .hosts = w->listeners[i].l->hosts};
     w->rng = 0x9e3779b97f4a7c15ull * (w->id + 1);
     access_log_init(&w->log, sh->log_fd);
 
