@@ -282,7 +282,7 @@ get /q/metrics
 check "metrics 200, Prometheus text" bash -c "[ '$status' = 200 ] && grep -qi '^content-type: text/plain; version=0.0.4' <<<'$hdrs'"
 metric() { awk -v k="$1" 'index($0, k) == 1 {print $NF}' "$work/body"; }
 check "http_requests_total by route template" [ "$(metric 'http_requests_total{method="POST",route="/api/v11/transactions",code="202"}')" -ge 6 ]
-check "grpc_requests_total by method and code" [ "$(metric 'grpc_requests_total{service="aurigraph.v11.TransactionService",method="SubmitTransaction",code="OK"}')" -ge 6 ]
+check "grpc_requests_total by method and code" [ "$(metric 'grpc_requests_total{service="aurigraph.v11.TransactionService",method="SubmitTransaction",source="rest",code="OK"}')" -ge 6 ]
 check "unmatched paths are not labels" bash -c "! grep -q 'nothing/here' '$work/body'"
 check "latency histogram has the 0.2 and 0.5 buckets" bash -c "grep -q 'http_request_duration_seconds_bucket{method=\"GET\",route=\"/api/v11/transactions/stats\",le=\"0.2\"}' '$work/body' && grep -q 'le=\"0.5\"' '$work/body'"
 check "process metrics" bash -c "grep -q '^process_resident_memory_bytes [1-9]' '$work/body' && grep -q '^process_open_fds ' '$work/body'"

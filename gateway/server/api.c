@@ -135,7 +135,7 @@ static void record_request(api_request_t *r)
                         req->bytes_sent);
     int called = r->binding && r->state != API_ROUTED && r->grpc_code >= 0;
     if (called) {
-        metrics_record_grpc(w->metrics, bi, r->grpc_code, r->call_us);
+        metrics_record_grpc(w->metrics, r->route->method_row, METRICS_SOURCE_REST, r->grpc_code, r->call_us);
         metrics_record_upstream(w->metrics, r->version->row, r->grpc_code, r->call_us);
     }
     if (w->log.fd < 0)

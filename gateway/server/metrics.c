@@ -55,7 +55,6 @@ typedef struct grpc_row {
     counter_t code[NGRPC];
     counter_t le[NBUCKETS];
     counter_t count, sum_us;
-    counter_t unknown_fields; /* JSON keys and query parameters its profile ignored */
 } grpc_row_t;
 
 /* Per upstream version: the codes, and the errors the rollout gates count. */
@@ -68,24 +67,27 @@ typedef struct version_row {
 } version_row_t;
 
 struct metrics {
-    size_t nbindings, nversions;
+    size_t nbindings, nmethods, nversions;
     http_row_t *http; /* nbindings rows, then NMETHODS rows for unmatched */
-    grpc_row_t *grpc; /* nbindings rows */
+    grpc_row_t *grpc; /* per method-table row, METRICS_NSOURCES rows each */
+    counter_t *unknown_fields; /* per binding: JSON keys and query parameters its profile ignored */
     version_row_t *versions;
     counter_t connections; /* client connections open now: +1 on accept, -1 on close */
 };
 
-metrics_t *metrics_new(size_t nbindings, size_t nversions)
+metrics_t *metrics_new(size_t nbindings, size_t nmethods, size_t nversions)
 {
     metrics_t *m = calloc(1, sizeof(*m));
     if (m == NULL)
         return NULL;
     m->nbindings = nbindings;
+    m->nmethods = nmethods;
     m->nversions = nversions;
     m->http = calloc(nbindings + NMETHODS, sizeof(*m->http));
-    m->grpc = calloc(nbindings ? nbindings : 1, sizeof(*m->grpc));
+    m->grpc = calloc((nmethods ? nmethods : 1) * METRICS_NSOURCES, sizeof(*m->grpc));
+    m->unknown_fields = calloc(nbindings ? nbindings : 1, sizeof(*m->unknown_fields));
     m->versions = calloc(nversions ? nversions : 1, sizeof(*m->versions));
-    if (m->http == NULL || m->grpc == NULL || m->versions == NULL) {
+    if (m->http == NULL || m->grpc == NULL || m->unknown_fields == NULL || m->versions == NULL) {
         metrics_free(m);
         return NULL;
     }
@@ -98,6 +100,7 @@ void metrics_free(metrics_t *m)
         return;
     free(m->http);
     free(m->grpc);
+    free(m->unknown_fields);
     free(m->versions);
     free(m);
 }
@@ -152,11 +155,11 @@ void metrics_record_http(metrics_t *m, size_t binding, const char *method, size_
     bump(&r->resp_bytes, response_bytes);
 }
 
-void metrics_record_grpc(metrics_t *m, size_t binding, int code, uint64_t duration_us)
+void metrics_record_grpc(metrics_t *m, size_t method, metrics_source_t source, int code, uint64_t duration_us)
 {
-    if (binding >= m->nbindings)
+    if (method >= m->nmethods || (unsigned)source >= METRICS_NSOURCES)
         return;
-    grpc_row_t *r = &m->grpc[binding];
+    grpc_row_t *r = &m->grpc[method * METRICS_NSOURCES + source];
     bump(&r->code[code >= 0 && code < NGRPC ? code : GRPC_UNKNOWN], 1);
     observe(r->le, &r->count, &r->sum_us, duration_us);
 }
@@ -164,7 +167,7 @@ void metrics_record_grpc(metrics_t *m, size_t binding, int code, uint64_t durati
 void metrics_record_unknown_fields(metrics_t *m, size_t binding, uint32_t n)
 {
     if (binding < m->nbindings)
-        bump(&m->grpc[binding].unknown_fields, n);
+        bump(&m->unknown_fields[binding], n);
 }
 
 void metrics_record_upstream(metrics_t *m, size_t row, int code, uint64_t duration_us)
@@ -263,12 +266,14 @@ static void http_labels(buf_t *b, shared_t *sh, size_t row)
     }
 }
 
+static const char *const sources[METRICS_NSOURCES] = {"rest", "grpc", "grpc-web"};
+
+/* row: method-table row * METRICS_NSOURCES + source */
 static void grpc_labels(buf_t *b, shared_t *sh, size_t row)
 {
-    const binding_t *bd = binding_at(sh->bindings, row);
-    const char *full = bd->method->full_name;
-    const char *dot = strrchr(full, '.');
-    buf_printf(b, "service=\"%.*s\",method=\"%s\"", (int)(dot - full), full, bd->method->name);
+    const method_row_t *r = &sh->methods.rows[row / METRICS_NSOURCES];
+    buf_printf(b, "service=\"%.*s\",method=\"%s\",source=\"%s\"", (int)r->service_len, r->service, r->name,
+               sources[row % METRICS_NSOURCES]);
 }
 
 static void histogram(buf_t *b, const char *name, shared_t *sh, size_t row, int grpc)
@@ -514,8 +519,10 @@ static void render(buf_t *b, shared_t *sh, int om)
             buf_printf(b, "} %llu\n", (unsigned long long)count);
         }
     }
-    family(b, om, "grpc_requests_total", "counter", "Upstream gRPC calls, by service, method and status.");
-    for (size_t row = 0; row < nb; row++) {
+    size_t ng = sh->methods.nrows * METRICS_NSOURCES;
+    family(b, om, "grpc_requests_total", "counter",
+           "gRPC calls, by service, method, status and the door they came in by (source).");
+    for (size_t row = 0; row < ng; row++) {
         for (int c = 0; c < NGRPC; c++) {
             uint64_t n = sum_grpc(sh, row, offsetof(grpc_row_t, code) + (size_t)c * sizeof(counter_t));
             if (n == 0)
@@ -525,15 +532,17 @@ static void render(buf_t *b, shared_t *sh, int om)
             buf_printf(b, ",code=\"%s\"} %llu\n", status_grpc_name(c), (unsigned long long)n);
         }
     }
-    family(b, om, "grpc_request_duration_seconds", "histogram", "Upstream gRPC call time.");
-    for (size_t row = 0; row < nb; row++)
+    family(b, om, "grpc_request_duration_seconds", "histogram", "gRPC call time, upstream call to status.");
+    for (size_t row = 0; row < ng; row++)
         if (sum_grpc(sh, row, offsetof(grpc_row_t, count)))
             histogram(b, "grpc_request_duration_seconds", sh, row, 1);
 
     family(b, om, "gateway_json_unknown_fields_total", "counter",
            "Request JSON keys and query parameters a route's profile ignored (client drift).");
     for (size_t row = 0; row < nb; row++) {
-        uint64_t n = sum_grpc(sh, row, offsetof(grpc_row_t, unknown_fields));
+        uint64_t n = 0;
+        for (unsigned w = 0; w < sh->nworkers; w++)
+            n += atomic_load_explicit(&sh->worker_metrics[w]->unknown_fields[row], memory_order_relaxed);
         if (n == 0)
             continue;
         buf_puts_lit(b, "gateway_json_unknown_fields_total{");

@@ -20,9 +20,17 @@ struct worker;
 struct shared;
 typedef struct metrics metrics_t;
 
-/* One block per worker, sized for the server's bindings and the upstream
- * versions (split rows). */
-metrics_t *metrics_new(size_t nbindings, size_t nversions);
+/* Which door a gRPC call came in by: the `source` label of grpc_*. */
+typedef enum metrics_source {
+    METRICS_SOURCE_REST = 0, /* transcoded from a /api/v11 request */
+    METRICS_SOURCE_GRPC,     /* the gRPC listener's pass-through */
+    METRICS_SOURCE_GRPC_WEB, /* gRPC-Web on the REST port */
+    METRICS_NSOURCES
+} metrics_source_t;
+
+/* One block per worker, sized for the server's bindings, its gRPC methods
+ * (state/methods.h rows) and the upstream versions (split rows). */
+metrics_t *metrics_new(size_t nbindings, size_t nmethods, size_t nversions);
 void metrics_free(metrics_t *m);
 /* The worker's open client connections, after adding delta (+1, -1, 0 to
  * read); gateway_connections_active sums them at scrape. */
@@ -31,7 +39,9 @@ uint64_t metrics_connections_add(metrics_t *m, int delta);
 /* binding: index of the matched binding, or SIZE_MAX when none matched. */
 void metrics_record_http(metrics_t *m, size_t binding, const char *method, size_t method_len, int status,
                          uint64_t duration_us, size_t request_bytes, size_t response_bytes);
-void metrics_record_grpc(metrics_t *m, size_t binding, int code, uint64_t duration_us);
+/* One gRPC call of method-table row `method` that came in by `source`,
+ * ended with `code` (grpc_requests_total, grpc_request_duration_seconds). */
+void metrics_record_grpc(metrics_t *m, size_t method, metrics_source_t source, int code, uint64_t duration_us);
 /* n unknown JSON keys or query parameters that the binding's profile let pass. */
 void metrics_record_unknown_fields(metrics_t *m, size_t binding, uint32_t n);
 /* One upstream call answered by the version of split row `row`. */

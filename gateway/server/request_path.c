@@ -9,43 +9,63 @@
 #include "server/worker.h"
 
 /* A request header by its (lower-case) name; NULL when absent. */
-static const h2o_header_t *find_header(const h2o_req_t *req, const char *name)
+static const char *h2o_header(void *ctx, const char *name, size_t *len)
 {
+    const h2o_req_t *req = ctx;
     ssize_t i = h2o_find_header_by_str(&req->headers, name, strlen(name), -1);
-    return i >= 0 ? &req->headers.entries[i] : NULL;
+    if (i < 0)
+        return NULL;
+    *len = req->headers.entries[i].value.len;
+    return req->headers.entries[i].value.base;
+}
+
+/* The cookie's value in any of the request's Cookie headers (HTTP/2 splits
+ * them); the gRPC door's metadata has one at most. */
+static int cookie_value(const h2o_req_t *req, request_path_header_fn header, void *ctx, const char *cookie,
+                        const char **src, size_t *src_len)
+{
+    if (req == NULL) {
+        size_t len = 0;
+        const char *v = header(ctx, "cookie", &len);
+        return v != NULL && split_cookie_value(v, len, cookie, src, src_len);
+    }
+    for (ssize_t i = -1; (i = h2o_find_header(&req->headers, H2O_TOKEN_COOKIE, i)) >= 0;) {
+        const h2o_header_t *h = &req->headers.entries[i];
+        if (split_cookie_value(h->value.base, h->value.len, cookie, src, src_len))
+            return 1;
+    }
+    return 0;
 }
 
 /* What the request says about its side of a split: the sticky header
  * (always/never), and the cookie or header whose hash keeps it on one side. */
-static split_hints_t sticky_hints(const h2o_req_t *req, const config_sticky_t *st)
+static size_t pick(const split_cluster_t *c, const h2o_req_t *req, request_path_header_fn header, void *ctx,
+                   uint64_t *rng)
 {
-    const h2o_header_t *canary = st->header ? find_header(req, st->header) : NULL;
-    const char *src = NULL;
-    size_t src_len = 0;
-    if (st->hash_header) {
-        const h2o_header_t *h = find_header(req, st->hash_header);
-        if (h) {
-            src = h->value.base;
-            src_len = h->value.len;
-        }
-    } else if (st->cookie) {
-        /* a request may carry several Cookie headers (HTTP/2 splits them) */
-        for (ssize_t i = -1; src == NULL && (i = h2o_find_header(&req->headers, H2O_TOKEN_COOKIE, i)) >= 0;) {
-            const h2o_header_t *h = &req->headers.entries[i];
-            split_cookie_value(h->value.base, h->value.len, st->cookie, &src, &src_len);
-        }
-    }
-    return split_hints_make(canary ? canary->value.base : NULL, canary ? canary->value.len : 0, src, src_len);
+    if (c->nversions <= 1)
+        return 0;
+    const config_sticky_t *st = &c->cfg->sticky;
+    const char *canary = NULL, *src = NULL;
+    size_t canary_len = 0, src_len = 0;
+    if (st->header)
+        canary = header(ctx, st->header, &canary_len);
+    if (st->hash_header)
+        src = header(ctx, st->hash_header, &src_len);
+    else if (st->cookie && !cookie_value(req, header, ctx, st->cookie, &src, &src_len))
+        src = NULL;
+    split_hints_t hints = split_hints_make(canary, canary ? canary_len : 0, src, src ? src_len : 0);
+    return split_pick(c, &hints, rng);
 }
 
 const split_version_t *request_path_pick(const split_cluster_t *c, const h2o_req_t *req, uint64_t *rng)
 {
-    size_t v = 0;
-    if (c->nversions > 1) {
-        split_hints_t hints = sticky_hints(req, &c->cfg->sticky);
-        v = split_pick(c, &hints, rng);
-    }
-    return &c->versions[v];
+    return &c->versions[pick(c, req, h2o_header, (void *)req, rng)];
+}
+
+const split_version_t *request_path_pick_by(const split_cluster_t *c, request_path_header_fn header, void *ctx,
+                                            uint64_t *rng)
+{
+    return &c->versions[pick(c, NULL, header, ctx, rng)];
 }
 
 /* "100m", "5S", ... (gRPC's TimeoutValue TimeoutUnit) -> ms, rounded up; 0 if absent or bad. */
@@ -79,4 +99,11 @@ upstream_call_t *request_path_call(worker_t *w, const split_version_t *v, const 
                                    const upstream_handlers_t *handlers, void *ctx)
 {
     return upstream_call_start(w->upstreams[v->row], grpc_path, msg, len, md, nmd, timeout_ms, handlers, ctx);
+}
+
+upstream_call_t *request_path_open(worker_t *w, const split_version_t *v, const char *grpc_path,
+                                   const upstream_header_t *md, size_t nmd, uint32_t timeout_ms,
+                                   const upstream_handlers_t *handlers, void (*on_writable)(void *ctx), void *ctx)
+{
+    return upstream_call_open(w->upstreams[v->row], grpc_path, md, nmd, timeout_ms, handlers, on_writable, ctx);
 }

@@ -93,6 +93,9 @@ static int resolve_routes(server_t *s, char *err, size_t errlen)
         }
         route_info_t *ri = &sh->routes[i];
         ri->cluster = (uint32_t)(cc - cfg->clusters);
+        size_t row = 0;
+        method_table_find(&sh->methods, b->method->grpc_path, strlen(b->method->grpc_path), &row);
+        ri->method_row = (uint32_t)row;
         ri->timeout_ms = cc->timeout_ms;
         ri->success_status = b->method->success_status ? b->method->success_status : 200;
         const config_route_t *over = config_route_for_method(cfg, full);
@@ -234,7 +237,7 @@ server_t *server_new(const config_t *cfg, const schema_t *schema, const binding_
             }
         }
     }
-    if (resolve_routes(s, err, errlen) != 0)
+    if (method_table_init(&sh->methods, cfg, schema, err, errlen) != 0 || resolve_routes(s, err, errlen) != 0)
         goto fail;
     sh->log_fd = open_log(cfg->access_log, &s->log_fd_owned, err, errlen);
     if (sh->log_fd == -2)
@@ -257,7 +260,7 @@ server_t *server_new(const config_t *cfg, const schema_t *schema, const binding_
     for (unsigned wi = 0; wi < s->nworkers; wi++) {
         worker_t *w = &s->workers[wi];
         w->id = wi;
-        w->metrics = sh->worker_metrics[wi] = metrics_new(binding_count(bindings), sh->split.nrows);
+        w->metrics = sh->worker_metrics[wi] = metrics_new(binding_count(bindings), sh->methods.nrows, sh->split.nrows);
         w->listeners = calloc(s->nlisteners ? s->nlisteners : 1, sizeof(*w->listeners));
         if (w->metrics == NULL || w->listeners == NULL) {
             snprintf(err, errlen, "out of memory");
@@ -326,5 +329,6 @@ void server_free(server_t *s)
     free(s->shared.endpoints);
     free(s->shared.rollouts);
     free(s->shared.routes);
+    method_table_free(&s->shared.methods);
     free(s);
 }

@@ -16,6 +16,7 @@
 #include "core/histogram.h"
 #include "schema/schema.h"
 #include "state/endpoints.h"
+#include "state/methods.h"
 #include "state/split.h"
 #include "transcode/binding.h"
 #include "transcode/options.h"
@@ -23,6 +24,7 @@
 /* What the request path needs per binding beyond the binding itself. */
 typedef struct route_info {
     uint32_t cluster;        /* index into the clusters */
+    uint32_t method_row;     /* its method in the method table */
     uint32_t timeout_ms;     /* default deadline */
     int success_status;      /* the config's, else the .proto's, else 200 */
     uint8_t error_field;     /* its profile's error bodies carry "error" */
@@ -37,6 +39,7 @@ typedef struct shared {
     const schema_t *schema;
     const binding_table_t *bindings;
     route_info_t *routes;           /* one per binding, same index */
+    method_table_t methods;         /* every gRPC method, by path: what each door routes by */
     uint8_t error_field;            /* errors outside a route carry "error": some route's do */
     split_table_t split;            /* clusters, their versions, the weights */
     endpoint_health_t *endpoints;   /* one per target of every version: split.nendpoints */
