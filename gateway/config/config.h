@@ -20,6 +20,11 @@
 #define CONFIG_DEFAULT_UPSTREAM_PORT 9100
 #define CONFIG_DEFAULT_ADMIN_HOST "127.0.0.1"
 #define CONFIG_DEFAULT_ADMIN_PORT 9005
+#define CONFIG_DEFAULT_GRPC_HOST "0.0.0.0"
+#define CONFIG_DEFAULT_GRPC_PORT 9004
+#define CONFIG_DEFAULT_GRPC_MAX_MESSAGE (4u << 20)
+#define CONFIG_DEFAULT_GRPC_MAX_STREAMS 100
+#define CONFIG_DEFAULT_GRPC_MAX_HEADER_LIST (16u << 10)
 
 typedef struct config_target {
     char *host;
@@ -101,6 +106,13 @@ typedef struct config_listener {
     uint16_t port;
 } config_listener_t;
 
+/* The gRPC listener's limits (gateway/server/grpc_door.h). */
+typedef struct config_grpc {
+    size_t max_message;              /* one request message: larger ones end the call RESOURCE_EXHAUSTED (4 MiB) */
+    uint32_t max_concurrent_streams; /* per connection, advertised and enforced (100) */
+    size_t max_header_list;          /* request metadata of one call, RFC 9113's measure (16 KiB) */
+} config_grpc_t;
+
 /* Which front end serves HTTP/1.1 (HTTP/2 is always h2o's). */
 typedef enum config_http1 {
     CONFIG_HTTP1_URING = 0,      /* io_uring (gateway/front/), h2o when io_uring is unusable */
@@ -111,6 +123,9 @@ typedef enum config_http1 {
 typedef struct config {
     config_listener_t *listeners;
     size_t nlisteners;
+    config_listener_t *grpc_listeners; /* the gRPC listener's addresses; none = off */
+    size_t ngrpc_listeners;
+    config_grpc_t grpc;
     char *admin_host;            /* admin API listener; NULL = off */
     uint16_t admin_port;         /* 127.0.0.1:9005 by default */
     char *admin_token;           /* bearer token; required off loopback */
