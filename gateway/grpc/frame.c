@@ -64,8 +64,10 @@ grpc_frame_result_t grpc_frame_follow(grpc_frame_reader_t *r, const uint8_t *p, 
         }
         len = len << 8 | b;
         if (++hlen == GRPC_FRAME_PREFIX) {
-            if (len > r->max)
+            if (len > r->max) {
+                r->refused_len = len;
                 return GRPC_FRAME_TOO_LARGE;
+            }
             hlen = 0;
             msgs++;
             left = len;
@@ -107,8 +109,10 @@ static grpc_frame_result_t check_prefix(grpc_frame_reader_t *r, const uint8_t *q
     if (rc != GRPC_FRAME_OK)
         return rc;
     *len = be32(q + 1);
-    if (*len > r->max)
+    if (*len > r->max) {
+        r->refused_len = *len;
         return GRPC_FRAME_TOO_LARGE;
+    }
     r->messages++;
     return GRPC_FRAME_OK;
 }

@@ -44,6 +44,7 @@ typedef struct grpc_frame_reader {
     uint32_t len;          /* the current message's length (being read while hlen < 5) */
     uint32_t left;         /* payload bytes of the current message still to come */
     uint64_t messages;     /* prefixes completed so far */
+    uint32_t refused_len;  /* the length GRPC_FRAME_TOO_LARGE refused */
     /* grpc_frame_read only: the incomplete message */
     uint8_t *buf;
     size_t buflen, bufcap;

@@ -38,6 +38,12 @@
 #include <stdint.h>
 #include <h2o/socket.h>
 
+/* HTTP/2 error codes (RFC 9113 section 7) this API speaks in. */
+#define H2SERVER_NO_ERROR 0x0u
+#define H2SERVER_INTERNAL_ERROR 0x2u
+#define H2SERVER_REFUSED_STREAM 0x7u
+#define H2SERVER_CANCEL 0x8u
+
 typedef struct h2server_ctx h2server_ctx_t;
 typedef struct h2server_conn h2server_conn_t;
 typedef struct h2server_stream h2server_stream_t;
@@ -72,8 +78,8 @@ typedef struct h2server_handlers {
     void (*on_data)(void *stream_data, const uint8_t *p, size_t n, int end);
     /* The response queue was full and is below half again. */
     void (*on_writable)(void *stream_data);
-    /* The stream is gone: err NGHTTP2_NO_ERROR when the response went out
-     * whole, else the client's RST_STREAM code, or NGHTTP2_CANCEL when the
+    /* The stream is gone: err H2SERVER_NO_ERROR when the response went out
+     * whole, else the client's RST_STREAM code, or H2SERVER_CANCEL when the
      * connection closed under it. Exactly once per on_request; s is dead after. */
     void (*on_close)(void *stream_data, uint32_t err);
     /* The connection is gone (after its streams' on_close). */
