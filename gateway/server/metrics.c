@@ -456,6 +456,17 @@ static void upstream_metrics(buf_t *b, shared_t *sh, int om)
             buf_printf(b, "} %zu\n", value);
         }
     }
+    family(b, om, "gateway_upstream_ejections_total", "counter",
+           "Targets taken out of rotation for calls failing in a row (passive outlier detection), by cluster version.");
+    for (size_t row = 0; row < nrows; row++) {
+        const split_version_t *v = sh->split.rows[row];
+        uint64_t n = 0;
+        for (size_t t = 0; t < v->ntargets; t++)
+            n += atomic_load(&sh->endpoints[v->first_endpoint + t].ejections);
+        buf_puts_lit(b, "gateway_upstream_ejections_total{");
+        version_labels(b, v);
+        buf_printf(b, "} %llu\n", (unsigned long long)n);
+    }
     family(b, om, "gateway_upstream_healthy", "gauge", "Whether the cluster has a healthy target taking traffic (1) or not (0).");
     for (size_t i = 0; i < sh->split.nclusters; i++) {
         buf_puts_lit(b, "gateway_upstream_healthy{");
