@@ -158,6 +158,8 @@ static void record(door_call_t *c)
         metrics_record_grpc(w->metrics, c->row, METRICS_SOURCE_GRPC, code, c->kind == CALL_RELAY ? c->call_us : us);
     if (c->kind == CALL_RELAY && c->up_code >= 0)
         metrics_record_upstream(w->metrics, c->version->row, c->up_code, c->call_us);
+    else if (c->kind == CALL_RELAY && c->client_cancelled)
+        metrics_record_upstream_cancelled(w->metrics, c->version->row);
     if (w->log.fd < 0)
         return;
     struct timespec wall;
@@ -573,6 +575,7 @@ static void on_close(void *stream_data, uint32_t err)
         /* the client reset the stream or hung up: the upstream stops too */
         upstream_call_cancel(c->up);
         c->up_active = 0;
+        c->client_cancelled = 1;
         c->call_us = us_since(&c->call_started);
     } else if (c->kind == CALL_LOCAL) {
         door_local_cancel(c);

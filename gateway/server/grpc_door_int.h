@@ -53,6 +53,7 @@ typedef struct grpc_local_call {
     upstream_call_t *up;
     uint8_t up_active, paused, req_end, end_sent;
     int up_code;                 /* the upstream's own outcome; -1: none (cancelled first, never called) */
+    uint8_t client_cancelled;    /* the client reset or hung up while the upstream call ran */
     /* a local service */
     const grpc_local_service_t *svc;
     void *svc_data;
