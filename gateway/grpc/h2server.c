@@ -240,16 +240,15 @@ static void stream_release(h2server_stream_t *s)
     ctx->nfree++;
 }
 
-/* The stream is over for its user: on_close (if on_request ran), then released. */
+/* The stream is over for its user: on_close (if on_request ran), then
+ * released; the request's fields stay valid through on_close. */
 static void stream_close(h2server_stream_t *s, uint32_t err)
 {
     h2server_ctx_t *ctx = s->conn->ctx;
-    int requested = s->requested;
-    void *data = s->data;
     s->ended = 1;
+    if (s->requested)
+        ctx->h.on_close(s->data, err);
     stream_release(s);
-    if (requested)
-        ctx->h.on_close(data, err);
 }
 
 static h2server_stream_t *stream_of(h2server_conn_t *conn, int32_t id)
@@ -416,7 +415,8 @@ static ssize_t read_body(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t l
     size_t n = stream_queued(s);
     if (n > length)
         n = length;
-    memcpy(buf, s->q + s->qoff, n);
+    if (n != 0)
+        memcpy(buf, s->q + s->qoff, n);
     s->qoff += n;
     conn->queued -= n;
     if (s->qoff == s->qlen)
