@@ -106,6 +106,7 @@ static void check_defaults(const config_t *c)
     CHECK_INTEQ(cl->health.healthy_threshold, 2);
     CHECK_INTEQ(cl->health.unhealthy_threshold, 3);
     CHECK_INTEQ(cl->health.passive_failures, 5);
+    CHECK_INTEQ(c->nrate_limits, 0);
     CHECK_INTEQ(c->nservices, 0);
     /* success statuses and JSON profiles come from the .protos: a route the
      * help's key reference lists sets nothing */
@@ -476,6 +477,63 @@ static void test_sections(void)
     CHECK_INTEQ(c.clusters[1].ntargets, 2);
     CHECK_INTEQ(load_text(&c, "listen: &x [*x]\n"), -1);
     CHECK_STREQ(err, at(1, "listen[0]: expected \"HOST:PORT\", got a list"));
+    config_free(&c);
+}
+
+/* rate_limits: a list replaced as a whole; each limit checked whole */
+static void test_rate_limits(void)
+{
+    config_t c;
+    config_defaults(&c);
+    CHECK_INTEQ(load_text(&c, "rate_limits:\n"
+                              "  - name: submit\n"
+                              "    method: aurigraph.v11.TransactionService.SubmitTransaction\n"
+                              "    key: header:X-Api-Key\n"
+                              "    rate: 0.5\n"
+                              "  - {name: all, rate: 2500, burst: 100, key: client_address, max_keys: 50}\n"
+                              "  - {name: plain, rate: 10, key: ~}\n"),
+                0);
+    CHECK_INTEQ(c.nrate_limits, 3);
+    const config_rate_limit_t *r = c.rate_limits;
+    CHECK_STREQ(r[0].name, "submit");
+    CHECK_STREQ(r[0].method, "aurigraph.v11.TransactionService.SubmitTransaction");
+    CHECK_INTEQ(r[0].key, CONFIG_RATE_KEY_HEADER);
+    CHECK_STREQ(r[0].header, "x-api-key"); /* header names are matched lower case */
+    CHECK(r[0].rate == 0.5);
+    CHECK_INTEQ(config_rate_limit_burst(&r[0]), 1); /* one second's worth, at least 1 */
+    CHECK_INTEQ(r[0].max_keys, CONFIG_RATE_DEFAULT_MAX_KEYS);
+    CHECK(r[1].method == NULL && r[1].key == CONFIG_RATE_KEY_ADDRESS && r[1].max_keys == 50);
+    CHECK_INTEQ(config_rate_limit_burst(&r[1]), 100);
+    CHECK(r[2].key == CONFIG_RATE_KEY_NONE && r[2].header == NULL);
+    CHECK_INTEQ(config_rate_limit_burst(&r[2]), 10);
+    /* a file without the section keeps them (each load works on a deep copy) */
+    CHECK_INTEQ(load_text(&c, "workers: 3\n"), 0);
+    CHECK_INTEQ(c.nrate_limits, 3);
+    CHECK_STREQ(c.rate_limits[0].header, "x-api-key");
+    static const bad_case_t bad[] = {
+        {"rate_limits:\n  - name: a\n", 2, "rate limit \"a\": missing \"rate\" (requests per second)"},
+        {"rate_limits:\n  - rate: 1\n", 2, "rate_limits[0]: missing \"name\""},
+        {"rate_limits:\n  - {name: a, rate: 0}\n", 2,
+         "rate_limits[0].rate: expected requests per second, 0.001 or more (0.5, 100, 25000), got \"0\""},
+        {"rate_limits:\n  - {name: a, rate: 1, key: ip}\n", 2,
+         "rate_limits[0].key: expected client_address or header:NAME, got \"ip\""},
+        {"rate_limits:\n  - {name: a, rate: 1, key: \"header:a b\"}\n", 2,
+         "rate_limits[0].key: expected client_address or header:NAME (a header name), got \"header:a b\""},
+        {"rate_limits:\n  - {name: a, rate: 1, method: Submit}\n", 2,
+         "rate_limits[0].method: expected a full method name like \"package.Service.Method\", got \"Submit\""},
+        {"rate_limits:\n  - {name: a, rate: 1, burst: 0}\n", 2,
+         "rate_limits[0].burst: 0 is out of range 1..1000000000"},
+        {"rate_limits:\n  - {name: a, rate: 1}\n  - {name: a, rate: 2}\n", 3, "duplicate rate limit name \"a\""},
+        {"rate_limits:\n  - {name: a, rate: 1, limit: 2}\n", 2, "unknown key \"limit\" in rate_limits[0]"},
+        {"rate_limits: {name: a}\n", 1, "rate_limits: expected a list, got a mapping"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        CHECK_INTEQ(load_text(&c, bad[i].yaml), -1);
+        CHECK_STREQ(err, at(bad[i].line, bad[i].what));
+    }
+    CHECK_INTEQ(c.nrate_limits, 3); /* every failure left them as they were */
+    CHECK_INTEQ(load_text(&c, "rate_limits: ~\n"), 0);
+    CHECK_INTEQ(c.nrate_limits, 0);
     config_free(&c);
 }
 
@@ -920,6 +978,7 @@ int main(void)
     test_all_or_nothing();
     test_sections();
     test_sizes_and_durations();
+    test_rate_limits();
     test_flags();
     test_validate();
     test_release();

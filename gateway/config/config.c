@@ -229,6 +229,16 @@ void config_listener_append(config_listener_t **list, size_t *n, const char *hos
     (*list)[(*n)++] = (config_listener_t){xstrdup(host), port};
 }
 
+void config_rate_limits_free(config_rate_limit_t *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(r[i].name);
+        free(r[i].method);
+        free(r[i].header);
+    }
+    free(r);
+}
+
 void config_add_listener(config_t *c, const char *host, uint16_t port)
 {
     config_listener_append(&c->listeners, &c->nlisteners, host, port);
@@ -297,6 +307,7 @@ void config_free(config_t *c)
     config_clusters_free(c->clusters, c->nclusters);
     config_services_free(c->services, c->nservices);
     routes_free(c->routes, c->nroutes);
+    config_rate_limits_free(c->rate_limits, c->nrate_limits);
     free(c->config_path);
     free(c->json_profile);
     *c = (config_t){0};
@@ -338,6 +349,13 @@ void config_copy(config_t *dst, const config_t *src)
         dst->routes[i].method = xstrdup(src->routes[i].method);
         dst->routes[i].json_profile = xstrdup(src->routes[i].json_profile);
     }
+    dst->rate_limits = xcalloc(src->nrate_limits, sizeof(*dst->rate_limits));
+    for (size_t i = 0; i < src->nrate_limits; i++) {
+        dst->rate_limits[i] = src->rate_limits[i];
+        dst->rate_limits[i].name = xstrdup(src->rate_limits[i].name);
+        dst->rate_limits[i].method = xstrdup(src->rate_limits[i].method);
+        dst->rate_limits[i].header = xstrdup(src->rate_limits[i].header);
+    }
     dst->config_path = xstrdup(src->config_path);
     dst->json_profile = xstrdup(src->json_profile);
 }
@@ -377,4 +395,12 @@ const config_route_t *config_route_for_method(const config_t *c, const char *met
         if (strcmp(c->routes[i].method, method) == 0)
             return &c->routes[i];
     return NULL;
+}
+
+uint32_t config_rate_limit_burst(const config_rate_limit_t *r)
+{
+    if (r->burst)
+        return r->burst;
+    double b = r->rate < 1 ? 1 : r->rate + 0.5;
+    return b > 1e9 ? 1000000000u : (uint32_t)b;
 }

@@ -102,6 +102,27 @@ typedef struct config_route {
     char *json_profile;       /* NULL: the cluster's, else the .proto's */
 } config_route_t;
 
+/* What a rate limit counts its requests by. */
+typedef enum config_rate_key {
+    CONFIG_RATE_KEY_NONE = 0,    /* one bucket for every request of its methods */
+    CONFIG_RATE_KEY_ADDRESS,     /* a bucket per client address */
+    CONFIG_RATE_KEY_HEADER,      /* a bucket per value of a request header (an API key) */
+} config_rate_key_t;
+
+#define CONFIG_RATE_MAX 1e9           /* requests per second */
+#define CONFIG_RATE_DEFAULT_MAX_KEYS 10000
+
+/* One token bucket (rate_limits:), by name. */
+typedef struct config_rate_limit {
+    char *name;                  /* unique: metrics and the admin API say it */
+    char *method;                /* full gRPC method name; NULL = every method */
+    config_rate_key_t key;
+    char *header;                /* key header:NAME: the header, lower case */
+    double rate;                 /* requests per second, > 0 */
+    uint32_t burst;              /* bucket size; 0 = one second's worth (at least 1) */
+    uint32_t max_keys;           /* keyed: clients tracked at once (10000) */
+} config_rate_limit_t;
+
 typedef struct config_listener {
     char *host;
     uint16_t port;
@@ -142,6 +163,8 @@ typedef struct config {
     size_t nservices;
     config_route_t *routes;
     size_t nroutes;
+    config_rate_limit_t *rate_limits; /* token buckets; none by default */
+    size_t nrate_limits;
     uint32_t drain_grace_ms;     /* drain: keep accepting this long first (0) */
     uint32_t drain_timeout_ms;   /* graceful shutdown: 30000 */
     config_http1_t http1;        /* uring (default) | h2o */
@@ -174,6 +197,8 @@ int config_host_is_loopback(const char *host);
 
 const config_cluster_t *config_cluster_for_service(const config_t *c, const char *service);
 const config_route_t *config_route_for_method(const config_t *c, const char *method);
+/* A rate limit's burst: as configured, or one second's worth (at least 1). */
+uint32_t config_rate_limit_burst(const config_rate_limit_t *r);
 /* The JSON profile of a method's routes: the route's, its cluster's, its
  * .proto's (proto_profile, may be NULL), the config's, "proto3". */
 const char *config_json_profile(const config_t *c, const config_cluster_t *cluster, const config_route_t *route,

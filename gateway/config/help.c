@@ -139,6 +139,13 @@ void config_print_help(FILE *f)
     ref(f, "loopback; elsewhere a token is required", "  listen: \"%s:%d\"", CONFIG_DEFAULT_ADMIN_HOST,
         CONFIG_DEFAULT_ADMIN_PORT);
     ref(f, "Authorization: Bearer TOKEN", "  token: ~");
+    ref(f, "token buckets (429 beyond); none by default, e.g.:", "rate_limits: []");
+    ref(f, "unique: metrics and the admin API name it", "  # - name: submit");
+    ref(f, NULL, "  #   method: aurigraph.v11.TransactionService.SubmitTransaction  # ~ = every method");
+    ref(f, "~ = one bucket | client_address | header:NAME", "  #   key: client_address");
+    ref(f, "requests per second (0.5: one every 2 s)", "  #   rate: 100");
+    ref(f, "bucket size; ~ = one second's worth", "  #   burst: 100");
+    ref(f, "keyed: clients tracked at once", "  #   max_keys: %d", CONFIG_RATE_DEFAULT_MAX_KEYS);
     ref(f, "gRPC service -> cluster name; replaces", "services: {}");
     ref(f, "the table when given, for example:", "%s", "");
     ref(f, "  aurigraph.v11.ConsensusService: consensus", "%s", "");

@@ -28,6 +28,7 @@
 #include "server/worker.h"
 #include "server/worker_loop.h"
 #include "control/rollout.h"
+#include "state/rate_limit.h"
 #include "transcode/profile.h"
 
 #define SERVER_MAX_WORKERS 1024
@@ -245,6 +246,8 @@ server_t *server_new(const config_t *cfg, const schema_t *schema, const binding_
     }
     if (method_table_init(&sh->methods, cfg, schema, err, errlen) != 0 || resolve_routes(s, err, errlen) != 0)
         goto fail;
+    if ((sh->rate_limits = rate_limits_new(cfg, &sh->methods, err, errlen)) == NULL)
+        goto fail;
     sh->log_fd = open_log(cfg->access_log, &s->log_fd_owned, err, errlen);
     if (sh->log_fd == -2)
         goto fail;
@@ -268,7 +271,9 @@ server_t *server_new(const config_t *cfg, const schema_t *schema, const binding_
         w->id = wi;
         w->metrics = sh->worker_metrics[wi] = metrics_new(binding_count(bindings), sh->methods.nrows, sh->split.nrows);
         w->listeners = calloc(s->nlisteners ? s->nlisteners : 1, sizeof(*w->listeners));
-        if (w->metrics == NULL || w->listeners == NULL) {
+        w->limiter = rate_limiter_new(sh->rate_limits);
+        if (w->metrics == NULL || w->listeners == NULL || w->limiter == NULL ||
+            metrics_enable_rate_limits(w->metrics, rate_limits_count(sh->rate_limits)) != 0) {
             snprintf(err, errlen, "out of memory");
             goto fail;
         }
@@ -325,6 +330,7 @@ void server_free(server_t *s)
             if (w->listeners[li].fd >= 0)
                 close(w->listeners[li].fd); /* a worker that never started */
         free(w->listeners);
+        rate_limiter_free(w->limiter);
     }
     free(s->listeners);
     if (s->h2o_configured)
@@ -338,6 +344,7 @@ void server_free(server_t *s)
     split_table_free(&s->shared.split);
     free(s->shared.endpoints);
     free(s->shared.rollouts);
+    rate_limits_free(s->shared.rate_limits);
     free(s->shared.routes);
     method_table_free(&s->shared.methods);
     free(s);

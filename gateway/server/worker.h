@@ -47,6 +47,7 @@ typedef struct worker {
     uint64_t in_flight;
     access_log_t log;
     struct metrics *metrics;        /* shared->worker_metrics[id]: written only here */
+    struct rate_limiter *limiter;   /* this thread's batches of the rate limits' tokens */
     h2o_timeout_t tick;             /* 100 ms: log flush, health probes, drain */
     h2o_timeout_entry_t tick_entry;
     uint64_t drain_deadline;        /* loop ms; 0 while serving */
