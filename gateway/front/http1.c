@@ -214,6 +214,18 @@ http1_event_t http1_check_head(const struct phr_header *headers, size_t num_head
     return scan_head(headers, num_headers, minor_version, &s, why);
 }
 
+http1_event_t http1_check_raw_head(const char *buf, size_t len, const char **method, size_t *method_len,
+                                   const char **path, size_t *path_len, const char **why)
+{
+    struct phr_header hs[HTTP1_MAX_HEADERS];
+    size_t nh = HTTP1_MAX_HEADERS;
+    int minor;
+    if (phr_parse_request(buf, len < HTTP1_MAX_HEAD ? len : HTTP1_MAX_HEAD, method, method_len, path, path_len, &minor,
+                          hs, &nh, 0) <= 0)
+        return HTTP1_NEED_MORE;
+    return http1_check_head(hs, nh, minor, why);
+}
+
 /* Request line and headers are complete (n bytes): decide how the body
  * comes. An event, or PARSE_ON. */
 static int on_head(http1_parser_t *p, int n, const char *buf, size_t len, http1_request_t *req)
