@@ -743,6 +743,16 @@ static void expect_refused(const char *in, http1_event_t ev, const char *why)
     CHECK_INTEQ(s.p.state, HTTP1_REJECTED);
     check_splits(in, 1, &s);
     sim_free(&s);
+    /* the same head as h2o's parser leaves it: the same verdict */
+    if (ev == HTTP1_BAD_REQUEST || ev == HTTP1_NOT_IMPLEMENTED) {
+        const char *m, *p, *raw_why = NULL;
+        size_t ml, pl;
+        int minor = strstr(in, " HTTP/1.0\r\n") != NULL ? 0 : 1;
+        CHECK_INTEQ(http1_check_raw_head(in, strlen(in), minor, &m, &ml, &p, &pl, &raw_why), ev);
+        if (why)
+            CHECK_STREQ(raw_why, why);
+        CHECK(ml > 0 && memcmp(m, in, ml) == 0);
+    }
 }
 
 static void expect_taken(const char *in)
@@ -754,6 +764,10 @@ static void expect_taken(const char *in)
         fprintf(stderr, "  taken? %s\n  -> event %d (%s)\n", in, (int)s.last, s.error ? s.error : "");
     CHECK_INTEQ(s.nreq, 1);
     sim_free(&s);
+    const char *m, *p, *why = NULL;
+    size_t ml, pl;
+    CHECK_INTEQ(http1_check_raw_head(in, strlen(in), strstr(in, " HTTP/1.0\r\n") ? 0 : 1, &m, &ml, &p, &pl, &why),
+                HTTP1_REQUEST);
 }
 
 static void test_rfc9112(void)

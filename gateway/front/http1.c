@@ -90,20 +90,30 @@ static int is_ows(char c)
     return c == ' ' || c == '\t';
 }
 
+static int host_char_ok(unsigned char c)
+{
+    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')
+        return 1;
+    if (c >= '0' && c <= '9')
+        return 1;
+    switch (c) {
+    case '-': case '.': case '_': case '~': case '!': case '$': case '&': case '\'': case '(': case ')':
+    case '*': case '+': case ',': case ';': case '=': case ':': case '[': case ']': case '%':
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 /* RFC 9110's uri-host [ ":" port ]: reg-name, IPv4, or an [IPv6] literal.
  * Empty is allowed (a target without an authority). */
 static int host_value_ok(const char *v, size_t len)
 {
     while (len && is_ows(v[len - 1]))
         len--;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)v[i];
-        if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')
-            continue;
-        if ((c >= '0' && c <= '9') || strchr("-._~!$&'()*+,;=:[]%", c) != NULL)
-            continue;
-        return 0;
-    }
+    for (size_t i = 0; i < len; i++)
+        if (!host_char_ok((unsigned char)v[i]))
+            return 0;
     return 1;
 }
 
@@ -214,9 +224,82 @@ http1_event_t http1_check_head(const struct phr_header *headers, size_t num_head
     return scan_head(headers, num_headers, minor_version, &s, why);
 }
 
-http1_event_t http1_check_raw_head(const char *buf, size_t len, const char **method, size_t *method_len,
-                                   const char **path, size_t *path_len, const char **why)
+/* The value of a header line of n bytes whose name and colon take the
+ * first name_len, without the blanks around it and the line end. */
+static h2o_iovec_t line_value(const char *line, size_t n, size_t name_len)
 {
+    const char *v = line + name_len, *e = line + n;
+    while (v < e && is_ows(*v))
+        v++;
+    while (e > v && (is_ows(e[-1]) || e[-1] == '\r'))
+        e--;
+    return h2o_iovec_init(v, (size_t)(e - v));
+}
+
+/* Eight bytes at p, letters lowercased: within a header name (token
+ * characters) only 'A'..'Z' turn into what 'a'..'z' are, and '-' and ':'
+ * stay themselves, so one compare matches a name without case. */
+static uint64_t lc8(const char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w | 0x2020202020202020u;
+}
+
+static uint64_t str8(const char *s)
+{
+    uint64_t w;
+    memcpy(&w, s, 8);
+    return w;
+}
+
+/* A quick look at the head at buf (whole, as another parser found it):
+ * 1 when it might break a rule of scan_head (a name that matters seen
+ * twice or with another, obs-fold, Host missing or odd, a Transfer-Encoding
+ * other than chunked), 0 when it cannot. Line by line with memchr, a
+ * line's name looked at only when its first letter is c, t or h, so that
+ * the common request costs a small part of a parse. */
+static int raw_head_suspect(const char *buf, size_t len, int minor_version)
+{
+    const char *end = buf + len, *p = memchr(buf, '\n', len);
+    int nhost = 0, ncl = 0, nte = 0;
+    while (p != NULL && ++p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        size_t n = (size_t)((eol ? eol : end) - p);
+        if (n == 0 || (n == 1 && *p == '\r'))
+            break; /* the empty line: the head's end */
+        if (*p == ' ' || *p == '\t')
+            return 1; /* obs-fold */
+        switch (*p | 0x20) {
+        case 'c': /* "content-length:", as "content-" and "-length:" */
+            ncl += n >= 15 && lc8(p) == str8("content-") && lc8(p + 7) == str8("-length:");
+            break;
+        case 't': /* "transfer-encoding:": "transfer", "-encodin", "ncoding:" */
+            if (n >= 18 && lc8(p) == str8("transfer") && lc8(p + 8) == str8("-encodin") &&
+                lc8(p + 10) == str8("ncoding:")) {
+                h2o_iovec_t v = line_value(p, n, 18);
+                if (nte++ || !h2o_lcstris(v.base, v.len, H2O_STRLIT("chunked")))
+                    return 1;
+            }
+            break;
+        case 'h':
+            if (n >= 5 && (p[1] | 0x20) == 'o' && (p[2] | 0x20) == 's' && (p[3] | 0x20) == 't' && p[4] == ':') {
+                h2o_iovec_t v = line_value(p, n, 5);
+                if (nhost++ || !host_value_ok(v.base, v.len))
+                    return 1;
+            }
+            break;
+        }
+        p = eol;
+    }
+    return ncl > 1 || (nte && (ncl || minor_version == 0)) || (nhost == 0 && minor_version >= 1);
+}
+
+http1_event_t http1_check_raw_head(const char *buf, size_t len, int minor_version, const char **method,
+                                   size_t *method_len, const char **path, size_t *path_len, const char **why)
+{
+    if (!raw_head_suspect(buf, len, minor_version))
+        return HTTP1_REQUEST;
     struct phr_header hs[HTTP1_MAX_HEADERS];
     size_t nh = HTTP1_MAX_HEADERS;
     int minor;

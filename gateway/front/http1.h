@@ -100,11 +100,13 @@ void http1_parser_init(http1_parser_t *p, size_t max_body, int upgrade_h2);
  * this is for a head another parser took (h2o's HTTP/1.1). */
 http1_event_t http1_check_head(const struct phr_header *headers, size_t num_headers, int minor_version,
                                const char **why);
-/* The same for the head at the start of buf[0..len), parsed here again;
- * *method and *path say what request it is. HTTP1_NEED_MORE when buf does
- * not start with a whole head. */
-http1_event_t http1_check_raw_head(const char *buf, size_t len, const char **method, size_t *method_len,
-                                   const char **path, size_t *path_len, const char **why);
+/* The same for the head at the start of buf[0..len) (HTTP/1.<minor_version>),
+ * which another parser took whole: HTTP1_REQUEST at once when a quick look
+ * finds nothing those rules are about; else it is parsed again, and on an
+ * error *method and *path say what request the head is. HTTP1_NEED_MORE
+ * when buf does not start with a whole head. */
+http1_event_t http1_check_raw_head(const char *buf, size_t len, int minor_version, const char **method,
+                                   size_t *method_len, const char **path, size_t *path_len, const char **why);
 
 /* Parses buf[0..*len) from where the parser left off. *len shrinks when a
  * chunked body is decoded. On HTTP1_REQUEST, *req holds the request and the

@@ -52,8 +52,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return -1;
     const char *method, *path, *why = NULL;
     size_t method_len, path_len;
-    http1_event_t ev = http1_check_raw_head(sock->input->bytes, sock->input->size, &method, &method_len, &path,
-                                            &path_len, &why);
+    http1_event_t ev = http1_check_raw_head(sock->input->bytes, sock->input->size, req->version & 0xff, &method,
+                                            &method_len, &path, &path_len, &why);
     if (ev == HTTP1_REQUEST || ev == HTTP1_NEED_MORE)
         return -1;
     if (!h2o_memis(method, method_len, req->input.method.base, req->input.method.len) ||
