@@ -395,17 +395,19 @@ http1_event_t http1_parse(http1_parser_t *p, char *buf, size_t *len, http1_reque
                 req->body_len = SIZE_MAX; /* a 17th hex digit: a chunk of 2^64 bytes or more */
                 return fail(p, HTTP1_TOO_LARGE);
             }
-            if (r == -1)
-                return bad_request(p, req, "broken chunked encoding");
             /* a chunk that cannot fit is refused once its size is read, not
              * after the timeout its bytes would take (bytes_left_in_chunk
-             * only grows while the size is read) */
+             * only grows while the size is read); before a framing error
+             * further on, so that the verdict is the same however the
+             * bytes arrive */
             if (p->body_len > p->max_body || p->dec.bytes_left_in_chunk > p->max_body - p->body_len) {
                 size_t left = p->dec.bytes_left_in_chunk;
                 req->body_len = p->body_len > p->max_body ? p->body_len
                                 : left > SIZE_MAX - p->body_len ? SIZE_MAX : p->body_len + left;
                 return fail(p, HTTP1_TOO_LARGE);
             }
+            if (r == -1)
+                return bad_request(p, req, "broken chunked encoding");
             if (r == -2)
                 return HTTP1_NEED_MORE;
             return request(p, req, buf, 1, buf + p->head_len, p->body_len, 1, start + sz);
