@@ -62,7 +62,7 @@ typedef enum http1_event {
     HTTP1_HANDOFF,            /* HTTP/2 prior knowledge, or Upgrade: h2c: for h2o, bytes untouched */
     HTTP1_CLOSE,              /* nothing but a stray line end or two: close, no answer */
     HTTP1_BAD_REQUEST,        /* 400; req->error says why */
-    HTTP1_TOO_LARGE,          /* 413; req->body_len: the length declared, or decoded so far */
+    HTTP1_TOO_LARGE,          /* 413; req->body_len: the length declared or decoded so far (SIZE_MAX: 2^64 or more) */
     HTTP1_EXPECTATION_FAILED, /* 417: an Expect other than 100-continue */
     HTTP1_NOT_IMPLEMENTED,    /* 501: a transfer-coding before chunked (gzip, ...); req->error says so */
 } http1_event_t;
