@@ -67,11 +67,27 @@ function startCall(call, req) {
   const s = observed(req.tag || '');
   s.started++;
   s.deadline_left_ms = deadlineLeft(call);
-  call.on('cancelled', () => { s.cancelled++; });
+  // a cancel counts only while the call runs: not a stream closed oddly
+  // after the server ended it
+  call.on('cancelled', () => cancelled(call, s));
   const md = echoed(call.metadata);
   md.set('x-echo-initial', 'headers');
   call.sendMetadata(md);
   return s;
+}
+
+// the server ends the call itself (a reply and status, or a status)
+const endedCalls = new WeakSet();
+function serverEnded(call, s) {
+  s.finished++;
+  endedCalls.add(call);
+}
+// the call was cancelled (counted once, and only while it ran: not a
+// stream closed oddly after the server ended it)
+function cancelled(call, s) {
+  if (endedCalls.has(call)) return;
+  endedCalls.add(call);
+  s.cancelled++;
 }
 
 function reply(call, req, index, extra) {
@@ -108,7 +124,8 @@ function writeWhenDrained(call, msg) {
 }
 
 // Reads a client's request stream one message at a time, waiting
-// read_delay_ms (of the first request) before each next read.
+// read_delay_ms (of the first request) before each next read. Resolves
+// true at the client's half-close, false when the client cancelled.
 function readAll(call, onRequest) {
   return new Promise((resolve) => {
     let delay = -1;
@@ -118,10 +135,12 @@ function readAll(call, onRequest) {
       if (delay > 0) { call.pause(); setTimeout(() => call.resume(), delay); }
       chain = chain.then(() => onRequest(req));
     });
-    const end = () => chain.then(resolve);
-    call.on('end', end);
-    call.on('error', end);
-    call.on('cancelled', end);
+    // grpc-js ends the request stream of a call the client reset, and says
+    // 'cancelled' only ticks later (both from the one RST_STREAM): decide
+    // after those ticks whether this end was a half-close
+    call.on('end', () => chain.then(() => setTimeout(() => resolve(!call.cancelled), 5)));
+    call.on('error', () => chain.then(() => resolve(false)));
+    call.on('cancelled', () => chain.then(() => resolve(false)));
   });
 }
 
@@ -132,7 +151,7 @@ server.addService(echoService, {
     (async () => {
       if (req.delay_ms) await sleep(req.delay_ms);
       if (call.cancelled) return;
-      s.finished++;
+      serverEnded(call, s);
       const st = endStatus(call, req);
       if (st.code !== grpc.status.OK) { callback(st); return; }
       s.replies_sent++;
@@ -153,7 +172,7 @@ server.addService(echoService, {
         s.replies_sent++;
       }
       if (call.cancelled) return;
-      s.finished++;
+      serverEnded(call, s);
       const st = endStatus(call, req);
       if (st.code !== grpc.status.OK) call.emit('error', st);
       else call.end(st.metadata);
@@ -166,12 +185,12 @@ server.addService(echoService, {
       if (!first) { first = req; s = startCall(call, req); }
       count++; bytes += req.payload.length; crc = crc32(req.payload, crc);
       s.requests_received++;
-    }).then(async () => {
-      if (call.cancelled) return;
+    }).then(async (halfClosed) => {
+      if (!halfClosed) { if (s) cancelled(call, s); return; }
       if (!first) { first = { tag: '', payload: Buffer.alloc(0) }; s = startCall(call, first); }
       if (first.delay_ms) await sleep(first.delay_ms);
       if (call.cancelled) return;
-      s.finished++;
+      serverEnded(call, s);
       const st = endStatus(call, first);
       if (st.code !== grpc.status.OK) { callback(st); return; }
       s.replies_sent++;
@@ -196,13 +215,14 @@ server.addService(echoService, {
       }
       if (req.status_code && !call.cancelled) {
         ended = true;
-        s.finished++;
+        serverEnded(call, s);
         call.emit('error', endStatus(call, req));
       }
-    }).then(() => {
-      if (ended || call.cancelled) return;
+    }).then((halfClosed) => {
+      if (ended) return;
+      if (!halfClosed) { if (s) cancelled(call, s); return; }
       if (!first) { first = { tag: '' }; s = startCall(call, first); }
-      s.finished++;
+      serverEnded(call, s);
       call.end(endStatus(call, { tag: first.tag }).metadata);
     });
   },

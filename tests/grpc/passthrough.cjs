@@ -259,6 +259,7 @@ check('client-cancel-server-stream', async () => {
   expectCode(r.status.code, grpc.status.CANCELLED, 'the client side of a cancelled call');
   const o = await observe(tag, (x) => x.cancelled > 0);
   expect(o.cancelled === 1, 'the server never saw the cancel');
+  expect(o.finished === 0, 'the server ended the call itself: the cancel did not stop it');
   const later = await observe(tag, null);
   await sleep(200);
   const after = await observe(tag, null);
@@ -276,6 +277,7 @@ check('client-cancel-client-stream', async () => {
   expectCode(r.status.code, grpc.status.CANCELLED, 'the client side of a cancelled upload');
   const o = await observe(tag, (x) => x.cancelled > 0);
   expect(o.cancelled === 1, 'the server never saw the cancel of the upload');
+  expect(o.finished === 0, 'the server ended the call itself: the cancel did not stop it');
   return 'the server saw it';
 });
 
@@ -291,6 +293,7 @@ check('client-cancel-bidi', async () => {
   expectCode((await st).code, grpc.status.CANCELLED, 'the client side of a cancelled bidi');
   const o = await observe(tag, (x) => x.cancelled > 0);
   expect(o.cancelled === 1, 'the server never saw the bidi cancelled');
+  expect(o.finished === 0, 'the server ended the call itself: the cancel did not stop it');
   return 'the server saw it';
 });
 
