@@ -10,6 +10,7 @@
 // gzip-compressed requests are read; grpc-js cannot compress replies (see
 // GzipEchoService in echo.proto). grpc.health.v1.Health answers SERVING.
 // Stops on SIGTERM/SIGINT.
+const http2 = require('http2');
 const path = require('path');
 const protoLoader = require('@grpc/proto-loader');
 const { grpc, echoService, types, DETAIL_TYPE_URL, patternPayload, crc32, sleep } = require('./echo-common.cjs');
@@ -115,6 +116,20 @@ function endStatus(call, req) {
   return { code: req.status_code, details: req.status_message, metadata: trailers };
 }
 
+// The HTTP/2 stream under a grpc-js server call: grpc-js has no API to
+// reset a call, so this reaches into it (call.call is the intercepting
+// call, .stream its Http2Stream, when the server has no interceptors).
+// Throws when grpc-js is laid out otherwise, rather than answer normally.
+function breakCall(call, how) {
+  const stream = call.call && call.call.stream;
+  if (!stream || typeof stream.close !== 'function') throw new Error('echo-server: no Http2Stream under the grpc-js call');
+  // let the replies written so far go out first
+  setTimeout(() => {
+    if (how === 'RESET_STREAM') stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+    else stream.session.destroy();
+  }, 50);
+}
+
 function writeWhenDrained(call, msg) {
   if (call.write(msg)) return Promise.resolve();
   return new Promise((resolve) => {
@@ -165,13 +180,14 @@ server.addService(echoService, {
     const n = req.replies || 1;
     (async () => {
       for (let i = 0; i < n && !call.cancelled; i++) {
-        if (req.status_code && req.fail_after === i) break;
+        if ((req.status_code || req.reset !== 'RESET_NONE') && req.fail_after === i) break;
         if (req.delay_ms) await sleep(req.delay_ms);
         if (call.cancelled) break;
         await writeWhenDrained(call, reply(call, req, i));
         s.replies_sent++;
       }
       if (call.cancelled) return;
+      if (req.reset !== 'RESET_NONE') { breakCall(call, req.reset); serverEnded(call, s); return; }
       serverEnded(call, s);
       const st = endStatus(call, req);
       if (st.code !== grpc.status.OK) call.emit('error', st);

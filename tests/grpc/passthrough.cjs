@@ -1,5 +1,5 @@
 'use strict';
-// passthrough.cjs TARGET [--gzip-target T] [--down-target T] [--only a,b] [--slow-mib N] [--label L]
+// passthrough.cjs TARGET [--gzip-target T] [--down-target T] [--max-message N] [--only a,b] [--slow-mib N] [--label L]
 //
 // The gRPC pass-through as @grpc/grpc-js (and, for what grpc-js hides, Node's
 // own http2 client) sees it: EchoService (tests/grpc/echo-server.cjs) at
@@ -7,8 +7,11 @@
 // (grpc-timeout passed on), cancels both ways, metadata and trailers both
 // ways, google.rpc.Status details, gzip both ways (replies from
 // GzipEchoService at --gzip-target, tests/grpc/gzip_echo.py), large messages,
-// a slow reader both ways, unknown methods, a backend that is down
-// (aurigraph.test.DownService at --down-target must have no live backend).
+// a slow reader both ways, a backend that breaks a stream or drops its
+// connection, unknown methods, a backend that is down
+// (aurigraph.test.DownService at --down-target must have no live backend),
+// and with --max-message N (the gateway's grpc.max_message) a request
+// message over it refused RESOURCE_EXHAUSTED before the backend.
 // One line per check, then "LABEL: N passed, M failed"; exit 1 on a failure.
 // Every call has a deadline and every check a bound.
 const http2 = require('http2');
@@ -19,7 +22,7 @@ const {
 } = require('./echo-common.cjs');
 
 const argv = process.argv.slice(2);
-const opt = { gzip: null, down: null, only: null, slowMib: 32, label: 'passthrough' };
+const opt = { gzip: null, down: null, only: null, slowMib: 32, label: 'passthrough', maxMessage: 0 };
 let target = null;
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
@@ -28,10 +31,11 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === '--only') opt.only = new Set(argv[++i].split(','));
   else if (a === '--slow-mib') opt.slowMib = Number(argv[++i]);
   else if (a === '--label') opt.label = argv[++i];
+  else if (a === '--max-message') opt.maxMessage = Number(argv[++i]);
   else if (!target && !a.startsWith('--')) target = a;
   else { console.error(`passthrough: unknown argument ${a}`); process.exit(2); }
 }
-if (!target) { console.error('usage: passthrough.cjs TARGET [--gzip-target T] [--down-target T] [--only a,b] [--slow-mib N] [--label L]'); process.exit(2); }
+if (!target) { console.error('usage: passthrough.cjs TARGET [--gzip-target T] [--down-target T] [--max-message N] [--only a,b] [--slow-mib N] [--label L]'); process.exit(2); }
 
 const LIMIT = 256 << 20;
 const channelOptions = { 'grpc.max_receive_message_length': LIMIT, 'grpc.max_send_message_length': LIMIT };
@@ -320,6 +324,22 @@ check('server-abort-bidi', async () => {
   return 'the client saw the status while still sending';
 });
 
+// the backend breaks a stream after 3 replies: the client must hear of it
+// (a status that is not OK), not wait for its deadline
+async function brokenStream(reset) {
+  const t0 = Date.now();
+  const r = await serverStream(echo, { replies: 10, fail_after: 3, reset }, { deadlineMs: 20000 });
+  const took = Date.now() - t0;
+  expect(r.status.code !== grpc.status.OK && r.status.code !== grpc.status.DEADLINE_EXCEEDED,
+    `the client saw ${codeName(r.status.code)} after ${took} ms`);
+  expect(r.replies.length === 3, `${r.replies.length} replies before the break, want 3`);
+  const after = await unary(echo, { payload: Buffer.from('after') });
+  expectCode(after.status.code, grpc.status.OK, 'the next call');
+  return `3 replies, then ${codeName(r.status.code)} ("${r.status.details}") after ${took} ms; the next call OK`;
+}
+check('upstream-reset-stream', () => brokenStream('RESET_STREAM'));
+check('upstream-connection-lost', () => brokenStream('RESET_CONNECTION'));
+
 function expectDetails(status, code, message, tag) {
   expectCode(status.code, code, 'the status asked for');
   expect(status.details === message, `grpc-message "${status.details}", want "${message}"`);
@@ -437,7 +457,10 @@ check('large-unary', async () => {
   const r2 = await unary(echo, { reply_size: 3 << 20 });
   expectCode(r2.status.code, grpc.status.OK, '3 MiB reply');
   expect(r2.reply.payload.length === 3 << 20 && crc32(r2.reply.payload) === r2.reply.crc32, 'the 3 MiB reply changed');
-  return '3 MiB up and back, 3 MiB down';
+  const r3 = await unary(echo, { reply_size: 16 << 20 });
+  expectCode(r3.status.code, grpc.status.OK, 'a 16 MiB reply');
+  expect(r3.reply.payload.length === 16 << 20 && crc32(r3.reply.payload) === r3.reply.crc32, 'the 16 MiB reply changed');
+  return '3 MiB up and back, 3 MiB down, one 16 MiB reply down';
 });
 
 check('large-stream', async () => {
@@ -492,6 +515,19 @@ function genericUnary(addr, path, ms) {
       client.close();
       resolve(s);
     });
+  });
+}
+
+if (opt.maxMessage) {
+  check('message-limit', async () => {
+    const tag = tagOf('limit');
+    const ok = await unary(echo, { tag, payload: Buffer.alloc(opt.maxMessage - 64) });
+    expectCode(ok.status.code, grpc.status.OK, `a request just under the limit (${opt.maxMessage} bytes)`);
+    const over = await unary(echo, { tag: `${tag}-over`, payload: Buffer.alloc(opt.maxMessage + 1) });
+    expectCode(over.status.code, grpc.status.RESOURCE_EXHAUSTED, 'a request message over the limit');
+    const o = await observe(`${tag}-over`, null);
+    expect(o.started === 0, 'the message over the limit reached the server');
+    return `${opt.maxMessage + 1} bytes: RESOURCE_EXHAUSTED ("${over.status.details}"), kept from the server`;
   });
 }
 
