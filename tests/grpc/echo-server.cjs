@@ -1,6 +1,6 @@
 'use strict';
 // echo-server.cjs [--listen HOST:PORT]: aurigraph.test.EchoService
-// (tests/proto/echo.proto) on @grpc/grpc-js, loopback, port 0 unless told.
+// (and TimedEchoService, its Unary under another name; tests/proto/echo.proto) on @grpc/grpc-js, loopback, port 0 unless told.
 // Prints "echo-server listening on HOST:PORT" once bound. Each request
 // says how to answer (reply size and count, delay, status to end with);
 // x-echo-* metadata comes back in headers and trailers; message limits are
@@ -13,7 +13,7 @@
 const http2 = require('http2');
 const path = require('path');
 const protoLoader = require('@grpc/proto-loader');
-const { grpc, echoService, types, DETAIL_TYPE_URL, patternPayload, crc32, sleep } = require('./echo-common.cjs');
+const { grpc, echoService, timedService, types, DETAIL_TYPE_URL, patternPayload, crc32, sleep } = require('./echo-common.cjs');
 
 let listen = '127.0.0.1:0';
 for (let i = 2; i < process.argv.length; i++) {
@@ -159,7 +159,7 @@ function readAll(call, onRequest) {
   });
 }
 
-server.addService(echoService, {
+const handlers = {
   Unary(call, callback) {
     const req = call.request;
     const s = startCall(call, req);
@@ -246,7 +246,9 @@ server.addService(echoService, {
   Observe(call, callback) {
     callback(null, { ...observed(call.request.tag) });
   },
-});
+};
+server.addService(echoService, handlers);
+server.addService(timedService, { Unary: handlers.Unary });
 
 // grpc.health.v1.Health/Check SERVING: the gateway health-checks every target
 const health = protoLoader.loadSync('grpc/health/v1/health.proto', { includeDirs: [path.join(__dirname, '..', '..', 'proto')] });

@@ -1,5 +1,5 @@
 'use strict';
-// passthrough.cjs TARGET [--gzip-target T] [--down-target T] [--max-message N] [--only a,b] [--slow-mib N] [--label L]
+// passthrough.cjs TARGET [--gzip-target T] [--down-target T] [--max-message N] [--timed-ms N] [--only a,b] [--slow-mib N] [--stall-ms N] [--label L]
 //
 // The gRPC pass-through as @grpc/grpc-js (and, for what grpc-js hides, Node's
 // own http2 client) sees it: EchoService (tests/grpc/echo-server.cjs) at
@@ -10,8 +10,10 @@
 // a slow reader both ways, a backend that breaks a stream or drops its
 // connection, unknown methods, a backend that is down
 // (aurigraph.test.DownService at --down-target must have no live backend),
-// and with --max-message N (the gateway's grpc.max_message) a request
-// message over it refused RESOURCE_EXHAUSTED before the backend.
+// and through a gateway: with --max-message N (its grpc.max_message) a
+// request message over it refused RESOURCE_EXHAUSTED before the backend,
+// with --timed-ms N (timeout_ms of TimedEchoService's cluster) a call with
+// no deadline of its own cut at N ms, the deadline passed on.
 // One line per check, then "LABEL: N passed, M failed"; exit 1 on a failure.
 // Every call has a deadline and every check a bound.
 const http2 = require('http2');
@@ -30,12 +32,14 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === '--down-target') opt.down = argv[++i];
   else if (a === '--only') opt.only = new Set(argv[++i].split(','));
   else if (a === '--slow-mib') opt.slowMib = Number(argv[++i]);
+  else if (a === '--stall-ms') opt.stallMs = Number(argv[++i]);
   else if (a === '--label') opt.label = argv[++i];
   else if (a === '--max-message') opt.maxMessage = Number(argv[++i]);
+  else if (a === '--timed-ms') opt.timedMs = Number(argv[++i]);
   else if (!target && !a.startsWith('--')) target = a;
   else { console.error(`passthrough: unknown argument ${a}`); process.exit(2); }
 }
-if (!target) { console.error('usage: passthrough.cjs TARGET [--gzip-target T] [--down-target T] [--max-message N] [--only a,b] [--slow-mib N] [--label L]'); process.exit(2); }
+if (!target) { console.error('usage: passthrough.cjs TARGET [--gzip-target T] [--down-target T] [--max-message N] [--timed-ms N] [--only a,b] [--slow-mib N] [--stall-ms N] [--label L]'); process.exit(2); }
 
 const LIMIT = 256 << 20;
 const channelOptions = { 'grpc.max_receive_message_length': LIMIT, 'grpc.max_send_message_length': LIMIT };
@@ -215,6 +219,25 @@ check('bidi', async () => {
   await ended;
   expectCode(status.code, grpc.status.OK, 'Bidi');
   return '10 requests, each answered before the next was sent';
+});
+
+check('bidi-full-duplex', async () => {
+  // 16 MiB each way at once: the client writes while replies come back,
+  // so neither direction's flow control may wait on the other's
+  const call = echo.Bidi(new grpc.Metadata(), { deadline: deadline() });
+  const n = 128, size = 128 << 10;
+  let got = 0, bad = 0;
+  call.on('data', (m) => { if (m.index !== got++ || m.payload.length !== size || crc32(m.payload) !== m.crc32) bad++; });
+  call.on('error', () => {});
+  const st = new Promise((resolve) => call.on('status', resolve));
+  const ended = new Promise((resolve) => call.on('end', resolve));
+  for (let i = 0; i < n; i++) await writeDrained(call, { payload: patternPayload(size, i), reply_size: size });
+  call.end();
+  const s = await st;
+  await Promise.race([ended, sleep(5000)]);
+  expectCode(s.code, grpc.status.OK, 'a full-duplex bidi');
+  expect(got === n && bad === 0, `${got} of ${n} replies, ${bad} bad`);
+  return `${n} x 128 KiB each way at once, in order, intact`;
 });
 
 check('concurrent-unary', async () => {
@@ -487,7 +510,7 @@ check('slow-reader', async () => {
     onData: (m, call, rr) => {
       if (m.index !== next++ || crc32(m.payload) !== m.crc32) bad++;
       rr.replies.length = 0;
-      if (next % 16 === 0) { call.pause(); setTimeout(() => call.resume(), 40); }
+      if (next % 16 === 0) { call.pause(); setTimeout(() => call.resume(), next === 16 ? opt.stallMs || 40 : 40); }
     },
   });
   expectCode(r.status.code, grpc.status.OK, 'a slowly read stream');
@@ -504,7 +527,8 @@ check('slow-reader', async () => {
   }, { deadlineMs: 120000 });
   expectCode(c.status.code, grpc.status.OK, 'a slowly read upload');
   expect(c.reply.received === 256 && c.reply.received_bytes === 256 * (64 << 10), `the server got ${c.reply.received} of 256`);
-  return `${opt.slowMib} MiB read at ~1 MiB per 40 ms (${Date.now() - t0} ms), and 16 MiB read by the server 64 KiB per 4 ms: nothing lost`;
+  const stall = opt.stallMs ? `, after a ${opt.stallMs} ms stall at 1 MiB` : '';
+  return `${opt.slowMib} MiB read at ~1 MiB per 40 ms${stall} (${Date.now() - t0} ms), and 16 MiB read by the server 64 KiB per 4 ms: nothing lost`;
 });
 
 function genericUnary(addr, path, ms) {
@@ -515,6 +539,27 @@ function genericUnary(addr, path, ms) {
       client.close();
       resolve(s);
     });
+  });
+}
+
+if (opt.timedMs) {
+  check('gateway-deadline', async () => {
+    // no deadline from the client: TimedEchoService's cluster has timeout_ms
+    // (--timed-ms), a deadline only the gateway can set and pass on
+    const timed = new loaded.TimedEchoService(target, insecure, channelOptions);
+    const tag = tagOf('timed');
+    const t0 = Date.now();
+    const r = await new Promise((resolve) => {
+      timed.Unary({ tag, delay_ms: 10000 }, (err) => resolve(err ? err.code : grpc.status.OK));
+    });
+    const took = Date.now() - t0;
+    timed.close();
+    expectCode(r, grpc.status.DEADLINE_EXCEEDED, `a call with no deadline to a cluster with timeout_ms ${opt.timedMs}`);
+    expect(took < opt.timedMs + 3000, `DEADLINE_EXCEEDED after ${took} ms`);
+    const o = await observe(tag, (x) => x.started > 0);
+    expect(o.deadline_left_ms > 0 && o.deadline_left_ms <= opt.timedMs * 1.1,
+      `the server saw a deadline of ${o.deadline_left_ms} ms, want (0, ${opt.timedMs}]`);
+    return `DEADLINE_EXCEEDED after ${took} ms; the gateway passed its deadline on (${o.deadline_left_ms} ms left)`;
   });
 }
 
