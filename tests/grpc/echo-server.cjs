@@ -215,7 +215,7 @@ const handlers = {
   },
 
   Bidi(call) {
-    let s = null, first = null, count = 0, bytes = 0, crc = 0, ended = false;
+    let s = null, first = null, count = 0, bytes = 0, crc = 0, ended = false, sent = 0;
     readAll(call, async (req) => {
       if (ended || call.cancelled) return;
       if (!first) { first = req; s = startCall(call, req); }
@@ -226,7 +226,7 @@ const handlers = {
         if (req.status_code && req.fail_after === i) break;
         if (req.delay_ms) await sleep(req.delay_ms);
         if (call.cancelled) return;
-        await writeWhenDrained(call, reply(call, req, s.replies_sent, { received: count, received_bytes: bytes, received_crc32: crc }));
+        await writeWhenDrained(call, reply(call, req, sent++, { received: count, received_bytes: bytes, received_crc32: crc }));
         s.replies_sent++;
       }
       if (req.status_code && !call.cancelled) {
