@@ -168,7 +168,7 @@ grpc_load() { # grpc_load N [h2load flags]: N unary SubmitTransaction calls over
   timeout 60 h2load -n "$n" -c 4 -m 8 "$@" -H 'content-type: application/grpc' -H 'te: trailers' -d "$work/submit.grpc" \
     "http://$gwg/aurigraph.v11.TransactionService/SubmitTransaction" >"$work/h2load.out" 2>&1
 }
-code=$(curl -s -o "$work/r.json" -w '%{http_code}' -X POST "$admin/admin/clusters/default/rollout" \
+code=$(curl -s -o "$work/r.json" -w '%{http_code}' -X POST -H 'content-type: application/json' "$admin/admin/clusters/default/rollout" \
   -d '{"to":"canary","steps":[10,25,50,100],"hold":"3s","window":"2s","interval":"200ms","min_requests":40}')
 check "canary rollout starts: 202" [ "$code" = 202 ]
 t0=$SECONDS
@@ -202,7 +202,7 @@ node "$grpc_dir/calls.cjs" load "$gwg" 4 8 >"$work/load.out" 2>&1 &
 load_pid=$!
 pids+=("$h2load_pid" "$load_pid")
 sleep 1.5
-code=$(curl -s -o "$work/r.json" -w '%{http_code}' -X PUT "$admin/admin/clusters/default/weights" -d '{"blue":0,"green":100}')
+code=$(curl -s -o "$work/r.json" -w '%{http_code}' -X PUT -H 'content-type: application/json' "$admin/admin/clusters/default/weights" -d '{"blue":0,"green":100}')
 check "weights to green through the admin API: 200" [ "$code" = 200 ]
 wait "$h2load_pid"
 sed -n '/^requests:/p;/^status codes:/p' "$work/h2load_bg.out" | sed 's/^/   h2load /'
@@ -233,7 +233,7 @@ node "$grpc_dir/calls.cjs" inflight "127.0.0.1:$gw_grpc_port" 4 >"$work/inflight
 inflight_pid=$!
 pids+=("$inflight_pid")
 if wait_line "$work/inflight2.out" '^in flight' 30 >/dev/null; then
-  code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$admin/admin/drain")
+  code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'content-type: application/json' "$admin/admin/drain")
   check "POST /admin/drain: 202" [ "$code" = 202 ]
   wait "$inflight_pid"
   check "/admin/drain: the 8 gRPC calls in flight finish OK ($(tail -n1 "$work/inflight2.out"))" [ $? = 0 ]
