@@ -37,6 +37,7 @@
 #include "front/http1_uring.h"
 #include "server/api.h"
 #include "server/grpc_door.h"
+#include "server/grpc_health.h"
 #include "server/health.h"
 #include "server/listener.h"
 #include "server/metrics.h"
@@ -306,6 +307,7 @@ static void on_tick(h2o_timeout_entry_t *entry)
         if (ports_waiting(w))
             retry_taken_ports(w);
     }
+    grpc_health_tick(w); /* Watch calls: a change, or the drain */
     if (atomic_load(&sh->stop_requested))
         drain_tick(w);
     if (!w->stop)
