@@ -14,8 +14,8 @@ need curl jq python3
 
 start_services blue --version-tag blue || exit 1
 blue_port=$svc_port
-# every canary answer takes 300 ms: a client giving up after 150 ms cancels a call in flight
-start_services canary --version-tag canary --latency-ms 300 || exit 1
+# every canary answer takes 1 s: a client giving up after 0.5 s cancels a call in flight
+start_services canary --version-tag canary --latency-ms 1000 || exit 1
 canary_port=$svc_port
 start_gateway gw --upstream-version "blue=127.0.0.1:$blue_port" \
   --upstream-version "canary=127.0.0.1:$canary_port,0" || exit 1
@@ -31,15 +31,15 @@ tx='{"userId":"cancel-test","fromAddress":"0xa1","toAddress":"0xb2","amount":"1.
 J='content-type: application/json'
 clients=()
 
-# 10 calls that complete on the canary (300 ms each): the window has real traffic
+# 10 calls that complete on the canary (1 s each): the window has real traffic
 for i in $(seq 10); do
-  curl -s -o /dev/null -w '%{http_code}\n' --max-time 5 -H 'x-canary: always' -H "$J" -d "$tx" \
+  curl -s -o /dev/null -w '%{http_code}\n' --max-time 10 -H 'x-canary: always' -H "$J" -d "$tx" \
     "$gw/api/v11/transactions" >>"$work/ok.codes" &
   clients+=($!)
 done
-# 10 unary calls cancelled after 150 ms (HTTP/1.1: the client hangs up)
+# 10 unary calls cancelled after 0.5 s (HTTP/1.1: the client hangs up)
 for i in $(seq 10); do
-  curl -s -o /dev/null --max-time 0.15 -H 'x-canary: always' -H "$J" -d "$tx" "$gw/api/v11/transactions" &
+  curl -s -o /dev/null --max-time 0.5 -H 'x-canary: always' -H "$J" -d "$tx" "$gw/api/v11/transactions" &
   clients+=($!)
 done
 # 10 streaming calls cancelled after 3 s (HTTP/1.1 hang-up)
@@ -48,7 +48,7 @@ for i in $(seq 10); do
   clients+=($!)
 done
 # 5 unary and 5 streaming calls reset by RST_STREAM on one HTTP/2 connection
-HOLD_S=0.15 python3 "$src/tests/attack/h2_cancel.py" 127.0.0.1 "$gw_port" /api/v11/transactions 5 "$tx" >"$work/h2u.out" &
+HOLD_S=0.5 python3 "$src/tests/attack/h2_cancel.py" 127.0.0.1 "$gw_port" /api/v11/transactions 5 "$tx" >"$work/h2u.out" &
 clients+=($!)
 HOLD_S=3 python3 "$src/tests/attack/h2_cancel.py" 127.0.0.1 "$gw_port" /api/v11/transactions:events 5 >"$work/h2s.out" &
 clients+=($!)
