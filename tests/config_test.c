@@ -71,6 +71,12 @@ static void check_defaults(const config_t *c)
     CHECK_INTEQ(c->nlisteners, 1);
     CHECK_STREQ(c->listeners[0].host, "0.0.0.0");
     CHECK_INTEQ(c->listeners[0].port, 9003);
+    CHECK_INTEQ(c->ngrpc_listeners, 1);
+    CHECK_STREQ(c->grpc_listeners[0].host, "0.0.0.0");
+    CHECK_INTEQ(c->grpc_listeners[0].port, 9004);
+    CHECK_INTEQ(c->grpc.max_message, 4194304);
+    CHECK_INTEQ(c->grpc.max_concurrent_streams, 100);
+    CHECK_INTEQ(c->grpc.max_header_list, 16384);
     CHECK_INTEQ(c->workers, 0);
     CHECK_INTEQ(c->http1, CONFIG_HTTP1_URING);
     CHECK(c->descriptors == NULL);
@@ -858,6 +864,23 @@ static void test_release(void)
     CHECK_INTEQ(config_host_is_loopback("127.0.0.1"), 1);
     CHECK_INTEQ(config_host_is_loopback("::1"), 1);
     CHECK_INTEQ(config_host_is_loopback("0.0.0.0"), 0);
+    /* by the address it resolves to, not the spelling */
+    CHECK_INTEQ(config_host_is_loopback("localhost"), 1);
+    CHECK_INTEQ(config_host_is_loopback("127.255.0.9"), 1);
+    CHECK_INTEQ(config_host_is_loopback("::ffff:127.0.0.1"), 1);
+    CHECK_INTEQ(config_host_is_loopback("10.0.0.1"), 0);
+    CHECK_INTEQ(config_host_is_loopback("::"), 0);
+    CHECK_INTEQ(config_host_is_loopback("::ffff:10.0.0.1"), 0);
+    CHECK_INTEQ(config_host_is_loopback(""), 0);
+    /* a name that only starts like 127.x: resolves elsewhere or not at all
+     * (one try, one second, where no DNS answers) */
+    setenv("RES_OPTIONS", "timeout:1 attempts:1", 1);
+    CHECK_INTEQ(config_host_is_loopback("127.attacker.invalid"), 0);
+    config_defaults(&c);
+    CHECK_INTEQ(ARGS(&c, "--admin", "127.attacker.invalid:0"), 0);
+    CHECK_INTEQ(config_validate(&c, err, sizeof(err)), -1);
+    CHECK(strstr(err, "needs a token") != NULL);
+    config_free(&c);
 }
 
 static void test_validate(void)
@@ -901,6 +924,67 @@ static void test_validate(void)
     config_free(&c);
 }
 
+/* listen_grpc and grpc: (issue 12): the file, the flag, the checks. */
+static void test_grpc(void)
+{
+    config_t c;
+    config_defaults(&c);
+    CHECK_INTEQ(load_text(&c, "listen_grpc: [\"127.0.0.1:0\", \"[::1]:9014\"]\n"
+                              "grpc: {max_message: 1MiB, max_concurrent_streams: 8, max_header_list: 8k}\n"), 0);
+    CHECK_INTEQ(c.ngrpc_listeners, 2);
+    CHECK_STREQ(c.grpc_listeners[0].host, "127.0.0.1");
+    CHECK_INTEQ(c.grpc_listeners[0].port, 0);
+    CHECK_STREQ(c.grpc_listeners[1].host, "::1");
+    CHECK_INTEQ(c.grpc_listeners[1].port, 9014);
+    CHECK_INTEQ(c.grpc.max_message, 1048576);
+    CHECK_INTEQ(c.grpc.max_concurrent_streams, 8);
+    CHECK_INTEQ(c.grpc.max_header_list, 8192);
+    CHECK_INTEQ(c.nlisteners, 1); /* listen is its own section */
+    CHECK_INTEQ(config_validate(&c, err, sizeof(err)), 0);
+    CHECK_INTEQ(load_text(&c, "listen_grpc: \"*:9024\"\n"), 0);
+    CHECK_INTEQ(c.ngrpc_listeners, 1);
+    CHECK_STREQ(c.grpc_listeners[0].host, "0.0.0.0");
+    CHECK_INTEQ(load_text(&c, "listen_grpc: off\n"), 0);
+    CHECK_INTEQ(c.ngrpc_listeners, 0);
+    CHECK_INTEQ(config_validate(&c, err, sizeof(err)), 0); /* no gRPC listener is fine */
+    CHECK_INTEQ(load_text(&c, "listen_grpc: [\"127.0.0.1:1\"]\n"), 0);
+    CHECK_INTEQ(load_text(&c, "listen_grpc: []\n"), 0);
+    CHECK_INTEQ(c.ngrpc_listeners, 0);
+    CHECK_INTEQ(load_text(&c, "listen_grpc: \"localhost\"\n"), -1);
+    CHECK_STREQ(err, at(1, "listen_grpc: bad address \"localhost\": expected HOST:PORT"));
+    CHECK_INTEQ(load_text(&c, "grpc: {max_message: 0}\n"), -1);
+    CHECK_STREQ(err, at(1, "grpc.max_message: must be greater than 0"));
+    CHECK_INTEQ(load_text(&c, "grpc: {max_message: 2GiB}\n"), 0);
+    CHECK_INTEQ(config_validate(&c, err, sizeof(err)), -1);
+    CHECK_STREQ(err, "grpc.max_message: 2147483648 is out of range 1..2147483647");
+    CHECK_INTEQ(load_text(&c, "grpc: {max_message: 4MiB, max_header_list: 100}\n"), 0);
+    CHECK_INTEQ(config_validate(&c, err, sizeof(err)), -1);
+    CHECK_STREQ(err, "grpc.max_header_list: 100 is out of range 1024..1048576 (1 KiB..1 MiB)");
+    CHECK_INTEQ(load_text(&c, "grpc: {max_streams: 1}\n"), -1);
+    CHECK_INTEQ(load_text(&c, "grpc: {max_concurrent_streams: 0}\n"), -1);
+    config_free(&c);
+
+    /* --listen-grpc: the first replaces the file's, more add; off drops them */
+    config_defaults(&c);
+    CHECK_INTEQ(ARGS(&c, "--listen-grpc", "127.0.0.1:0", "--listen-grpc=[::1]:5"), 0);
+    CHECK_INTEQ(c.ngrpc_listeners, 2);
+    CHECK_STREQ(c.grpc_listeners[0].host, "127.0.0.1");
+    CHECK_INTEQ(c.grpc_listeners[1].port, 5);
+    CHECK_INTEQ(c.nlisteners, 1);
+    CHECK_INTEQ(c.listeners[0].port, 9003);
+    config_free(&c);
+    config_defaults(&c);
+    CHECK_INTEQ(ARGS(&c, "--listen-grpc", "off"), 0);
+    CHECK_INTEQ(c.ngrpc_listeners, 0);
+    CHECK_INTEQ(ARGS(&c, "--listen-grpc", "127.0.0.1:7", "--listen-grpc", "off", "--listen-grpc", "127.0.0.1:8"), 0);
+    CHECK_INTEQ(c.ngrpc_listeners, 1);
+    CHECK_INTEQ(c.grpc_listeners[0].port, 8);
+    CHECK_INTEQ(ARGS(&c, "--listen-grpc", "nohost"), -1);
+    CHECK_STREQ(err, "--listen-grpc: bad address \"nohost\": expected HOST:PORT (or \"off\")");
+    CHECK_INTEQ(c.ngrpc_listeners, 1); /* a bad flag changes nothing */
+    config_free(&c);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/config_test.XXXXXX");
@@ -922,6 +1006,7 @@ int main(void)
     test_flags();
     test_validate();
     test_release();
+    test_grpc();
 
     static const char *const names[] = {"t.yaml", "bad.yaml", "flags.yaml", "second.yaml", "nodefault.yaml", "badflags.yaml"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {

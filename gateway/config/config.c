@@ -16,6 +16,8 @@
  * defaults; it is itself a valid file):
  *
  *   listen: "0.0.0.0:9003"     string or list of strings
+ *   listen_grpc: "0.0.0.0:9004" the same, or off / [] for no gRPC listener
+ *   grpc: {max_message, max_concurrent_streams, max_header_list}
  *   workers: 0                 0 = one per core, at most 1024
  *   descriptors: ~             FileDescriptorSet path; ~/null/empty = built one
  *   access_log: stdout         stdout | stderr | off | a file path
@@ -40,7 +42,7 @@
  *   (clusters take json_profile too: it wins over their routes' .proto)
  *
  * Merging: scalars override. A list or map section that is present
- * (listen, clusters, services) replaces what was there before as a whole:
+ * (listen, listen_grpc, clusters, services) replaces what was there before as a whole:
  * naming one cluster drops the built-in "default" unless it is listed too.
  * routes are the exception: they merge by method with what is there, and
  * within a route only the keys written change.
@@ -221,6 +223,12 @@ static void routes_free(config_route_t *r, size_t n)
     free(r);
 }
 
+void config_listener_append(config_listener_t **list, size_t *n, const char *host, uint16_t port)
+{
+    *list = xrealloc(*list, *n + 1, sizeof(**list));
+    (*list)[(*n)++] = (config_listener_t){xstrdup(host), port};
+}
+
 void config_rate_limits_free(config_rate_limit_t *r, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -233,8 +241,15 @@ void config_rate_limits_free(config_rate_limit_t *r, size_t n)
 
 void config_add_listener(config_t *c, const char *host, uint16_t port)
 {
-    c->listeners = xrealloc(c->listeners, c->nlisteners + 1, sizeof(*c->listeners));
-    c->listeners[c->nlisteners++] = (config_listener_t){xstrdup(host), port};
+    config_listener_append(&c->listeners, &c->nlisteners, host, port);
+}
+
+static config_listener_t *listeners_copy(const config_listener_t *src, size_t n)
+{
+    config_listener_t *l = xcalloc(n, sizeof(*l));
+    for (size_t i = 0; i < n; i++)
+        l[i] = (config_listener_t){xstrdup(src[i].host), src[i].port};
+    return l;
 }
 
 static config_route_t *route_find(config_t *c, const char *method)
@@ -269,6 +284,9 @@ void config_defaults(config_t *c)
     *c = (config_t){.drain_timeout_ms = CONFIG_DEFAULT_DRAIN_MS, .http1 = CONFIG_DEFAULT_HTTP1};
     c->connections.probe_reserve = CONFIG_DEFAULT_PROBE_RESERVE;
     config_add_listener(c, CONFIG_DEFAULT_LISTEN_HOST, CONFIG_DEFAULT_LISTEN_PORT);
+    config_listener_append(&c->grpc_listeners, &c->ngrpc_listeners, CONFIG_DEFAULT_GRPC_HOST, CONFIG_DEFAULT_GRPC_PORT);
+    c->grpc = (config_grpc_t){CONFIG_DEFAULT_GRPC_MAX_MESSAGE, CONFIG_DEFAULT_GRPC_MAX_STREAMS,
+                              CONFIG_DEFAULT_GRPC_MAX_HEADER_LIST};
     c->admin_host = xstrdup(CONFIG_DEFAULT_ADMIN_HOST);
     c->admin_port = CONFIG_DEFAULT_ADMIN_PORT;
     c->access_log = xstrdup("stdout");
@@ -282,6 +300,7 @@ void config_defaults(config_t *c)
 void config_free(config_t *c)
 {
     config_listeners_free(c->listeners, c->nlisteners);
+    config_listeners_free(c->grpc_listeners, c->ngrpc_listeners);
     free(c->descriptors);
     free(c->access_log);
     free(c->admin_host);
@@ -298,9 +317,8 @@ void config_free(config_t *c)
 void config_copy(config_t *dst, const config_t *src)
 {
     *dst = *src;
-    dst->listeners = xcalloc(src->nlisteners, sizeof(*dst->listeners));
-    for (size_t i = 0; i < src->nlisteners; i++)
-        dst->listeners[i] = (config_listener_t){xstrdup(src->listeners[i].host), src->listeners[i].port};
+    dst->listeners = listeners_copy(src->listeners, src->nlisteners);
+    dst->grpc_listeners = listeners_copy(src->grpc_listeners, src->ngrpc_listeners);
     dst->descriptors = xstrdup(src->descriptors);
     dst->access_log = xstrdup(src->access_log);
     dst->admin_host = xstrdup(src->admin_host);

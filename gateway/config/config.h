@@ -20,6 +20,11 @@
 #define CONFIG_DEFAULT_UPSTREAM_PORT 9100
 #define CONFIG_DEFAULT_ADMIN_HOST "127.0.0.1"
 #define CONFIG_DEFAULT_ADMIN_PORT 9005
+#define CONFIG_DEFAULT_GRPC_HOST "0.0.0.0"
+#define CONFIG_DEFAULT_GRPC_PORT 9004
+#define CONFIG_DEFAULT_GRPC_MAX_MESSAGE (4u << 20)
+#define CONFIG_DEFAULT_GRPC_MAX_STREAMS 100
+#define CONFIG_DEFAULT_GRPC_MAX_HEADER_LIST (16u << 10)
 
 typedef struct config_target {
     char *host;
@@ -131,6 +136,13 @@ typedef struct config_listener {
     uint16_t port;
 } config_listener_t;
 
+/* The gRPC listener's limits (gateway/server/grpc_door.h). */
+typedef struct config_grpc {
+    size_t max_message;              /* one request message: larger ones end the call RESOURCE_EXHAUSTED (4 MiB) */
+    uint32_t max_concurrent_streams; /* per connection, advertised and enforced (100) */
+    size_t max_header_list;          /* request metadata of one call, RFC 9113's measure (16 KiB) */
+} config_grpc_t;
+
 /* Which front end serves HTTP/1.1 (HTTP/2 is always h2o's). */
 typedef enum config_http1 {
     CONFIG_HTTP1_URING = 0,      /* io_uring (gateway/front/), h2o when io_uring is unusable */
@@ -141,6 +153,9 @@ typedef enum config_http1 {
 typedef struct config {
     config_listener_t *listeners;
     size_t nlisteners;
+    config_listener_t *grpc_listeners; /* the gRPC listener's addresses; none = off */
+    size_t ngrpc_listeners;
+    config_grpc_t grpc;
     char *admin_host;            /* admin API listener; NULL = off */
     uint16_t admin_port;         /* 127.0.0.1:9005 by default */
     char *admin_token;           /* bearer token; required off loopback */
@@ -186,7 +201,8 @@ void config_free(config_t *c);
 int config_parse_duration(const char *s, uint32_t *ms);
 /* The rollout defaults (steps 10,25,50,100, hold 4h, window 5m, ...). */
 void config_rollout_defaults(config_rollout_t *r);
-/* Whether host names the loopback interface (127.x, ::1, localhost). */
+/* Whether every address host resolves to is loopback (127.0.0.0/8, ::1,
+ * ::ffff:127.x); 0 when it does not resolve. */
 int config_host_is_loopback(const char *host);
 
 const config_cluster_t *config_cluster_for_service(const config_t *c, const char *service);

@@ -239,35 +239,40 @@ static int get_hostport(loader_t *L, const yaml_node_t *n, const char *what, boo
     return 0;
 }
 
-/* listen: one string or a list of them; replaces the listeners. */
-static int load_listen(loader_t *L, const yaml_node_t *n, config_t *c)
+/* listen, listen_grpc: one string or a list of them; replaces the
+ * listeners. may_be_off: "off" or an empty list mean none (listen_grpc). */
+static int load_listen(loader_t *L, const yaml_node_t *n, const char *key, bool may_be_off,
+                       config_listener_t **list, size_t *count)
 {
-    config_t tmp = {0};
+    config_listener_t *tmp = NULL;
+    size_t ntmp = 0;
     char *host = NULL;
     uint16_t port;
     if (n->type == YAML_SEQUENCE_NODE) {
         size_t i = 0;
-        if (n->data.sequence.items.start == n->data.sequence.items.top)
-            return fail(L, n, "listen: expected at least one address");
+        if (n->data.sequence.items.start == n->data.sequence.items.top && !may_be_off)
+            return fail(L, n, "%s: expected at least one address", key);
         for ITEMS (n, it) {
             char what[48];
-            snprintf(what, sizeof(what), "listen[%zu]", i++);
+            snprintf(what, sizeof(what), "%s[%zu]", key, i++);
             if (get_hostport(L, node(L, *it), what, true, &host, &port) < 0) {
-                config_listeners_free(tmp.listeners, tmp.nlisteners);
+                config_listeners_free(tmp, ntmp);
                 return -1;
             }
-            config_add_listener(&tmp, host, port);
+            config_listener_append(&tmp, &ntmp, host, port);
             free(host);
         }
+    } else if (may_be_off && n->type == YAML_SCALAR_NODE && !strcmp(sval(n), "off")) {
+        /* none */
     } else {
-        if (get_hostport(L, n, "listen", true, &host, &port) < 0)
+        if (get_hostport(L, n, key, true, &host, &port) < 0)
             return -1;
-        config_add_listener(&tmp, host, port);
+        config_listener_append(&tmp, &ntmp, host, port);
         free(host);
     }
-    config_listeners_free(c->listeners, c->nlisteners);
-    c->listeners = tmp.listeners;
-    c->nlisteners = tmp.nlisteners;
+    config_listeners_free(*list, *count);
+    *list = tmp;
+    *count = ntmp;
     return 0;
 }
 
@@ -387,6 +392,16 @@ static int load_limits(loader_t *L, const yaml_node_t *n, transcode_options_t *o
         {"max_repeated", FIELD_COUNT, offsetof(transcode_options_t, max_repeated)},
     };
     return load_fields(L, n, "limits", fields, NFIELDS(fields), o, NULL, NULL);
+}
+
+static int load_grpc(loader_t *L, const yaml_node_t *n, config_grpc_t *g)
+{
+    static const field_t fields[] = {
+        {"max_message", FIELD_SIZE, offsetof(config_grpc_t, max_message)},
+        {"max_concurrent_streams", FIELD_U32_POS, offsetof(config_grpc_t, max_concurrent_streams)},
+        {"max_header_list", FIELD_SIZE, offsetof(config_grpc_t, max_header_list)},
+    };
+    return load_fields(L, n, "grpc", fields, NFIELDS(fields), g, NULL, NULL);
 }
 
 static int load_health(loader_t *L, const yaml_node_t *n, const char *section, config_health_t *h)
@@ -935,7 +950,11 @@ static int load_root(loader_t *L, const yaml_node_t *root, config_t *c)
         const char *key = sval(k);
         int rc;
         if (!strcmp(key, "listen"))
-            rc = load_listen(L, v, c);
+            rc = load_listen(L, v, "listen", false, &c->listeners, &c->nlisteners);
+        else if (!strcmp(key, "listen_grpc"))
+            rc = load_listen(L, v, "listen_grpc", true, &c->grpc_listeners, &c->ngrpc_listeners);
+        else if (!strcmp(key, "grpc"))
+            rc = load_grpc(L, v, &c->grpc);
         else if (!strcmp(key, "workers")) {
             uint64_t w;
             if ((rc = get_uint(L, v, "workers", 0, CONFIG_MAX_WORKERS, &w)) == 0)

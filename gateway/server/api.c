@@ -659,7 +659,7 @@ static void on_close(void *ctx, int code, const char *message, size_t message_le
     }
 }
 
-static const upstream_handlers_t handlers = {on_headers, on_message, on_close};
+static const upstream_handlers_t handlers = {.on_headers = on_headers, .on_message = on_message, .on_close = on_close};
 
 /* ---- the handler --------------------------------------------------------- */
 

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "control/admin.h"
+#include "front/http1_h2o.h"
 #include "server/api.h"
 #include "server/conn_limit.h"
 #include "server/health.h"
@@ -40,7 +41,7 @@ struct server {
     shared_t shared;
     worker_t *workers;
     unsigned nworkers;
-    listener_t *listeners;      /* the REST ones, then the admin API's */
+    listener_t *listeners;      /* the REST ones, the gRPC ones, then the admin API's */
     size_t nlisteners;
     int log_fd_owned;
     int h2o_configured;
@@ -148,22 +149,27 @@ static int resolve_routes(server_t *s, char *err, size_t errlen)
     return 0;
 }
 
-/* One listener per configured address: the REST ones, then the admin
- * API's; each with the h2o hosts it serves, apart, so no Host header
- * reaches another listener's handlers. */
+/* One listener per configured address: the REST ones, the gRPC ones
+ * (served by grpc_door, not h2o: no hosts), then the admin API's; each
+ * with the h2o hosts it serves, apart, so no Host header reaches another
+ * listener's handlers. */
 static int build_listeners(server_t *s, char *err, size_t errlen)
 {
     shared_t *sh = &s->shared;
     const config_t *cfg = sh->cfg;
     h2o_hostconf_t *rest = h2o_config_register_host(&sh->h2o, h2o_iovec_init(H2O_STRLIT("default")), 65535);
-    h2o_handler_t *h = h2o_create_handler(h2o_config_register_path(rest, "/", 0), sizeof(*h));
+    h2o_pathconf_t *rest_path = h2o_config_register_path(rest, "/", 0);
+    http1_h2o_register(rest_path, sh->error_field); /* first: h2o's HTTP/1.1 framing, checked */
+    h2o_handler_t *h = h2o_create_handler(rest_path, sizeof(*h));
     h->on_req = dispatch;
     h2o_hostconf_t *admin = NULL;
     if (cfg->admin_host != NULL) {
         admin = h2o_config_register_host(&sh->h2o, h2o_iovec_init(H2O_STRLIT("admin")), 65535);
-        admin_register(h2o_config_register_path(admin, "/", 0), sh);
+        h2o_pathconf_t *admin_path = h2o_config_register_path(admin, "/", 0);
+        http1_h2o_register(admin_path, 0);
+        admin_register(admin_path, sh);
     }
-    size_t n = cfg->nlisteners + (admin != NULL);
+    size_t n = cfg->nlisteners + cfg->ngrpc_listeners + (admin != NULL);
     s->listeners = calloc(n ? n : 1, sizeof(*s->listeners));
     if (s->listeners == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -171,9 +177,13 @@ static int build_listeners(server_t *s, char *err, size_t errlen)
     }
     for (size_t i = 0; i < n; i++) {
         listener_t *l = &s->listeners[i];
+        size_t g = i - cfg->nlisteners;
         if (i < cfg->nlisteners)
             *l = (listener_t){.kind = LISTENER_REST, .host = cfg->listeners[i].host, .port = cfg->listeners[i].port,
                               .hosts = {rest, NULL}};
+        else if (g < cfg->ngrpc_listeners)
+            *l = (listener_t){.kind = LISTENER_GRPC, .host = cfg->grpc_listeners[g].host,
+                              .port = cfg->grpc_listeners[g].port, .hosts = {NULL}};
         else
             *l = (listener_t){.kind = LISTENER_ADMIN, .host = cfg->admin_host, .port = cfg->admin_port,
                               .hosts = {admin, NULL}};
@@ -194,8 +204,9 @@ static int open_listener(server_t *s, listener_t *l, char *err, size_t errlen)
                 return -1;
             s->workers[wi].listeners[l - s->listeners].fd = fd;
         }
-        fprintf(stderr, "aurigraph-gateway listening on %s:%u (%u workers)\n", l->host, (unsigned)l->port,
-                s->nworkers);
+        /* "aurigraph-gateway listening on" is REST's: scripts and tests wait for it */
+        fprintf(stderr, "aurigraph-gateway %s%slistening on %s:%u (%u workers)\n", l->kind == LISTENER_REST ? "" : kind->name,
+                l->kind == LISTENER_REST ? "" : " ", l->host, (unsigned)l->port, s->nworkers);
         return 0;
     }
     /* the admin API: not shared, so two gateways never split its calls */
@@ -300,9 +311,13 @@ server_t *server_new(const config_t *cfg, const schema_t *schema, const binding_
         for (size_t li = 0; li < s->nlisteners; li++)
             w->listeners[li] = (worker_listener_t){.l = &s->listeners[li], .w = w, .fd = -1, .uring_index = -1};
     }
-    for (size_t li = 0; li < s->nlisteners; li++)
-        if (open_listener(s, &s->listeners[li], err, errlen) != 0)
-            goto fail;
+    /* the gRPC listeners first: their lines are out before REST's "listening
+     * on", which is what scripts and tests wait for */
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t li = 0; li < s->nlisteners; li++)
+            if ((s->listeners[li].kind == LISTENER_GRPC) == (pass == 0) &&
+                open_listener(s, &s->listeners[li], err, errlen) != 0)
+                goto fail;
     fflush(stderr);
     return s;
 fail:
