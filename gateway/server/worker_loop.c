@@ -39,6 +39,7 @@
 #include "server/api.h"
 #include "server/conn_limit.h"
 #include "server/grpc_door.h"
+#include "server/grpc_health.h"
 #include "server/health.h"
 #include "server/listener.h"
 #include "server/metrics.h"
@@ -368,6 +369,7 @@ static void on_tick(h2o_timeout_entry_t *entry)
         if (ports_waiting(w))
             retry_taken_ports(w);
     }
+    grpc_health_tick(w); /* Watch calls: a change, or the drain */
     if (atomic_load(&sh->stop_requested))
         drain_tick(w);
     if (!w->stop)
