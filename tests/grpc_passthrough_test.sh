@@ -197,13 +197,16 @@ gwg=127.0.0.1:$gw_grpc_port
 admin_line=$(wait_line "$work/gw_bg.err" 'admin listening on' 10) || give_up "no admin listener"
 admin=http://127.0.0.1:${admin_line##*:}
 wait_ready "$gw" 15 || give_up "the blue-green gateway is not ready"
+# both loads going, then the switch 1 s into h2load's 4 s
+node "$grpc_dir/calls.cjs" load "$gwg" 6 8 >"$work/load.out" 2>&1 &
+load_pid=$!
+pids+=("$load_pid")
+wait_line "$work/load.out" '^load: calling' 20 >/dev/null || bad "the grpc-js load did not start: $(cat "$work/load.out")"
 timeout 60 h2load -D 4 -c 4 -m 8 --rps 250 -H 'content-type: application/grpc' -H 'te: trailers' -d "$work/submit.grpc" \
   "http://$gwg/aurigraph.v11.TransactionService/SubmitTransaction" >"$work/h2load_bg.out" 2>&1 &
 h2load_pid=$!
-node "$grpc_dir/calls.cjs" load "$gwg" 4 8 >"$work/load.out" 2>&1 &
-load_pid=$!
-pids+=("$h2load_pid" "$load_pid")
-sleep 1.5
+pids+=("$h2load_pid")
+sleep 1
 code=$(curl -s -o "$work/r.json" -w '%{http_code}' -X PUT -H 'content-type: application/json' "$admin/admin/clusters/default/weights" -d '{"blue":0,"green":100}')
 check "weights to green through the admin API: 200" [ "$code" = 200 ]
 wait "$h2load_pid"
@@ -211,7 +214,10 @@ sed -n '/^requests:/p;/^status codes:/p' "$work/h2load_bg.out" | sed 's/^/   h2l
 check "h2load: every call answered 200 (0 failed, 0 errored)" \
   bash -c "grep -qE '^requests: ([1-9][0-9]*) total, [0-9]+ started, \\1 done, \\1 succeeded, 0 failed, 0 errored, 0 timeout' '$work/h2load_bg.out'"
 wait "$load_pid"
-check "grpc-js under the switch: every call OK ($(cat "$work/load.out"))" [ $? = 0 ]
+rc=$?
+tail -n1 "$work/load.out" | sed 's/^/   grpc-js /'
+[ "$rc" = 0 ]
+check "grpc-js under the switch: every call OK ($(tail -n1 "$work/load.out"))" [ $? = 0 ]
 check "... served by blue (tagged stable), then green" grep -qE 'versions .*stable=[1-9].*green=[1-9]|versions .*green=[1-9].*stable=[1-9]' "$work/load.out"
 bg_codes=$(curl -s --max-time 5 "$gw/q/metrics" | grep '^grpc_requests_total{service="aurigraph.v11.TransactionService".*source="grpc"')
 # h2load abandons the calls still in flight when -D ends (started - done):
