@@ -116,7 +116,8 @@ while running "$slow_pid"; do
   sleep 0.1
 done
 wait "$slow_pid"
-check "a 64 MiB stream read slowly through the gateway: complete, nothing lost" [ $? = 0 ]
+rc=$?
+check "a 64 MiB stream read slowly through the gateway: complete, nothing lost" [ "$rc" = 0 ]
 sed 's/^/   /' "$work/slow.out"
 echo "   gateway VmRSS: $rss0 kB before, at most $rss_max kB while the 64 MiB stream was read slowly (with a 2 s stall)"
 
@@ -137,7 +138,8 @@ pids+=("$inflight_pid")
 if wait_line "$work/inflight.out" '^in flight' 30 >/dev/null; then
   kill -TERM "$gw_pid"
   wait "$inflight_pid"
-  check "SIGTERM: the 8 gRPC calls in flight finish OK ($(tail -n1 "$work/inflight.out"))" [ $? = 0 ]
+  rc=$? # (a $(...) in check's arguments would run before a $? after it)
+  check "SIGTERM: the 8 gRPC calls in flight finish OK ($(tail -n1 "$work/inflight.out"))" [ "$rc" = 0 ]
   check "... and the gateway exits 0 after them" wait_exit "$gw_pid" 40
   wait "$gw_pid"; rc=$?
   check "... status 0 (got $rc)" [ "$rc" = 0 ]
@@ -216,8 +218,7 @@ check "h2load: every call answered 200 (0 failed, 0 errored)" \
 wait "$load_pid"
 rc=$?
 tail -n1 "$work/load.out" | sed 's/^/   grpc-js /'
-[ "$rc" = 0 ]
-check "grpc-js under the switch: every call OK ($(tail -n1 "$work/load.out"))" [ $? = 0 ]
+check "grpc-js under the switch: every call OK ($(tail -n1 "$work/load.out"))" [ "$rc" = 0 ]
 check "... served by blue (tagged stable), then green" grep -qE 'versions .*stable=[1-9].*green=[1-9]|versions .*green=[1-9].*stable=[1-9]' "$work/load.out"
 bg_codes=$(curl -s --max-time 5 "$gw/q/metrics" | grep '^grpc_requests_total{service="aurigraph.v11.TransactionService".*source="grpc"')
 # h2load abandons the calls still in flight when -D ends (started - done):
@@ -244,7 +245,8 @@ if wait_line "$work/inflight2.out" '^in flight' 30 >/dev/null; then
   code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'content-type: application/json' "$admin/admin/drain")
   check "POST /admin/drain: 202" [ "$code" = 202 ]
   wait "$inflight_pid"
-  check "/admin/drain: the 8 gRPC calls in flight finish OK ($(tail -n1 "$work/inflight2.out"))" [ $? = 0 ]
+  rc=$?
+  check "/admin/drain: the 8 gRPC calls in flight finish OK ($(tail -n1 "$work/inflight2.out"))" [ "$rc" = 0 ]
   check "... and the gateway exits after them" wait_exit "$gw_pid" 40
 else
   bad "the in-flight calls did not all start: $(cat "$work/inflight2.out")"
