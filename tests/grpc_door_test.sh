@@ -32,6 +32,8 @@ start_services svc || give_up "aurigraph-services did not start"
 cat >"$work/gw.yaml" <<EOF
 grpc:
   max_message: 64KiB
+rate_limits:
+  - {name: consensus-metrics, method: aurigraph.v11.ConsensusService.GetConsensusMetrics, rate: 0.5, burst: 2}
 EOF
 start_gateway gw --upstream "127.0.0.1:$svc_port" --config "$work/gw.yaml" || give_up "gateway did not start"
 check "the gRPC listener's start line names its port" test -n "$gw_grpc_port"
@@ -105,6 +107,18 @@ call cut /aurigraph.v11.ConsensusService/GetConsensusStatus "$work/cut.grpc"
 check "a message cut short: grpc-status 13" test "$(recv cut grpc-status)" = 13
 call after /aurigraph.v11.ConsensusService/GetConsensusStatus "$work/empty.grpc"
 check "and the gateway serves on" test "$(recv after grpc-status)" = 0
+
+# ---- the REST port's rate limits hold on the gRPC listener too ---------------------
+
+limited=0 passed_calls=0
+for i in 1 2 3 4 5; do
+  call rl$i /aurigraph.v11.ConsensusService/GetConsensusMetrics "$work/empty.grpc"
+  case $(recv rl$i grpc-status) in 0) passed_calls=$((passed_calls + 1)) ;; 8) limited=$((limited + 1)) ;; esac
+done
+check "rate limit (burst 2, 0.5/s): 2 calls pass, 3 are RESOURCE_EXHAUSTED ($passed_calls, $limited)" \
+  test "$passed_calls $limited" = "2 3"
+check "the message names the limit" \
+  test "$(recv rl5 grpc-message)" = 'rate limit "consensus-metrics" exceeded: 0.5 requests a second'
 
 # ---- upstream down --------------------------------------------------------------
 

@@ -37,6 +37,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/addr.h"
 #include "core/arena.h"
 #include "core/status.h"
 #include "grpc/frame.h"
@@ -46,6 +47,7 @@
 #include "server/metrics.h"
 #include "server/request_path.h"
 #include "server/worker.h"
+#include "state/rate_limit.h"
 #include "state/shared.h"
 #include "upstream/upstream.h"
 
@@ -469,15 +471,53 @@ static void relay_open(door_call_t *c, uint32_t client_timeout)
 
 /* ---- h2server callbacks ------------------------------------------------ */
 
+/* ---- rate limits (state/rate_limit.h: the same limits as REST's) -------- */
+
+static const void *limit_key(void *ctx, config_rate_key_t kind, const char *header, size_t *len)
+{
+    door_call_t *c = ctx;
+    *len = 0;
+    if (kind == CONFIG_RATE_KEY_ADDRESS) {
+        *len = c->dconn->peer_len;
+        return *len ? c->dconn->peer : NULL;
+    }
+    const char *v = door_header(c, header, len);
+    if (v == NULL)
+        *len = 0;
+    return v;
+}
+
+/* 1 when a limit on the call's method turned it away (RESOURCE_EXHAUSTED,
+ * gRPC's answer to a quota: no Retry-After in gRPC). */
+static int rate_limited(door_call_t *c)
+{
+    worker_t *w = c->w;
+    rate_limit_denial_t d;
+    uint64_t now = (uint64_t)c->started.tv_sec * 1000000000u + (uint64_t)c->started.tv_nsec;
+    if (rate_limiter_admit(w->limiter, c->row, limit_key, c, now, &d))
+        return 0;
+    rate_limit_state_t st;
+    rate_limits_get(w->shared->rate_limits, d.limit, &st);
+    door_finishf(c, GRPC_RESOURCE_EXHAUSTED, "rate limit \"%.60s\" exceeded: %g requests a second%s%.60s",
+                 st.cfg->name, st.rate,
+                 st.cfg->key == CONFIG_RATE_KEY_ADDRESS  ? " per client address"
+                 : st.cfg->key == CONFIG_RATE_KEY_HEADER ? " per value of "
+                                                         : "",
+                 st.cfg->key == CONFIG_RATE_KEY_HEADER ? st.cfg->header : "");
+    return 1;
+}
+
 static void *on_request(void *conn_data, h2server_stream_t *s, const h2server_header_t *hs, size_t n, int oversize,
                         int end)
 {
-    grpc_door_t *d = conn_data;
+    door_conn_t *dc = conn_data;
+    grpc_door_t *d = dc->door;
     door_call_t *c = call_acquire(d, s);
     if (c == NULL) {
         h2server_reset(s, H2SERVER_REFUSED_STREAM);
         return NULL;
     }
+    c->dconn = dc;
     c->hs = hs;
     c->nhs = n;
     /* the fields the door reads, in one pass (h2server gives them well-formed) */
@@ -542,7 +582,8 @@ static void *on_request(void *conn_data, h2server_stream_t *s, const h2server_he
         switch (method_table_find(&sh->methods, c->path, c->path_len, &c->row)) {
         case METHOD_FOUND:
             c->has_row = 1;
-            relay_open(c, client_timeout);
+            if (sh->cfg->nrate_limits == 0 || !rate_limited(c))
+                relay_open(c, client_timeout);
             break;
         case METHOD_NO_SERVICE:
             door_finishf(c, GRPC_UNIMPLEMENTED, "unknown service %.*s", (int)(c->path_len > 200 ? 200 : c->path_len),
@@ -615,11 +656,17 @@ static void on_close(void *stream_data, uint32_t err)
     call_release(c);
 }
 
+static void on_conn_close(void *conn_data)
+{
+    free(conn_data);
+}
+
 static const h2server_handlers_t door_handlers = {
     .on_request = on_request,
     .on_data = on_data,
     .on_writable = on_writable,
     .on_close = on_close,
+    .on_conn_close = on_conn_close,
 };
 
 /* ---- the door ---------------------------------------------------------- */
@@ -659,7 +706,17 @@ void grpc_door_accept(worker_t *w, h2o_socket_t *sock)
         h2o_socket_close(sock);
         return;
     }
-    h2server_accept(w->grpc->h2, sock, w->grpc);
+    door_conn_t *dc = malloc(sizeof(*dc));
+    if (dc == NULL) {
+        h2o_socket_close(sock);
+        return;
+    }
+    dc->door = w->grpc;
+    struct sockaddr_storage ss;
+    socklen_t len = h2o_socket_getpeername(sock, (struct sockaddr *)&ss);
+    dc->peer_len = len ? addr_client_bytes((struct sockaddr *)&ss, dc->peer) : 0;
+    if (h2server_accept(w->grpc->h2, sock, dc) == NULL)
+        free(dc); /* the socket is closed; no connection, no on_conn_close */
 }
 
 void grpc_door_drain(worker_t *w, int final)

@@ -35,9 +35,17 @@ typedef struct grpc_door {
     uint32_t max_message;
 } grpc_door_t;
 
+/* One client connection: what a call needs of it (the rate limits' key). */
+typedef struct door_conn {
+    grpc_door_t *door;
+    unsigned char peer[16]; /* the client's address bytes (core/addr.h) */
+    size_t peer_len;        /* 0: unknown */
+} door_conn_t;
+
 /* One call; the local services know it as grpc_local_call_t. */
 typedef struct grpc_local_call {
     grpc_door_t *door;
+    door_conn_t *dconn;
     struct worker *w;
     h2server_stream_t *s;
     struct grpc_local_call *next_free;
