@@ -119,6 +119,8 @@ check "rate limit (burst 2, 0.5/s): 2 calls pass, 3 are RESOURCE_EXHAUSTED ($pas
   test "$passed_calls $limited" = "2 3"
 check "the message names the limit" \
   test "$(recv rl5 grpc-message)" = 'rate limit "consensus-metrics" exceeded: 0.5 requests a second'
+check "counted in gateway_grpc_rate_limited_total by method, door and limit" \
+  test "$(metric_sum '^gateway_grpc_rate_limited_total\{service="aurigraph.v11.ConsensusService",method="GetConsensusMetrics",source="grpc",limit="consensus-metrics"\}')" = 3
 
 # ---- upstream down --------------------------------------------------------------
 

@@ -498,6 +498,7 @@ static int rate_limited(door_call_t *c)
         return 0;
     rate_limit_state_t st;
     rate_limits_get(w->shared->rate_limits, d.limit, &st);
+    metrics_record_grpc_rate_limited(w->metrics, c->row, METRICS_SOURCE_GRPC, d.limit);
     door_finishf(c, GRPC_RESOURCE_EXHAUSTED, "rate limit \"%.60s\" exceeded: %g requests a second%s%.60s",
                  st.cfg->name, st.rate,
                  st.cfg->key == CONFIG_RATE_KEY_ADDRESS  ? " per client address"

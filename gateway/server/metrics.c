@@ -76,6 +76,7 @@ struct metrics {
     counter_t connections; /* client connections open now: +1 on accept, -1 on close */
     size_t nlimits;
     counter_t *rate_limited; /* per binding, nlimits each: requests a rate limit answered 429 */
+    counter_t *grpc_rate_limited; /* per method-table row and source, nlimits each: gRPC calls refused */
 };
 
 metrics_t *metrics_new(size_t nbindings, size_t nmethods, size_t nversions)
@@ -106,6 +107,7 @@ void metrics_free(metrics_t *m)
     free(m->unknown_fields);
     free(m->versions);
     free(m->rate_limited);
+    free(m->grpc_rate_limited);
     free(m);
 }
 
@@ -196,9 +198,18 @@ void metrics_record_upstream_cancelled(metrics_t *m, size_t row)
 int metrics_enable_rate_limits(metrics_t *m, size_t nlimits)
 {
     free(m->rate_limited);
+    free(m->grpc_rate_limited);
     m->nlimits = nlimits;
     m->rate_limited = calloc((m->nbindings ? m->nbindings : 1) * (nlimits ? nlimits : 1), sizeof(*m->rate_limited));
-    return m->rate_limited ? 0 : -1;
+    m->grpc_rate_limited = calloc((m->nmethods ? m->nmethods : 1) * METRICS_NSOURCES * (nlimits ? nlimits : 1),
+                                  sizeof(*m->grpc_rate_limited));
+    return m->rate_limited && m->grpc_rate_limited ? 0 : -1;
+}
+
+void metrics_record_grpc_rate_limited(metrics_t *m, size_t method, metrics_source_t source, size_t limit)
+{
+    if (m->grpc_rate_limited != NULL && method < m->nmethods && source < METRICS_NSOURCES && limit < m->nlimits)
+        bump(&m->grpc_rate_limited[(method * METRICS_NSOURCES + source) * m->nlimits + limit], 1);
 }
 
 void metrics_record_rate_limited(metrics_t *m, size_t binding, size_t limit)
@@ -534,6 +545,27 @@ static void rate_limit_metrics(buf_t *b, shared_t *sh, int om)
             rate_limits_get(sh->rate_limits, k, &st);
             buf_puts_lit(b, "gateway_rate_limited_total{");
             http_labels(b, sh, row);
+            buf_putc(b, ',');
+            put_label(b, "limit", st.cfg->name);
+            buf_printf(b, "} %llu\n", (unsigned long long)n);
+        }
+    }
+    if (m0->grpc_rate_limited == NULL)
+        return;
+    family(b, om, "gateway_grpc_rate_limited_total", "counter",
+           "gRPC calls a rate limit refused (RESOURCE_EXHAUSTED), by method, door and limit.");
+    for (size_t row = 0; row < m0->nmethods * METRICS_NSOURCES; row++) {
+        for (size_t k = 0; k < m0->nlimits; k++) {
+            uint64_t n = 0;
+            for (unsigned w = 0; w < sh->nworkers; w++)
+                n += atomic_load_explicit(&sh->worker_metrics[w]->grpc_rate_limited[row * m0->nlimits + k],
+                                          memory_order_relaxed);
+            if (n == 0)
+                continue;
+            rate_limit_state_t st;
+            rate_limits_get(sh->rate_limits, k, &st);
+            buf_puts_lit(b, "gateway_grpc_rate_limited_total{");
+            grpc_labels(b, sh, row);
             buf_putc(b, ',');
             put_label(b, "limit", st.cfg->name);
             buf_printf(b, "} %llu\n", (unsigned long long)n);

@@ -61,6 +61,9 @@ void metrics_set_upstream_connections(metrics_t *m, size_t row, uint64_t connect
 int metrics_enable_rate_limits(metrics_t *m, size_t nlimits);
 /* A request of `binding` that rate limit `limit` answered 429. */
 void metrics_record_rate_limited(metrics_t *m, size_t binding, size_t limit);
+/* The same for a gRPC call (no REST binding) of method-table row `method`
+ * that came in by `source`: gateway_grpc_rate_limited_total. */
+void metrics_record_grpc_rate_limited(metrics_t *m, size_t method, metrics_source_t source, size_t limit);
 
 /* A version's counters summed over the workers (for the rollout's gates and
  * the admin API, through shared_t's version_totals). */
