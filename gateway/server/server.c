@@ -22,6 +22,7 @@
 
 #include "control/admin.h"
 #include "server/api.h"
+#include "server/grpc_web.h"
 #include "server/health.h"
 #include "server/listener.h"
 #include "server/metrics.h"
@@ -45,7 +46,7 @@ struct server {
 static int dispatch(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
-    if (health_handle(req) || metrics_handle(req))
+    if (health_handle(req) || metrics_handle(req) || grpc_web_handle(req))
         return 0;
     return api_handle(req);
 }

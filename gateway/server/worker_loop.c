@@ -33,6 +33,7 @@
 #include "control/rollout.h"
 #include "front/http1_uring.h"
 #include "server/api.h"
+#include "server/grpc_web.h"
 #include "server/health.h"
 #include "server/listener.h"
 #include "server/metrics.h"
@@ -429,6 +430,7 @@ static void stop(worker_t *w)
     w->uring = NULL;
     access_log_dispose(&w->log);
     api_worker_dispose(w);
+    grpc_web_worker_dispose(w);
     free(w->upstreams);
     w->upstreams = NULL;
 }
