@@ -103,6 +103,10 @@ cmd = sys.argv[1]
 if cmd == "frame":  # frame FILE [FLAGS]: the file as one message frame
     d = open(sys.argv[2], "rb").read()
     sys.stdout.buffer.write(bytes([int(sys.argv[3]) if len(sys.argv) > 3 else 0]) + struct.pack(">I", len(d)) + d)
+elif cmd == "gzframe":  # gzframe FILE: the file gzip-compressed, as one frame flagged compressed
+    import gzip
+    d = gzip.compress(open(sys.argv[2], "rb").read())
+    sys.stdout.buffer.write(bytes([1]) + struct.pack(">I", len(d)) + d)
 elif cmd == "b64":  # b64 FILE...: each file base64 on its own, one after the other
     sys.stdout.write("".join(base64.b64encode(open(f, "rb").read()).decode() for f in sys.argv[2:]))
 elif cmd == "parse":  # parse FILE binary|text [MSG_PREFIX]: a summary; messages to MSG_PREFIX.N
@@ -381,6 +385,19 @@ enc $M.GetConsensusStatusRequest '' "$work/cstatus.req"
 call route-tmo application/grpc-web /$C/GetConsensusStatus "$work/cstatus.req" -H 'grpc-timeout: 60S'
 check "the route's timeout_ms below the client's: DEADLINE_EXCEEDED" [ "$(hdr route-tmo grpc-status)" = 4 ]
 
+# ---- compression: relayed, not undone -----------------------------------------------------------
+
+# the request message gzip-compressed (flag 1, grpc-encoding: gzip) goes
+# to the service as it is, and the service (gRPC C core) reads it
+printf 'tx_hash: "%s"' "$hash" | "$protoc_bin" -I"$src/proto" -I"$wkt" --encode=$M.GetTransactionRequest "${protos[@]}" >"$work/get.msg"
+web gzframe "$work/get.msg" >"$work/get-gz.req"
+call gz application/grpc-web /$T/GetTransaction "$work/get-gz.req" -H 'grpc-encoding: gzip'
+check "a gzip-compressed request message reaches the service as sent" \
+  grep -q "^tx_hash: \"$hash\"" <(dec $M.Transaction "$work/gz.msg.0")
+call gz-text application/grpc-web-text /$T/GetTransaction <(web b64 "$work/get-gz.req") -H 'grpc-encoding: gzip' \
+  -H 'grpc-accept-encoding: gzip'
+check "... as -text too" js gz-text '.messages == 1 and .trailers["grpc-status"] == "0"'
+
 # ---- CORS ------------------------------------------------------------------------------
 
 pre() { # pre NAME ORIGIN [CURL ARGS]: a preflight
@@ -425,6 +442,8 @@ check "a body that ends inside a message: INTERNAL" js trunc2 '.trailers["grpc-s
 web frame "$work/msg.bin" 1 >"$work/compressed.req"
 call compressed application/grpc-web /$T/GetTransactionStats "$work/compressed.req"
 check "a compressed message without grpc-encoding: INTERNAL" js compressed '.trailers["grpc-status"] == "13" and (.trailers["grpc-message"] | test("grpc-encoding"))'
+call identity application/grpc-web /$T/GetTransactionStats "$work/compressed.req" -H 'grpc-encoding: identity'
+check "... or with grpc-encoding: identity: INTERNAL" js identity '.trailers["grpc-status"] == "13"'
 web frame "$work/msg.bin" 128 >"$work/trailerframe.req"
 call trailerframe application/grpc-web /$T/GetTransactionStats "$work/trailerframe.req"
 check "a request with a trailer frame: INTERNAL" js trailerframe '.trailers["grpc-status"] == "13"'

@@ -92,6 +92,7 @@ struct grpc_web_call {
     int got_headers;
     int on_wire;                    /* an h2o_send waits for proceed */
     int paused;
+    int client_cancelled;           /* the client went with the call in flight */
     int grpc_code;                  /* -1 until known */
     const char *origin;             /* the request's Origin when allowed: CORS headers go with the answer */
     size_t origin_len;
@@ -124,7 +125,10 @@ static void record(grpc_web_call_t *c)
     if (c->row != NULL && c->grpc_code >= 0)
         metrics_record_grpc(w->metrics, c->row_index, METRICS_SOURCE_GRPC_WEB, c->grpc_code,
                             c->opened ? c->call_us : us);
-    if (c->opened)
+    /* a client's cancel says nothing of the version: kept out of its gates */
+    if (c->opened && c->client_cancelled)
+        metrics_record_upstream_cancelled(w->metrics, c->version->row);
+    else if (c->opened)
         metrics_record_upstream(w->metrics, c->version->row, c->grpc_code, c->call_us);
     if (w->log.fd < 0)
         return;
@@ -138,7 +142,7 @@ static void record(grpc_web_call_t *c)
         .route = c->row && c->row->method ? c->row->method->grpc_path : NULL,
         .path = req->path.base,
         .path_len = path_len,
-        .status = req->res.status,
+        .status = c->client_cancelled ? 499 : req->res.status, /* as REST logs a client's cancel */
         .grpc_status = c->grpc_code,
         .bytes_sent = req->bytes_sent,
         .duration_us = us,
@@ -151,7 +155,7 @@ static void record(grpc_web_call_t *c)
     access_log_add(&w->log, &e);
 }
 
-/* The client is gone (or the gateway ends the call): no callback after. */
+/* The gateway ends the call (or the client is gone): no callback after. */
 static void cancel_call(grpc_web_call_t *c, int code)
 {
     if (!c->call_active)
@@ -186,6 +190,7 @@ static void release(grpc_web_call_t *c)
 static void on_pool_dispose(void *p)
 {
     grpc_web_call_t *c = *(grpc_web_call_t **)p;
+    c->client_cancelled |= c->call_active;
     cancel_call(c, GRPC_CANCELLED);
     c->state = GW_ENDED;
     if (h2o_timeout_is_linked(&c->flush_entry))
@@ -247,12 +252,13 @@ static int reserve(gw_bytes_t *b, size_t n)
     return 0;
 }
 
-/* One message as a frame: binary, or base64 of prefix and message as one unit. */
-static int append_message(grpc_web_call_t *c, const uint8_t *data, size_t len)
+/* One message as a frame (its flags as the upstream sent them: compressed
+ * or not): binary, or base64 of prefix and message as one unit. */
+static int append_message(grpc_web_call_t *c, uint8_t flags, const uint8_t *data, size_t len)
 {
     gw_bytes_t *o = &c->out[c->filling];
     uint8_t prefix[5];
-    grpc_web_frame_prefix(prefix, 0, (uint32_t)len);
+    grpc_web_frame_prefix(prefix, flags, (uint32_t)len);
     if (c->mode == GRPC_WEB_FRAME_TEXT) {
         if (reserve(o, grpc_web_frame_encoded_len(5 + len)) != 0)
             return -1;
@@ -453,6 +459,7 @@ static void on_stop(h2o_generator_t *g, h2o_req_t *req)
 {
     (void)req;
     grpc_web_call_t *c = (grpc_web_call_t *)g;
+    c->client_cancelled |= c->call_active;
     cancel_call(c, GRPC_CANCELLED);
     c->state = GW_ENDED;
     if (h2o_timeout_is_linked(&c->flush_entry))
@@ -482,10 +489,7 @@ static int forwardable(const upstream_header_t *h)
 {
     static const char *const skip[] = {"content-type", "content-length",    "date",       "server",
                                        "te",           "trailer",           "connection", "keep-alive",
-                                       "upgrade",      "transfer-encoding", "x-request-id",
-                                       /* until the upstream relays compressed messages, a client told it
-                                        * may compress would have its calls refused */
-                                       "grpc-accept-encoding"};
+                                       "upgrade",      "transfer-encoding", "x-request-id"};
     for (size_t i = 0; i < sizeof(skip) / sizeof(skip[0]); i++)
         if (strlen(skip[i]) == h->name_len && memcmp(skip[i], h->name, h->name_len) == 0)
             return 0;
@@ -504,12 +508,14 @@ static void on_headers(void *ctx, const upstream_header_t *headers, size_t n)
     flush_soon(c);
 }
 
-static void on_message(void *ctx, const uint8_t *data, size_t len)
+/* A response message, relayed with its flags (grpc-encoding's compression
+ * stays the client's to undo, as over HTTP/2). */
+static void on_frame(void *ctx, uint8_t flags, const uint8_t *data, size_t len)
 {
     grpc_web_call_t *c = ctx;
     if (c->state == GW_ENDED || c->call_over)
         return;
-    if (len > c->max_message || append_message(c, data, len) != 0) {
+    if (len > c->max_message || append_message(c, flags, data, len) != 0) {
         char msg[160];
         if (len > c->max_message)
             snprintf(msg, sizeof(msg), "response message of %zu bytes is over the gateway's limit of %zu", len,
@@ -546,7 +552,8 @@ static void on_close(void *ctx, int code, const char *message, size_t message_le
     flush(c);
 }
 
-static const upstream_handlers_t handlers = {on_headers, on_message, on_close};
+/* on_frame: a pass-through (the upstream relays grpc-encoding both ways) */
+static const upstream_handlers_t handlers = {.on_headers = on_headers, .on_close = on_close, .on_frame = on_frame};
 
 /* ---- the request ----------------------------------------------------------- */
 
@@ -742,8 +749,10 @@ static const uint8_t *request_body(grpc_web_call_t *c, size_t *len)
         end_with(c, GRPC_RESOURCE_EXHAUSTED, "request message over the body limit");
         return NULL;
     }
-    if (scan.compressed && find_header(req, H2O_STRLIT("grpc-encoding")) == NULL) {
-        end_with(c, GRPC_INTERNAL, "compressed request message without grpc-encoding");
+    const h2o_header_t *encoding = find_header(req, H2O_STRLIT("grpc-encoding"));
+    if (scan.compressed &&
+        (encoding == NULL || h2o_lcstris(encoding->value.base, encoding->value.len, H2O_STRLIT("identity")))) {
+        end_with(c, GRPC_INTERNAL, "compressed request message without a grpc-encoding that compresses");
         return NULL;
     }
     *len = n;
@@ -816,11 +825,11 @@ static void start_call(grpc_web_call_t *c, const char *path, size_t path_len)
     /* the body lives in the request until its pool goes, after the call */
     if (upstream_call_send(c->call, body, body_len, UPSTREAM_SEND_FRAMED | UPSTREAM_SEND_END) != 0 &&
         c->call_active) {
-        /* refused without ending the call: the framing, already checked,
-         * or compressed messages, which the upstream does not relay yet */
-        cancel_call(c, GRPC_UNIMPLEMENTED);
+        /* refused without ending the call: only framing it cannot follow,
+         * which request_body has ruled out; the gateway's fault if so */
+        cancel_call(c, GRPC_INTERNAL);
         c->opened = 0; /* nothing reached the upstream: not its version's count */
-        end_with(c, GRPC_UNIMPLEMENTED, "compressed request messages are not relayed by this gateway");
+        end_with(c, GRPC_INTERNAL, "the upstream call refused the request's framing");
     }
 }
 

@@ -25,6 +25,7 @@
 #include "http/response.h"
 #include "server/worker.h"
 #include "state/endpoints.h"
+#include "state/rate_limit.h"
 #include "state/shared.h"
 #include "state/split.h"
 #include "upstream/upstream.h"
@@ -73,6 +74,8 @@ struct metrics {
     counter_t *unknown_fields; /* per binding: JSON keys and query parameters its profile ignored */
     version_row_t *versions;
     counter_t connections; /* client connections open now: +1 on accept, -1 on close */
+    size_t nlimits;
+    counter_t *rate_limited; /* per binding, nlimits each: requests a rate limit answered 429 */
 };
 
 metrics_t *metrics_new(size_t nbindings, size_t nmethods, size_t nversions)
@@ -102,6 +105,7 @@ void metrics_free(metrics_t *m)
     free(m->grpc);
     free(m->unknown_fields);
     free(m->versions);
+    free(m->rate_limited);
     free(m);
 }
 
@@ -181,6 +185,26 @@ void metrics_record_upstream(metrics_t *m, size_t row, int code, uint64_t durati
     if (status_http_from_grpc(code) >= 500)
         bump(&r->errors, 1);
     observe(r->le, &r->count, &r->sum_us, duration_us);
+}
+
+void metrics_record_upstream_cancelled(metrics_t *m, size_t row)
+{
+    if (row < m->nversions)
+        bump(&m->versions[row].code[GRPC_CANCELLED], 1);
+}
+
+int metrics_enable_rate_limits(metrics_t *m, size_t nlimits)
+{
+    free(m->rate_limited);
+    m->nlimits = nlimits;
+    m->rate_limited = calloc((m->nbindings ? m->nbindings : 1) * (nlimits ? nlimits : 1), sizeof(*m->rate_limited));
+    return m->rate_limited ? 0 : -1;
+}
+
+void metrics_record_rate_limited(metrics_t *m, size_t binding, size_t limit)
+{
+    if (binding < m->nbindings && limit < m->nlimits)
+        bump(&m->rate_limited[binding * m->nlimits + limit], 1);
 }
 
 void metrics_set_upstream_connections(metrics_t *m, size_t row, uint64_t connects, uint64_t goaways)
@@ -376,7 +400,7 @@ static void version_labels(buf_t *b, const split_version_t *v)
 static void upstream_metrics(buf_t *b, shared_t *sh, int om)
 {
     size_t nrows = sh->split.nrows;
-    family(b, om, "gateway_upstream_requests_total", "counter", "Upstream calls by cluster version and gRPC status.");
+    family(b, om, "gateway_upstream_requests_total", "counter", "Upstream calls by cluster version and gRPC status (CANCELLED: by the client, outside the gates).");
     for (size_t row = 0; row < nrows; row++) {
         for (int c = 0; c < NGRPC; c++) {
             uint64_t n = sum_version(sh, row, offsetof(version_row_t, code) + (size_t)c * sizeof(counter_t));
@@ -450,6 +474,17 @@ static void upstream_metrics(buf_t *b, shared_t *sh, int om)
             buf_printf(b, "} %zu\n", value);
         }
     }
+    family(b, om, "gateway_upstream_ejections_total", "counter",
+           "Targets taken out of rotation for calls failing in a row (passive outlier detection), by cluster version.");
+    for (size_t row = 0; row < nrows; row++) {
+        const split_version_t *v = sh->split.rows[row];
+        uint64_t n = 0;
+        for (size_t t = 0; t < v->ntargets; t++)
+            n += atomic_load(&sh->endpoints[v->first_endpoint + t].ejections);
+        buf_puts_lit(b, "gateway_upstream_ejections_total{");
+        version_labels(b, v);
+        buf_printf(b, "} %llu\n", (unsigned long long)n);
+    }
     family(b, om, "gateway_upstream_healthy", "gauge", "Whether the cluster has a healthy target taking traffic (1) or not (0).");
     for (size_t i = 0; i < sh->split.nclusters; i++) {
         buf_puts_lit(b, "gateway_upstream_healthy{");
@@ -478,6 +513,30 @@ static void upstream_metrics(buf_t *b, shared_t *sh, int om)
             put_label(b, "cluster", sh->split.clusters[i].cfg->name);
             buf_printf(b, ",reason=\"%s\"} %llu\n", rollout_reason_name((rollout_reason_t)rs),
                        (unsigned long long)atomic_load(&sh->rollouts[i].rollbacks[rs]));
+        }
+    }
+}
+
+static void rate_limit_metrics(buf_t *b, shared_t *sh, int om)
+{
+    const metrics_t *m0 = sh->worker_metrics[0];
+    family(b, om, "gateway_rate_limited_total", "counter",
+           "Requests a rate limit answered 429, by route and limit (rate_limits: in the config).");
+    for (size_t row = 0; row < m0->nbindings; row++) {
+        for (size_t k = 0; k < m0->nlimits; k++) {
+            uint64_t n = 0;
+            for (unsigned w = 0; w < sh->nworkers; w++)
+                n += atomic_load_explicit(&sh->worker_metrics[w]->rate_limited[row * m0->nlimits + k],
+                                          memory_order_relaxed);
+            if (n == 0)
+                continue;
+            rate_limit_state_t st;
+            rate_limits_get(sh->rate_limits, k, &st);
+            buf_puts_lit(b, "gateway_rate_limited_total{");
+            http_labels(b, sh, row);
+            buf_putc(b, ',');
+            put_label(b, "limit", st.cfg->name);
+            buf_printf(b, "} %llu\n", (unsigned long long)n);
         }
     }
 }
@@ -550,6 +609,7 @@ static void render(buf_t *b, shared_t *sh, int om)
         buf_printf(b, "} %llu\n", (unsigned long long)n);
     }
     upstream_metrics(b, sh, om);
+    rate_limit_metrics(b, sh, om);
     family(b, om, "gateway_draining", "gauge", "Whether the gateway is draining (1) or serving (0).");
     buf_printf(b, "gateway_draining %d\n", atomic_load(&sh->draining));
     uint64_t conns = 0;

@@ -38,6 +38,8 @@ typedef struct worker {
     struct worker_listener *listeners; /* one per server listener, same order */
     size_t nlisteners;
     upstream_cluster_t **upstreams; /* one per split row (cluster version), this thread's */
+    endpoints_passive_t *passive;   /* one per split row: this thread's failure counts (passive ejection) */
+    uint32_t *passive_counts;       /* one per endpoint, what passive[] point into */
     uint64_t rng;                   /* the version choice's own random state */
     uint64_t retry_at;              /* worker 0: loop ms of the next try for a taken port */
     api_request_t *free_requests;   /* recycled request contexts */
@@ -47,12 +49,14 @@ typedef struct worker {
     uint64_t in_flight;
     access_log_t log;
     struct metrics *metrics;        /* shared->worker_metrics[id]: written only here */
+    struct rate_limiter *limiter;   /* this thread's batches of the rate limits' tokens */
     h2o_timeout_t tick;             /* 100 ms: log flush, health probes, drain */
     h2o_timeout_entry_t tick_entry;
     uint64_t drain_deadline;        /* loop ms; 0 while serving */
     int refusing;                   /* the listeners drop new SYNs (drain) */
     struct probe *probes;           /* worker 0: one health probe per endpoint */
     struct http1_uring *uring;      /* HTTP/1.1 on io_uring (config http1: uring), or NULL */
+    struct grpc_door *grpc;         /* the gRPC listener's calls (listen_grpc), or NULL */
     int stop;
     int start_failed;
     char start_error[256];

@@ -20,7 +20,10 @@
  *            tick from then on; until then a client that was between two
  *            requests at t0 may still send one, and hears Connection: close.
  *   +1 s     h2o sends HTTP/2's final GOAWAY (the last stream id); each
- *            connection closes when its streams are done.
+ *            connection closes when its streams are done. The gRPC
+ *            listener's connections get the same two GOAWAYs (the notice at
+ *            t0, the final one at +1 s after any drain_grace_ms, so a
+ *            connection accepted in the grace is served).
  */
 #include "server/worker_loop.h"
 
@@ -34,6 +37,7 @@
 #include "front/http1_uring.h"
 #include "server/api.h"
 #include "server/grpc_web.h"
+#include "server/grpc_door.h"
 #include "server/health.h"
 #include "server/listener.h"
 #include "server/metrics.h"
@@ -42,6 +46,7 @@
 #define WORKER_TICK_MS 100
 #define WORKER_ACCEPT_GRACE_MS 200
 #define WORKER_IDLE_GRACE_MS 900
+#define WORKER_FINAL_GOAWAY_MS 1000
 
 static void on_conn_close(void *data)
 {
@@ -66,7 +71,10 @@ static int accept_some(worker_listener_t *wl, int max)
             sock->on_close.data = wl->w;
             metrics_connections_add(wl->w->metrics, 1);
         }
-        h2o_accept(&wl->accept, sock);
+        if (wl->l->kind == LISTENER_GRPC)
+            grpc_door_accept(wl->w, sock); /* its own HTTP/2 server: h2o's has no trailers */
+        else
+            h2o_accept(&wl->accept, sock);
     }
     return i;
 }
@@ -174,6 +182,7 @@ static void start_drain(worker_t *w)
     if (w->uring)
         http1_uring_drain(w->uring); /* its responses say Connection: close from now on */
     h2o_context_request_shutdown(&w->h2o);
+    grpc_door_drain(w, 0); /* GOAWAY's notice, as h2o sends its HTTP/2 connections */
     if (w->shared->h2o.http1.callbacks.foreach_request)
         w->shared->h2o.http1.callbacks.foreach_request(&w->h2o, close_after_response, NULL);
 }
@@ -212,6 +221,8 @@ static void drain_tick(worker_t *w)
         http1_uring_close_listeners(w->uring);
     if (w->uring && http1_uring_listening(w->uring))
         listening = 1; /* its accepts end asynchronously */
+    if (since >= WORKER_FINAL_GOAWAY_MS)
+        grpc_door_drain(w, 1); /* the last stream id: in-flight calls finish, idle connections close */
     if (since >= WORKER_IDLE_GRACE_MS) {
         close_idle_http1(w);
         if (w->uring)
@@ -254,12 +265,12 @@ static int ports_waiting(const worker_t *w)
 }
 
 /* Upstream asks before it sends a call to a target: a target failing its
- * health checks gets none while its siblings pass theirs. */
+ * health checks, or ejected for failing calls, gets none while its
+ * siblings pass theirs. */
 static int target_ok(void *ctx, size_t target)
 {
     const endpoint_health_t *e = ctx;
-    return atomic_load_explicit(&e[target].up, memory_order_relaxed) ||
-           atomic_load_explicit(&e[target].checks, memory_order_relaxed) == 0;
+    return endpoints_target_ok(&e[target]);
 }
 
 static void rollouts_tick(worker_t *w)
@@ -363,7 +374,9 @@ static int start(worker_t *w)
     access_log_init(&w->log, sh->log_fd);
 
     w->upstreams = calloc(sh->split.nrows ? sh->split.nrows : 1, sizeof(*w->upstreams));
-    if (w->upstreams == NULL) {
+    w->passive = calloc(sh->split.nrows ? sh->split.nrows : 1, sizeof(*w->passive));
+    w->passive_counts = calloc(sh->split.nendpoints ? sh->split.nendpoints : 1, sizeof(*w->passive_counts));
+    if (w->upstreams == NULL || w->passive == NULL || w->passive_counts == NULL) {
         snprintf(w->start_error, sizeof(w->start_error), "out of memory");
         return -1;
     }
@@ -383,7 +396,12 @@ static int start(worker_t *w)
             .resolve_interval_ms = cc->resolve_interval_ms,
             .target_ok = target_ok,
             .target_ok_ctx = &sh->endpoints[v->first_endpoint],
+            .target_result = endpoints_passive_result,
+            .target_result_ctx = &w->passive[row],
         };
+        w->passive[row] = (endpoints_passive_t){&sh->endpoints[v->first_endpoint],
+                                                &w->passive_counts[v->first_endpoint], cc->health.passive_failures,
+                                                cc->name, v->name};
         char err[200];
         w->upstreams[row] = upstream_cluster_new(w->h2o.loop, &ucfg, err, sizeof(err));
         if (w->upstreams[row] == NULL) {
@@ -391,6 +409,8 @@ static int start(worker_t *w)
             return -1;
         }
     }
+    if (sh->cfg->ngrpc_listeners != 0 && grpc_door_start(w, w->start_error, sizeof(w->start_error)) != 0)
+        return -1;
     if (sh->cfg->http1 == CONFIG_HTTP1_URING)
         start_uring(w);
     /* h2o accepts on the rest: every listener io_uring did not take */
@@ -427,12 +447,17 @@ static void stop(worker_t *w)
     /* after the upstreams: the calls they gave up on have answered (503),
      * and io_uring sends those answers before it closes its connections */
     http1_uring_free(w->uring);
+    grpc_door_stop(w); /* likewise: UNAVAILABLE went out in trailers */
     w->uring = NULL;
     access_log_dispose(&w->log);
     api_worker_dispose(w);
     grpc_web_worker_dispose(w);
     free(w->upstreams);
     w->upstreams = NULL;
+    free(w->passive);
+    free(w->passive_counts);
+    w->passive = NULL;
+    w->passive_counts = NULL;
 }
 
 void *worker_main(void *arg)
