@@ -237,6 +237,8 @@ services:
 routes:
   - method: $C.GetConsensusStatus
     timeout_ms: 1000
+rate_limits:
+  - {name: web-user-list, method: $T.ListUserTransactions, rate: 0.01, burst: 1}
 grpc_web:
   cors_origins: ["https://app.example"]
 EOF
@@ -384,6 +386,13 @@ check "the client's grpc-timeout below the route's: DEADLINE_EXCEEDED" [ "$(hdr 
 enc $M.GetConsensusStatusRequest '' "$work/cstatus.req"
 call route-tmo application/grpc-web /$C/GetConsensusStatus "$work/cstatus.req" -H 'grpc-timeout: 60S'
 check "the route's timeout_ms below the client's: DEADLINE_EXCEEDED" [ "$(hdr route-tmo grpc-status)" = 4 ]
+
+# the same rate limits as REST: one call in the burst, the next refused
+enc $M.ListUserTransactionsRequest 'user_id: "web-unary"' "$work/list.req"
+call limit1 application/grpc-web /$T/ListUserTransactions "$work/list.req"
+call limit2 application/grpc-web /$T/ListUserTransactions "$work/list.req"
+check "a rate limit on the method: the first call in the burst" js limit1 '.messages == 1 and .trailers["grpc-status"] == "0"'
+check "... the next one RESOURCE_EXHAUSTED, naming the limit" js limit2 '.trailers["grpc-status"] == "8" and (.trailers["grpc-message"] | test("rate limit \"web-user-list\""))'
 
 # ---- compression: relayed, not undone -----------------------------------------------------------
 

@@ -40,6 +40,7 @@
  */
 #include "server/grpc_web.h"
 
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,7 @@
 #include "server/request_path.h"
 #include "server/worker.h"
 #include "state/methods.h"
+#include "state/rate_limit.h"
 #include "state/shared.h"
 #include "upstream/upstream.h"
 
@@ -89,6 +91,7 @@ struct grpc_web_call {
     int opened;                     /* the upstream call was made: it counts for its version */
     int call_active;                /* opened, no on_close yet, not cancelled */
     int call_over;                  /* the end (trailer frame or trailers-only headers) is in place */
+    int send_error;                 /* ... or no end fits in memory: the response ends in an error (a reset) */
     int got_headers;
     int on_wire;                    /* an h2o_send waits for proceed */
     int paused;
@@ -104,6 +107,7 @@ struct grpc_web_call {
     uint64_t call_us;
     const char *request_id;
     size_t request_id_len;
+    unsigned char peer[16];         /* the client's address, as a rate limit's key */
 };
 
 /* ---- contexts ---------------------------------------------------------- */
@@ -418,7 +422,7 @@ static void flush(grpc_web_call_t *c)
         if (!c->call_over && !c->got_headers && o->len == 0)
             return;
         /* all of it in hand: the length is known */
-        start_response(c, c->call_over ? o->len : SIZE_MAX);
+        start_response(c, c->call_over && !c->send_error ? o->len : SIZE_MAX);
     } else if (o->len == 0 && !c->call_over) {
         return;
     }
@@ -428,7 +432,8 @@ static void flush(grpc_web_call_t *c)
     c->filling = !c->filling;
     if (final)
         c->state = GW_ENDED;
-    h2o_send(c->req, &v, o->len ? 1 : 0, final ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+    h2o_send(c->req, &v, o->len ? 1 : 0,
+             !final ? H2O_SEND_STATE_IN_PROGRESS : c->send_error ? H2O_SEND_STATE_ERROR : H2O_SEND_STATE_FINAL);
 }
 
 static void on_flush(h2o_timeout_entry_t *entry)
@@ -472,12 +477,8 @@ static void end_with(grpc_web_call_t *c, int code, const char *msg)
     if (c->state == GW_ENDED || c->call_over)
         return;
     c->grpc_code = code;
-    if (append_trailers(c, code, msg, strlen(msg), NULL, 0) != 0) {
-        /* not even the trailer frame fits: the client learns from a reset */
-        c->state = GW_ENDED;
-        h2o_send(c->req, NULL, 0, H2O_SEND_STATE_ERROR);
-        return;
-    }
+    /* not even the trailer frame fits: the client learns from a reset */
+    c->send_error = append_trailers(c, code, msg, strlen(msg), NULL, 0) != 0;
     c->call_over = 1;
     flush(c);
 }
@@ -774,6 +775,56 @@ static int is_preflight(const shared_t *sh, const h2o_req_t *req, const char *pa
            method_table_find(&sh->methods, path, path_len, &row) != METHOD_BAD_PATH;
 }
 
+/* A keyed rate limit's key (state/rate_limit.h), as the REST handler's:
+ * the client's address (IPv4, also mapped into IPv6, in 4 bytes; IPv6 in
+ * 16), or a header's value. */
+static const void *limit_key(void *ctx, config_rate_key_t kind, const char *header, size_t *len)
+{
+    grpc_web_call_t *c = ctx;
+    h2o_req_t *req = c->req;
+    *len = 0;
+    if (kind == CONFIG_RATE_KEY_ADDRESS) {
+        struct sockaddr_storage ss;
+        if (req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss) == 0)
+            return NULL;
+        static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        const unsigned char *a6 = ((const struct sockaddr_in6 *)&ss)->sin6_addr.s6_addr;
+        if (ss.ss_family == AF_INET) {
+            memcpy(c->peer, &((const struct sockaddr_in *)&ss)->sin_addr, 4);
+            *len = 4;
+        } else if (ss.ss_family == AF_INET6 && memcmp(a6, mapped, 12) == 0) {
+            memcpy(c->peer, a6 + 12, 4);
+            *len = 4;
+        } else if (ss.ss_family == AF_INET6) {
+            memcpy(c->peer, a6, 16);
+            *len = 16;
+        }
+        return *len ? c->peer : NULL;
+    }
+    const h2o_header_t *h = find_header(req, header, strlen(header));
+    if (h == NULL)
+        return NULL;
+    *len = h->value.len;
+    return h->value.base;
+}
+
+/* 1 when a rate limit on the method turned the call away (RESOURCE_EXHAUSTED,
+ * as the REST routes answer 429 and the same limits hold whichever door). */
+static int rate_limited(grpc_web_call_t *c)
+{
+    worker_t *w = c->w;
+    rate_limit_denial_t d;
+    uint64_t now = (uint64_t)c->started.tv_sec * 1000000000u + (uint64_t)c->started.tv_nsec;
+    if (rate_limiter_admit(w->limiter, c->row_index, limit_key, c, now, &d))
+        return 0;
+    rate_limit_state_t st;
+    rate_limits_get(w->shared->rate_limits, d.limit, &st);
+    char msg[200];
+    snprintf(msg, sizeof(msg), "rate limit \"%.60s\" exceeded: %g requests a second", st.cfg->name, st.rate);
+    end_with(c, GRPC_RESOURCE_EXHAUSTED, msg);
+    return 1;
+}
+
 static void start_call(grpc_web_call_t *c, const char *path, size_t path_len)
 {
     worker_t *w = c->w;
@@ -800,6 +851,8 @@ static void start_call(grpc_web_call_t *c, const char *path, size_t path_len)
     }
     c->row = &sh->methods.rows[row];
     c->row_index = row;
+    if (sh->cfg->nrate_limits && rate_limited(c))
+        return;
 
     size_t body_len = 0;
     const uint8_t *body = request_body(c, &body_len);
