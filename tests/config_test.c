@@ -859,6 +859,23 @@ static void test_release(void)
     CHECK_INTEQ(config_host_is_loopback("127.0.0.1"), 1);
     CHECK_INTEQ(config_host_is_loopback("::1"), 1);
     CHECK_INTEQ(config_host_is_loopback("0.0.0.0"), 0);
+    /* by the address it resolves to, not the spelling */
+    CHECK_INTEQ(config_host_is_loopback("localhost"), 1);
+    CHECK_INTEQ(config_host_is_loopback("127.255.0.9"), 1);
+    CHECK_INTEQ(config_host_is_loopback("::ffff:127.0.0.1"), 1);
+    CHECK_INTEQ(config_host_is_loopback("10.0.0.1"), 0);
+    CHECK_INTEQ(config_host_is_loopback("::"), 0);
+    CHECK_INTEQ(config_host_is_loopback("::ffff:10.0.0.1"), 0);
+    CHECK_INTEQ(config_host_is_loopback(""), 0);
+    /* a name that only starts like 127.x: resolves elsewhere or not at all
+     * (one try, one second, where no DNS answers) */
+    setenv("RES_OPTIONS", "timeout:1 attempts:1", 1);
+    CHECK_INTEQ(config_host_is_loopback("127.attacker.invalid"), 0);
+    config_defaults(&c);
+    CHECK_INTEQ(ARGS(&c, "--admin", "127.attacker.invalid:0"), 0);
+    CHECK_INTEQ(config_validate(&c, err, sizeof(err)), -1);
+    CHECK(strstr(err, "needs a token") != NULL);
+    config_free(&c);
 }
 
 static void test_validate(void)

@@ -201,7 +201,8 @@ void config_free(config_t *c);
 int config_parse_duration(const char *s, uint32_t *ms);
 /* The rollout defaults (steps 10,25,50,100, hold 4h, window 5m, ...). */
 void config_rollout_defaults(config_rollout_t *r);
-/* Whether host names the loopback interface (127.x, ::1, localhost). */
+/* Whether every address host resolves to is loopback (127.0.0.0/8, ::1,
+ * ::ffff:127.x); 0 when it does not resolve. */
 int config_host_is_loopback(const char *host);
 
 const config_cluster_t *config_cluster_for_service(const config_t *c, const char *service);

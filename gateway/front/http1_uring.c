@@ -12,8 +12,10 @@
  *
  * The protocol follows h2o 2.2's lib/http1.c (MIT; same request setup,
  * persistence rules, response header layout) so that a client cannot tell
- * the two front ends apart, with these differences: a 413 or a 400 leaves
- * as the contract's error JSON, and a connection that closes after a
+ * the two front ends apart, with these differences: a 400, 413, 417 or
+ * 501 leaves as the contract's error JSON; the framing follows RFC 9112
+ * where h2o 2.2 is lax (http1.h: what opens the way to request
+ * smuggling is a 400 and a close); and a connection that closes after a
  * response lingers (shutdown, drain the input) so that the response is
  * not lost to a reset.
  *
@@ -100,7 +102,7 @@ typedef struct u_listener {
  *                    ostream_send sets it, progress (or init_req) clears it.
  *   resp_done        the response's last bytes (or its failure) are in: ostream_send sets it,
  *                    init_req clears it; progress then finishes the request once out is sent.
- *   close_after_send a response of our own (400, 413, 417) is queued; once sent, linger. reject
+ *   close_after_send a response of our own (400, 413, 417, 501) is queued; once sent, linger. reject
  *                    sets it; never cleared.
  *   lingering        the write side is shut, input is read and dropped until the client closes or
  *                    the timeout: linger sets it; never cleared.
@@ -398,15 +400,22 @@ static void reject(u_conn_t *c, const char *response, size_t len)
     mark_dirty(c);
 }
 
+/* The contract's error JSON (core/status.h, with "error" when a JSON
+ * profile has it) as a whole response of our own, then close. */
 static void reject_json(u_conn_t *c, const char *status_line, int code, const char *why)
 {
-    char body[256], resp[512];
-    int bl = snprintf(body, sizeof(body), "{\"code\":%d,\"message\":\"%s\",\"details\":[]}", code, why);
+    char first[768], resp[1024];
+    arena_t a;
+    arena_init_with(&a, first, sizeof(first));
+    buf_t b;
+    buf_init(&b, &a, 384);
+    status_render_json(&b, code, why, strlen(why), NULL, 0, c->u->error_field);
     int rl = snprintf(resp, sizeof(resp),
                       "HTTP/1.1 %s\r\nContent-Type: application/json\r\nConnection: close\r\n"
-                      "Content-Length: %d\r\n\r\n%s",
-                      status_line, bl, body);
-    reject(c, resp, (size_t)rl);
+                      "Content-Length: %zu\r\n\r\n%.*s",
+                      status_line, b.len, (int)b.len, b.data);
+    arena_free(&a);
+    reject(c, resp, rl > 0 && (size_t)rl < sizeof(resp) ? (size_t)rl : 0);
 }
 
 static void bad_request(u_conn_t *c, const char *why)
@@ -490,23 +499,18 @@ static void dispatch(u_conn_t *c, const http1_request_t *r)
     h2o_process_request(req);
 }
 
-/* Over max_request_entity_size: the contract's 413, then close. */
+/* Over max_request_entity_size: the contract's 413, then close. have is
+ * what was declared or decoded; SIZE_MAX: a chunk size of 2^64-1 or more. */
 static void too_large(u_conn_t *c, size_t have)
 {
     size_t limit = c->super.ctx->globalconf->max_request_entity_size;
-    char msg[120], first[512], resp[600];
-    snprintf(msg, sizeof(msg), "body of %s%zu bytes is over the limit of %zu", have ? "at least " : "", have, limit);
-    arena_t a;
-    arena_init_with(&a, first, sizeof(first));
-    buf_t b;
-    buf_init(&b, &a, 256);
-    status_render_json(&b, GRPC_RESOURCE_EXHAUSTED, msg, strlen(msg), NULL, 0, c->u->error_field);
-    int rl = snprintf(resp, sizeof(resp),
-                      "HTTP/1.1 413 Payload Too Large\r\nContent-Type: application/json\r\nConnection: close\r\n"
-                      "Content-Length: %zu\r\n\r\n%.*s",
-                      b.len, (int)b.len, b.data);
-    arena_free(&a);
-    reject(c, resp, (size_t)rl);
+    char msg[120];
+    if (have == SIZE_MAX)
+        snprintf(msg, sizeof(msg), "a chunk of 2^64-1 bytes or more is over the limit of %zu", limit);
+    else
+        snprintf(msg, sizeof(msg), "body of %s%zu bytes is over the limit of %zu", have ? "at least " : "", have,
+                 limit);
+    reject_json(c, "413 Payload Too Large", GRPC_RESOURCE_EXHAUSTED, msg);
 }
 
 /* What is in c->in, request after request, until one is being handled
@@ -541,6 +545,9 @@ static void process_input(u_conn_t *c)
             return;
         case HTTP1_EXPECTATION_FAILED:
             reject_json(c, "417 Expectation Failed", GRPC_INVALID_ARGUMENT, "unknown expectation");
+            return;
+        case HTTP1_NOT_IMPLEMENTED:
+            reject_json(c, "501 Not Implemented", GRPC_UNIMPLEMENTED, r.error);
             return;
         }
     }

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "control/admin.h"
+#include "front/http1_h2o.h"
 #include "server/api.h"
 #include "server/grpc_web.h"
 #include "server/health.h"
@@ -135,12 +136,16 @@ static int build_listeners(server_t *s, char *err, size_t errlen)
     shared_t *sh = &s->shared;
     const config_t *cfg = sh->cfg;
     h2o_hostconf_t *rest = h2o_config_register_host(&sh->h2o, h2o_iovec_init(H2O_STRLIT("default")), 65535);
-    h2o_handler_t *h = h2o_create_handler(h2o_config_register_path(rest, "/", 0), sizeof(*h));
+    h2o_pathconf_t *rest_path = h2o_config_register_path(rest, "/", 0);
+    http1_h2o_register(rest_path, sh->error_field); /* first: h2o's HTTP/1.1 framing, checked */
+    h2o_handler_t *h = h2o_create_handler(rest_path, sizeof(*h));
     h->on_req = dispatch;
     h2o_hostconf_t *admin = NULL;
     if (cfg->admin_host != NULL) {
         admin = h2o_config_register_host(&sh->h2o, h2o_iovec_init(H2O_STRLIT("admin")), 65535);
-        admin_register(h2o_config_register_path(admin, "/", 0), sh);
+        h2o_pathconf_t *admin_path = h2o_config_register_path(admin, "/", 0);
+        http1_h2o_register(admin_path, 0);
+        admin_register(admin_path, sh);
     }
     size_t n = cfg->nlisteners + cfg->ngrpc_listeners + (admin != NULL);
     s->listeners = calloc(n ? n : 1, sizeof(*s->listeners));

@@ -38,6 +38,7 @@
 #include "server/api.h"
 #include "server/grpc_web.h"
 #include "server/grpc_door.h"
+#include "server/grpc_health.h"
 #include "server/health.h"
 #include "server/listener.h"
 #include "server/metrics.h"
@@ -307,6 +308,7 @@ static void on_tick(h2o_timeout_entry_t *entry)
         if (ports_waiting(w))
             retry_taken_ports(w);
     }
+    grpc_health_tick(w); /* Watch calls: a change, or the drain */
     if (atomic_load(&sh->stop_requested))
         drain_tick(w);
     if (!w->stop)

@@ -23,7 +23,7 @@ line=$(wait_line "$work/gw.err" 'admin listening on' 10) || give_up "no admin li
 admin=http://127.0.0.1:${line##*:}
 wait_ready "$gw" 15 || give_up "gateway not ready"
 
-code=$(curl -s -o "$work/rollout.json" -w '%{http_code}' -X POST "$admin/admin/clusters/default/rollout" \
+code=$(curl -s -o "$work/rollout.json" -w '%{http_code}' -X POST -H 'content-type: application/json' "$admin/admin/clusters/default/rollout" \
   -d '{"to":"canary","steps":[50,100],"hold":"1h","window":"30s","interval":"200ms","min_requests":1,"gates":{"error_rate":0.01,"p95_ms":2500}}')
 check "rollout starts (202)" [ "$code" = 202 ]
 
