@@ -24,12 +24,15 @@
 #include "front/http1_h2o.h"
 #include "server/api.h"
 #include "server/grpc_web.h"
+#include "server/conn_limit.h"
 #include "server/health.h"
 #include "server/listener.h"
 #include "server/metrics.h"
 #include "server/worker.h"
 #include "server/worker_loop.h"
 #include "control/rollout.h"
+#include "front/http1_uring.h"
+#include "http/response.h"
 #include "state/rate_limit.h"
 #include "transcode/profile.h"
 
@@ -45,10 +48,30 @@ struct server {
     int h2o_configured;
 };
 
+/* A connection past the cap, in the probe reserve (conn_limit.h): it gets
+ * health answers and nothing else, and closes after its answer. */
+static int probe_only(h2o_req_t *req)
+{
+    if (!http1_uring_conn_limited(req->conn) && !conn_limit_ticket_probe_only(conn_limit_ticket_of(req->conn)))
+        return 0;
+    req->http1_is_persistent = 0;
+    return 1;
+}
+
 static int dispatch(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
-    if (health_handle(req) || metrics_handle(req) || grpc_web_handle(req))
+    int limited = probe_only(req);
+    if (health_handle(req))
+        return 0;
+    if (limited) {
+        worker_t *w = worker_of(req->conn->ctx);
+        response_error(req, 503, GRPC_UNAVAILABLE,
+                       H2O_STRLIT("the gateway is at its connection limit: this connection may only ask /q/health"),
+                       NULL, 0, w->shared->error_field);
+        return 0;
+    }
+    if (metrics_handle(req) || grpc_web_handle(req))
         return 0;
     return api_handle(req);
 }
@@ -252,7 +275,8 @@ server_t *server_new(const config_t *cfg, const schema_t *schema, const binding_
     }
     if (method_table_init(&sh->methods, cfg, schema, err, errlen) != 0 || resolve_routes(s, err, errlen) != 0)
         goto fail;
-    if ((sh->rate_limits = rate_limits_new(cfg, &sh->methods, err, errlen)) == NULL)
+    if ((sh->rate_limits = rate_limits_new(cfg, &sh->methods, err, errlen)) == NULL ||
+        (sh->conn_limits = conn_limits_new(&cfg->connections, sh, err, errlen)) == NULL)
         goto fail;
     sh->log_fd = open_log(cfg->access_log, &s->log_fd_owned, err, errlen);
     if (sh->log_fd == -2)
@@ -351,6 +375,7 @@ void server_free(server_t *s)
     free(s->shared.endpoints);
     free(s->shared.rollouts);
     rate_limits_free(s->shared.rate_limits);
+    conn_limits_free(s->shared.conn_limits);
     free(s->shared.routes);
     method_table_free(&s->shared.methods);
     free(s);
