@@ -30,6 +30,7 @@ typedef enum {
     F_ADMIN_TOKEN,
     F_HTTP1,
     F_JSON_PROFILE,
+    F_SWAGGER_UI_DIR,
 } flag_id_t;
 
 typedef struct {
@@ -45,6 +46,7 @@ static const flag_t flags[] = {
     {"check-config", F_CHECK, false},   {"help", F_HELP, false},           {"upstream-version", F_UPSTREAM_VERSION, true},
     {"admin", F_ADMIN, true},           {"admin-token", F_ADMIN_TOKEN, true},
     {"http1", F_HTTP1, true},           {"json-profile", F_JSON_PROFILE, true},
+    {"swagger-ui-dir", F_SWAGGER_UI_DIR, true},
 };
 
 /*
@@ -141,6 +143,9 @@ static int apply_flag(config_t *c, const flag_t *flag, const char *val, bool *li
         return 0;
     case F_ACCESS_LOG:
         set_str(&c->access_log, val);
+        return 0;
+    case F_SWAGGER_UI_DIR:
+        set_str(&c->swagger_ui_dir, val);
         return 0;
     case F_JSON_PROFILE:
         if (json_profile_find(val) == NULL) {

@@ -25,6 +25,8 @@
 #include "server/health.h"
 #include "server/listener.h"
 #include "server/metrics.h"
+#include "server/openapi.h"
+#include "server/swagger_ui.h"
 #include "server/worker.h"
 #include "server/worker_loop.h"
 #include "control/rollout.h"
@@ -40,12 +42,16 @@ struct server {
     size_t nlisteners;
     int log_fd_owned;
     int h2o_configured;
+    openapi_doc_t openapi;
+    swagger_ui_t *swagger_ui;
 };
 
 static int dispatch(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
     if (health_handle(req) || metrics_handle(req))
+        return 0;
+    if (openapi_handle(req) || swagger_ui_handle(req))
         return 0;
     return api_handle(req);
 }
@@ -120,6 +126,25 @@ static int resolve_routes(server_t *s, char *err, size_t errlen)
         ri->opt.enums_as_ints |= cfg->transcode.enums_as_ints;
         ri->error_field = p->error_field;
         sh->error_field |= p->error_field;
+    }
+    return 0;
+}
+
+/* /q/openapi from the routes as resolved, and the Swagger UI's files when
+ * the config names their directory: both once, before any worker starts. */
+static int build_api_docs(server_t *s, char *err, size_t errlen)
+{
+    shared_t *sh = &s->shared;
+    if (openapi_build(sh->schema, sh->bindings, sh->routes, &s->openapi) != 0) {
+        snprintf(err, errlen, "out of memory generating the OpenAPI document");
+        return -1;
+    }
+    sh->openapi = &s->openapi;
+    if (sh->cfg->swagger_ui_dir != NULL) {
+        s->swagger_ui = swagger_ui_load(sh->cfg->swagger_ui_dir, err, errlen);
+        if (s->swagger_ui == NULL)
+            return -1;
+        sh->swagger_ui = s->swagger_ui;
     }
     return 0;
 }
@@ -239,6 +264,8 @@ server_t *server_new(const config_t *cfg, const schema_t *schema, const binding_
     }
     if (method_table_init(&sh->methods, cfg, schema, err, errlen) != 0 || resolve_routes(s, err, errlen) != 0)
         goto fail;
+    if (build_api_docs(s, err, errlen) != 0)
+        goto fail;
     sh->log_fd = open_log(cfg->access_log, &s->log_fd_owned, err, errlen);
     if (sh->log_fd == -2)
         goto fail;
@@ -329,6 +356,8 @@ void server_free(server_t *s)
     free(s->shared.endpoints);
     free(s->shared.rollouts);
     free(s->shared.routes);
+    openapi_doc_free(&s->openapi);
+    swagger_ui_free(s->swagger_ui);
     method_table_free(&s->shared.methods);
     free(s);
 }
