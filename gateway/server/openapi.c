@@ -654,8 +654,8 @@ static void error_response(gen_t *g, int http, int error_field, char *name, size
     codes_for(http, codes, sizeof(codes));
     switch (http) {
     case 400:
-        snprintf(desc, sizeof(desc), "Bad JSON, a value of the wrong type or an unknown field (the message names "
-                                     "it), a bad path or query parameter; or the service's %s", codes);
+        snprintf(desc, sizeof(desc), "Bad JSON, or a body, path or query value the route cannot read (the "
+                                     "message names the field); or the service's %s", codes);
         break;
     case 404: snprintf(desc, sizeof(desc), "The service's %s", codes); break;
     case 413: snprintf(desc, sizeof(desc), "The body is over the gateway's max_body"); break;
