@@ -99,6 +99,7 @@ static void check_defaults(const config_t *c)
     CHECK_INTEQ(cl->health.timeout_ms, 1000);
     CHECK_INTEQ(cl->health.healthy_threshold, 2);
     CHECK_INTEQ(cl->health.unhealthy_threshold, 3);
+    CHECK_INTEQ(cl->health.passive_failures, 5);
     CHECK_INTEQ(c->nservices, 0);
     /* success statuses and JSON profiles come from the .protos: a route the
      * help's key reference lists sets nothing */

@@ -29,7 +29,7 @@
  *   limits: {max_body, max_depth, max_string, max_repeated, max_output}
  *   clusters: [{name, targets, timeout_ms, connect_timeout_ms, keepalive_ms,
  *               resolve_interval_ms, health: {interval_ms, timeout_ms,
- *               healthy_threshold, unhealthy_threshold}}]
+ *               healthy_threshold, unhealthy_threshold, passive_failures}}]
  *              (or versions: [{name, targets, weight}] instead of targets),
  *              sticky: {header, cookie, hash_header}, rollout: {steps, hold_ms,
  *              window_ms, interval_ms, min_requests, max_error_rate, max_p95_ms,
@@ -84,6 +84,7 @@ void config_cluster_init(config_cluster_t *cl, const char *name)
             .timeout_ms = HEALTH_DEFAULT_TIMEOUT_MS,
             .healthy_threshold = HEALTH_DEFAULT_HEALTHY,
             .unhealthy_threshold = HEALTH_DEFAULT_UNHEALTHY,
+            .passive_failures = HEALTH_DEFAULT_PASSIVE_FAILURES,
         },
         .sticky = {.header = xstrdup("x-canary")},
     };

@@ -31,6 +31,7 @@ typedef struct config_health {
     uint32_t timeout_ms;         /* 1000 */
     uint32_t healthy_threshold;  /* 2 consecutive successes to be UP */
     uint32_t unhealthy_threshold;/* 3 consecutive failures to be DOWN */
+    uint32_t passive_failures;   /* 5 calls failing in a row on a worker eject the target; 0 = off */
 } config_health_t;
 
 /* One deployable version of a cluster's service (blue, green, canary...):

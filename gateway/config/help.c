@@ -125,6 +125,8 @@ void config_print_help(FILE *f)
     ref(f, "a check slower than this failed", "      timeout_ms: %d", HEALTH_DEFAULT_TIMEOUT_MS);
     ref(f, "consecutive successes to mark it up", "      healthy_threshold: %d", HEALTH_DEFAULT_HEALTHY);
     ref(f, "consecutive failures to mark it down", "      unhealthy_threshold: %d", HEALTH_DEFAULT_UNHEALTHY);
+    ref(f, "calls failing in a row: out until checks pass", "      passive_failures: %d",
+        HEALTH_DEFAULT_PASSIVE_FAILURES);
     ref(f, "admin API; \"off\" to disable", "admin:");
     ref(f, "loopback; elsewhere a token is required", "  listen: \"%s:%d\"", CONFIG_DEFAULT_ADMIN_HOST,
         CONFIG_DEFAULT_ADMIN_PORT);

@@ -396,6 +396,7 @@ static int load_health(loader_t *L, const yaml_node_t *n, const char *section, c
         {"timeout_ms", FIELD_DURATION, offsetof(config_health_t, timeout_ms)},
         {"healthy_threshold", FIELD_U32_POS, offsetof(config_health_t, healthy_threshold)},
         {"unhealthy_threshold", FIELD_U32_POS, offsetof(config_health_t, unhealthy_threshold)},
+        {"passive_failures", FIELD_U32, offsetof(config_health_t, passive_failures)},
     };
     return load_fields(L, n, section, fields, NFIELDS(fields), h, NULL, NULL);
 }

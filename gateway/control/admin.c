@@ -121,9 +121,10 @@ static void render_cluster(buf_t *b, shared_t *sh, size_t index, uint64_t now)
         for (size_t i = 0; i < sv->ntargets; i++) {
             const endpoint_health_t *e = &sh->endpoints[sv->first_endpoint + i];
             int checks = atomic_load(&e->checks) != 0;
-            buf_printf(b, "%s{\"address\":\"%s:%u\",\"healthy\":%s,\"consecutive_failures\":%u}", i ? "," : "",
-                       sv->targets[i].host, sv->targets[i].port,
-                       !checks ? "null" : atomic_load(&e->up) ? "true" : "false", atomic_load(&e->failures));
+            buf_printf(b, "%s{\"address\":\"%s:%u\",\"healthy\":%s,\"consecutive_failures\":%u,\"ejected\":%s}",
+                       i ? "," : "", sv->targets[i].host, sv->targets[i].port,
+                       !checks ? "null" : atomic_load(&e->up) ? "true" : "false", atomic_load(&e->failures),
+                       atomic_load(&e->ejected) ? "true" : "false");
         }
         buf_puts_lit(b, "]}");
     }

@@ -769,7 +769,10 @@ static void on_recv(u_conn_t *c, struct io_uring_cqe *cqe)
     } else if (res == 0) {
         c->peer_eof = 1;
         c->recv_armed = 0;
-        if (c->lingering || (!c->handling && !c->handoff && c->parser.state != HTTP1_REJECTED))
+        /* a client that hangs up while its request is handled has given up
+         * on it (nginx's 499): closing disposes of the request, which
+         * cancels its upstream call, instead of finishing it for no one */
+        if (c->lingering || (!c->handoff && c->parser.state != HTTP1_REJECTED))
             conn_close(c);
         else
             mark_dirty(c);

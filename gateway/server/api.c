@@ -68,6 +68,7 @@ struct api_request {
     upstream_call_t *call;
     int call_active;
     int grpc_code;
+    int client_cancelled;     /* the client went away (reset, hang-up) before the call ended: 499 */
     int got_message;
     int response_error;       /* transcoding the response failed */
     status_t st;
@@ -131,12 +132,18 @@ static void record_request(api_request_t *r)
     h2o_req_t *req = r->req;
     uint64_t us = us_since(&r->started);
     size_t bi = r->binding ? (size_t)(r->binding - binding_at(w->shared->bindings, 0)) : SIZE_MAX;
-    metrics_record_http(w->metrics, bi, req->method.base, req->method.len, req->res.status, us, req->entity.len,
+    /* nginx's 499: whatever had been sent, the client ended it, not us */
+    int status = r->client_cancelled ? 499 : req->res.status;
+    metrics_record_http(w->metrics, bi, req->method.base, req->method.len, status, us, req->entity.len,
                         req->bytes_sent);
     int called = r->binding && r->state != API_ROUTED && r->grpc_code >= 0;
     if (called) {
         metrics_record_grpc(w->metrics, r->route->method_row, METRICS_SOURCE_REST, r->grpc_code, r->call_us);
-        metrics_record_upstream(w->metrics, r->version->row, r->grpc_code, r->call_us);
+        /* a cancel says nothing of the version: kept out of its gates */
+        if (r->client_cancelled)
+            metrics_record_upstream_cancelled(w->metrics, r->version->row);
+        else
+            metrics_record_upstream(w->metrics, r->version->row, r->grpc_code, r->call_us);
     }
     if (w->log.fd < 0)
         return;
@@ -150,7 +157,7 @@ static void record_request(api_request_t *r)
         .route = r->binding ? r->binding->rule->path : NULL,
         .path = req->path.base,
         .path_len = path_len,
-        .status = req->res.status,
+        .status = status,
         .grpc_status = called ? r->grpc_code : -1,
         .bytes_sent = req->bytes_sent,
         .duration_us = us,
@@ -188,6 +195,7 @@ static void on_pool_dispose(void *p)
         upstream_call_cancel(r->call);
         r->call_active = 0;
         r->grpc_code = GRPC_CANCELLED;
+        r->client_cancelled = 1;
         r->call_us = us_since(&r->call_started);
     }
     record_request(r);
@@ -435,6 +443,8 @@ static void stream_stop(h2o_generator_t *g, h2o_req_t *req)
         upstream_call_cancel(r->call);
         r->call_active = 0;
         r->grpc_code = GRPC_CANCELLED;
+        r->client_cancelled = 1;
+        r->call_us = us_since(&r->call_started);
     }
     r->state = API_RESPONDED;
 }

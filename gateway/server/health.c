@@ -4,7 +4,9 @@
  * A cluster starts DOWN and its first probe decides; after that it takes
  * healthy_threshold consecutive successes to come UP and
  * unhealthy_threshold consecutive failures to go DOWN, so one lost probe
- * does not flap a load balancer.
+ * does not flap a load balancer. A target the workers ejected for failing
+ * calls (state/endpoints.h) comes back here: after healthy_threshold
+ * consecutive successful checks that began after its ejection.
  */
 #include "server/health.h"
 
@@ -27,6 +29,8 @@ typedef struct probe {
     upstream_call_t *call;
     int active;
     int serving;          /* HealthCheckResponse.status == SERVING */
+    int saw_ejected;      /* the target was ejected when this probe started */
+    uint32_t after_ejection; /* successful checks in a row since the ejection */
     uint64_t next_due;    /* loop ms */
 } probe_t;
 
@@ -69,6 +73,25 @@ static void record(endpoint_health_t *h, int ok, int code)
     }
 }
 
+/* An ejected target returns after healthy_threshold good checks in a row,
+ * each started after the ejection (one in flight before it says nothing
+ * of what the workers saw since). */
+static void recover(probe_t *p, int ok)
+{
+    endpoint_health_t *h = p->health;
+    if (!atomic_load(&h->ejected) || !p->saw_ejected) {
+        p->after_ejection = 0;
+        return;
+    }
+    p->after_ejection = ok ? p->after_ejection + 1 : 0;
+    if (p->after_ejection < h->cfg->health.healthy_threshold)
+        return;
+    p->after_ejection = 0;
+    atomic_store(&h->ejected, 0);
+    fprintf(stderr, "aurigraph-gateway: upstream %s target %s:%u back in rotation: %u checks passed\n", h->cfg->name,
+            h->target->host, (unsigned)h->target->port, h->cfg->health.healthy_threshold);
+}
+
 static void probe_on_close(void *ctx, int code, const char *msg, size_t msg_len, const upstream_header_t *t,
                            size_t n)
 {
@@ -79,7 +102,9 @@ static void probe_on_close(void *ctx, int code, const char *msg, size_t msg_len,
     probe_t *p = ctx;
     p->active = 0;
     p->call = NULL;
-    record(p->health, code == GRPC_OK && p->serving, code);
+    int ok = code == GRPC_OK && p->serving;
+    record(p->health, ok, code);
+    recover(p, ok);
 }
 
 static const upstream_handlers_t probe_handlers = {probe_on_headers, probe_on_message, probe_on_close};
@@ -126,12 +151,14 @@ void health_tick(worker_t *w)
         if (p->upstream == NULL && (p->upstream = probe_upstream(w, p->health)) == NULL) {
             p->next_due = now + p->health->cfg->health.interval_ms;
             record(p->health, 0, GRPC_UNAVAILABLE);
+            recover(p, 0);
             continue;
         }
         const config_health_t *cfg = &p->health->cfg->health;
         p->next_due = now + cfg->interval_ms;
         p->active = 1;
         p->serving = 0;
+        p->saw_ejected = atomic_load(&p->health->ejected);
         /* HealthCheckRequest{service: ""}: the server as a whole */
         static const uint8_t empty[1];
         p->call = upstream_call_start(p->upstream, HEALTH_CHECK_PATH, empty, 0, NULL, 0, cfg->timeout_ms,
@@ -205,9 +232,11 @@ static void answer(h2o_req_t *req, int set)
                                sv->targets[t].port);
                     status_json_quote(&b, sv->name, strlen(sv->name));
                     buf_printf(&b, ",\"status\":\"%s\",\"consecutiveFailures\":%u,\"consecutiveSuccesses\":%u,"
-                                   "\"checks\":%llu",
-                               atomic_load(&h->up) ? "UP" : "DOWN", atomic_load(&h->failures),
-                               atomic_load(&h->successes), (unsigned long long)atomic_load(&h->checks));
+                                   "\"checks\":%llu,\"ejected\":%s,\"ejections\":%llu",
+                               atomic_load(&h->up) && !atomic_load(&h->ejected) ? "UP" : "DOWN",
+                               atomic_load(&h->failures), atomic_load(&h->successes),
+                               (unsigned long long)atomic_load(&h->checks), atomic_load(&h->ejected) ? "true" : "false",
+                               (unsigned long long)atomic_load(&h->ejections));
                     if (last >= 0)
                         buf_printf(&b, ",\"lastGrpcStatus\":\"%s\"}", status_grpc_name(last));
                     else

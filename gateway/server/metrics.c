@@ -183,6 +183,12 @@ void metrics_record_upstream(metrics_t *m, size_t row, int code, uint64_t durati
     observe(r->le, &r->count, &r->sum_us, duration_us);
 }
 
+void metrics_record_upstream_cancelled(metrics_t *m, size_t row)
+{
+    if (row < m->nversions)
+        bump(&m->versions[row].code[GRPC_CANCELLED], 1);
+}
+
 void metrics_set_upstream_connections(metrics_t *m, size_t row, uint64_t connects, uint64_t goaways)
 {
     if (row >= m->nversions)
@@ -376,7 +382,7 @@ static void version_labels(buf_t *b, const split_version_t *v)
 static void upstream_metrics(buf_t *b, shared_t *sh, int om)
 {
     size_t nrows = sh->split.nrows;
-    family(b, om, "gateway_upstream_requests_total", "counter", "Upstream calls by cluster version and gRPC status.");
+    family(b, om, "gateway_upstream_requests_total", "counter", "Upstream calls by cluster version and gRPC status (CANCELLED: by the client, outside the gates).");
     for (size_t row = 0; row < nrows; row++) {
         for (int c = 0; c < NGRPC; c++) {
             uint64_t n = sum_version(sh, row, offsetof(version_row_t, code) + (size_t)c * sizeof(counter_t));
@@ -449,6 +455,17 @@ static void upstream_metrics(buf_t *b, shared_t *sh, int om)
             version_labels(b, v);
             buf_printf(b, "} %zu\n", value);
         }
+    }
+    family(b, om, "gateway_upstream_ejections_total", "counter",
+           "Targets taken out of rotation for calls failing in a row (passive outlier detection), by cluster version.");
+    for (size_t row = 0; row < nrows; row++) {
+        const split_version_t *v = sh->split.rows[row];
+        uint64_t n = 0;
+        for (size_t t = 0; t < v->ntargets; t++)
+            n += atomic_load(&sh->endpoints[v->first_endpoint + t].ejections);
+        buf_puts_lit(b, "gateway_upstream_ejections_total{");
+        version_labels(b, v);
+        buf_printf(b, "} %llu\n", (unsigned long long)n);
     }
     family(b, om, "gateway_upstream_healthy", "gauge", "Whether the cluster has a healthy target taking traffic (1) or not (0).");
     for (size_t i = 0; i < sh->split.nclusters; i++) {

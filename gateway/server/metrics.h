@@ -46,6 +46,13 @@ void metrics_record_grpc(metrics_t *m, size_t method, metrics_source_t source, i
 void metrics_record_unknown_fields(metrics_t *m, size_t binding, uint32_t n);
 /* One upstream call answered by the version of split row `row`. */
 void metrics_record_upstream(metrics_t *m, size_t row, int code, uint64_t duration_us);
+/* One upstream call of split row `row` that the client cancelled (stream
+ * reset, hang-up): counted under CANCELLED in gateway_upstream_requests_total
+ * only, never in the version's window (requests, errors, latency) that the
+ * rollout's gates read, so clients that give up cannot roll a canary back
+ * or dilute its error rate. Every door calls this instead of
+ * metrics_record_upstream for such calls. */
+void metrics_record_upstream_cancelled(metrics_t *m, size_t row);
 /* The worker's upstream of split row `row`: connections opened and GOAWAYs
  * received so far (its own totals, set at each tick). */
 void metrics_set_upstream_connections(metrics_t *m, size_t row, uint64_t connects, uint64_t goaways);

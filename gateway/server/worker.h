@@ -38,6 +38,8 @@ typedef struct worker {
     struct worker_listener *listeners; /* one per server listener, same order */
     size_t nlisteners;
     upstream_cluster_t **upstreams; /* one per split row (cluster version), this thread's */
+    endpoints_passive_t *passive;   /* one per split row: this thread's failure counts (passive ejection) */
+    uint32_t *passive_counts;       /* one per endpoint, what passive[] point into */
     uint64_t rng;                   /* the version choice's own random state */
     uint64_t retry_at;              /* worker 0: loop ms of the next try for a taken port */
     api_request_t *free_requests;   /* recycled request contexts */

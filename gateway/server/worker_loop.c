@@ -253,12 +253,12 @@ static int ports_waiting(const worker_t *w)
 }
 
 /* Upstream asks before it sends a call to a target: a target failing its
- * health checks gets none while its siblings pass theirs. */
+ * health checks, or ejected for failing calls, gets none while its
+ * siblings pass theirs. */
 static int target_ok(void *ctx, size_t target)
 {
     const endpoint_health_t *e = ctx;
-    return atomic_load_explicit(&e[target].up, memory_order_relaxed) ||
-           atomic_load_explicit(&e[target].checks, memory_order_relaxed) == 0;
+    return endpoints_target_ok(&e[target]);
 }
 
 static void rollouts_tick(worker_t *w)
@@ -362,7 +362,9 @@ static int start(worker_t *w)
     access_log_init(&w->log, sh->log_fd);
 
     w->upstreams = calloc(sh->split.nrows ? sh->split.nrows : 1, sizeof(*w->upstreams));
-    if (w->upstreams == NULL) {
+    w->passive = calloc(sh->split.nrows ? sh->split.nrows : 1, sizeof(*w->passive));
+    w->passive_counts = calloc(sh->split.nendpoints ? sh->split.nendpoints : 1, sizeof(*w->passive_counts));
+    if (w->upstreams == NULL || w->passive == NULL || w->passive_counts == NULL) {
         snprintf(w->start_error, sizeof(w->start_error), "out of memory");
         return -1;
     }
@@ -382,7 +384,12 @@ static int start(worker_t *w)
             .resolve_interval_ms = cc->resolve_interval_ms,
             .target_ok = target_ok,
             .target_ok_ctx = &sh->endpoints[v->first_endpoint],
+            .target_result = endpoints_passive_result,
+            .target_result_ctx = &w->passive[row],
         };
+        w->passive[row] = (endpoints_passive_t){&sh->endpoints[v->first_endpoint],
+                                                &w->passive_counts[v->first_endpoint], cc->health.passive_failures,
+                                                cc->name, v->name};
         char err[200];
         w->upstreams[row] = upstream_cluster_new(w->h2o.loop, &ucfg, err, sizeof(err));
         if (w->upstreams[row] == NULL) {
@@ -431,6 +438,10 @@ static void stop(worker_t *w)
     api_worker_dispose(w);
     free(w->upstreams);
     w->upstreams = NULL;
+    free(w->passive);
+    free(w->passive_counts);
+    w->passive = NULL;
+    w->passive_counts = NULL;
 }
 
 void *worker_main(void *arg)

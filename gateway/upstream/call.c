@@ -37,6 +37,8 @@ static upstream_call_t *call_alloc(upstream_cluster_t *c)
     call->deadline_at = 0;
     call->retries = call->headers_sent = call->got_headers = call->paused = call->in_cb = call->block = 0;
     call->ct_ok = call->hdr_overflow = call->remote_ended = 0;
+    call->answered = 0;
+    call->target = -1;
     call->http_status = 0;
     call->grpc_status = -1;
     call->hblen = call->nho = call->gmsg_off = call->gmsg_len = 0;
@@ -120,6 +122,8 @@ static void call_complete(upstream_call_t *call, int code, const char *msg, size
     call->state = CALL_DONE;
     if (code != CODE_OK)
         c->stats.calls_failed++;
+    if (c->cfg.target_result != NULL)
+        up_report_outcome(call, code);
     call->in_cb++;
     call->h.on_close(call->ctx, code, msg, msglen, trailers, ntrailers);
     call->in_cb--;
@@ -380,6 +384,7 @@ void up_call_remote_end(upstream_call_t *call)
         call->end_msg_len = (size_t)n;
         call->end_ntrailers = 0;
     } else {
+        call->answered = 1;
         call->end_code = call->grpc_status;
         call->end_ntrailers = up_build_headers(call);
         call->end_msg = call->hb != NULL ? call->hb + call->gmsg_off : "";

@@ -218,6 +218,7 @@ static void target_failed(target_t *t, const char *why)
         t->next_addr = (t->next_addr + 1) % t->naddrs;
     snprintf(c->last_error, sizeof(c->last_error), "%s: %s (next attempt in %u ms)", t->authority, why,
              (unsigned)delay);
+    up_report_connect_failure(t);
 }
 
 /* Starts a connection to a target; 0 when under way, -1 when it failed at once (target backs off). */

@@ -170,6 +170,7 @@ static int call_submit(conn_t *conn, upstream_call_t *call)
         return id;
     call->state = CALL_ACTIVE;
     call->conn = conn;
+    call->target = (int32_t)(conn->target - c->targets);
     call->stream_id = id;
     call->headers_sent = call->got_headers = call->block = 0;
     call->http_status = 0;
@@ -519,4 +520,36 @@ void upstream_cluster_stats(const upstream_cluster_t *c, upstream_stats_t *out)
         out->streams_active += conn->nstreams;
     }
     out->calls_queued = c->nqueued;
+}
+
+/* ---- outlier reports (cfg.target_result) -------------------------------- */
+
+/* Whose fault a call's end was, as upstream.h's target_result says. */
+void up_report_outcome(upstream_call_t *call, int code)
+{
+    upstream_cluster_t *c = call->cluster;
+    if (c->freeing)
+        return; /* the gateway gave up on the call, not the target */
+    if (call->answered && call->target >= 0) {
+        c->cfg.target_result(c->cfg.target_result_ctx, (size_t)call->target, code == CODE_UNAVAILABLE);
+        return;
+    }
+    if (code != CODE_UNAVAILABLE && code != CODE_INTERNAL && code != CODE_UNKNOWN)
+        return; /* a deadline, a local limit: nothing to say of the target */
+    if (call->target >= 0) {
+        c->cfg.target_result(c->cfg.target_result_ctx, (size_t)call->target, 1);
+        return;
+    }
+    /* no stream ever carried it: the targets that left it without a
+     * connection are those whose connects are failing */
+    for (size_t i = 0; i < c->ntargets && code == CODE_UNAVAILABLE; i++)
+        if (c->targets[i].conn == NULL && c->targets[i].failures > 0)
+            c->cfg.target_result(c->cfg.target_result_ctx, i, 1);
+}
+
+void up_report_connect_failure(target_t *t)
+{
+    upstream_cluster_t *c = t->cluster;
+    if (c->cfg.target_result != NULL && !c->freeing)
+        c->cfg.target_result(c->cfg.target_result_ctx, (size_t)(t - c->targets), 1);
 }

@@ -43,6 +43,17 @@ typedef struct upstream_cluster_config {
      * target is refused. NULL: every target is fine. */
     int (*target_ok)(void *ctx, size_t target);
     void *target_ok_ctx;
+    /* Passive outlier detection: what each call did on its target, and each
+     * failed connect (target: index into targets), as it happens. failed 1:
+     * a connect failed; the transport failed a call (connection lost,
+     * protocol error, stream refused, or reset with an error: UNAVAILABLE,
+     * INTERNAL or UNKNOWN made here); the server answered UNAVAILABLE; or a
+     * call found no connection while the target's connects fail. failed 0:
+     * the server answered any other status. A deadline, a cancel (ours or
+     * the server's RST_STREAM CANCEL) tells nothing.
+     * NULL: not told. */
+    void (*target_result)(void *ctx, size_t target, int failed);
+    void *target_result_ctx;
 } upstream_cluster_config_t;
 
 typedef struct upstream_cluster upstream_cluster_t;

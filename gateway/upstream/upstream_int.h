@@ -180,6 +180,8 @@ struct upstream_call {
 
     uint8_t retries, headers_sent, got_headers, paused, in_cb, block; /* block: 1 response headers, 2 trailers */
     uint8_t ct_ok, hdr_overflow, remote_ended; /* remote_ended: the frame being handled has END_STREAM */
+    uint8_t answered;  /* the status is the server's (grpc-status received): up_report_outcome */
+    int32_t target;    /* index of the target whose stream carried it last; -1: none yet */
     int http_status;
     int grpc_status; /* -1: none received */
 
@@ -392,6 +394,9 @@ void up_conn_check_done(conn_t *conn);
 /* ---- upstream.c -------------------------------------------------------- */
 
 int up_ensure_connections(upstream_cluster_t *c);
+/* Passive outlier detection (cfg.target_result): a call's end, a failed connect. */
+void up_report_outcome(upstream_call_t *call, int code);
+void up_report_connect_failure(target_t *t);
 
 /* Runs the pump (upstream.c) once the loop's socket callbacks are done; inline: it is asked for on every frame. */
 static inline void up_schedule_pump(upstream_cluster_t *c)
