@@ -145,6 +145,8 @@ static int build_api_docs(server_t *s, char *err, size_t errlen)
         if (s->swagger_ui == NULL)
             return -1;
         sh->swagger_ui = s->swagger_ui;
+        fprintf(stderr, "aurigraph-gateway: Swagger UI on /q/swagger-ui (%zu KiB from %s)\n",
+                swagger_ui_bytes(s->swagger_ui) / 1024, sh->cfg->swagger_ui_dir);
     }
     return 0;
 }
