@@ -106,6 +106,12 @@ etag=$(curl -s -D - -o /dev/null "$gw/q/openapi" | tr -d '\r' | awk -F': ' 'tolo
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "$gw/q/openapi")
 check "If-None-Match with its ETag ($etag): 304 ($code)" [ "$code" = 304 ]
 
+len=$(stat -c %s "$work/doc.yaml")
+out=$(curl -s -I -o "$work/head" -w '%{http_code} %{num_connects};' "$gw/q/openapi" \
+      --next -s -o /dev/null -w '%{http_code} %{num_connects}' "$gw/q/swagger-ui/swagger-ui.css")
+check "HEAD /q/openapi: 200, its length, no body; the connection goes on ($out)" \
+  bash -c '[ "$1" = "200 1;200 0" ] && tr -d "\r" <"$2" | grep -qi "^content-length: $3$"' _ "$out" "$work/head" "$len"
+
 # the route table from protoc, not from the gateway
 protoc --decode=google.protobuf.FileDescriptorSet -I"${WKT_INCLUDE:-/usr/include}" -I"$src/proto" \
   google/protobuf/descriptor.proto google/api/annotations.proto aurigraph/api/options.proto \

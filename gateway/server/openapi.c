@@ -1028,14 +1028,15 @@ static int format_param(const h2o_req_t *req)
 }
 
 /* The body stays the server's (it lives as long as the workers), so it is
- * sent without a copy. */
+ * sent without a copy; HEAD gets the length alone, as h2o_send_inline does. */
 static void send_static(h2o_req_t *req, const char *body, size_t len)
 {
     static h2o_generator_t none = {NULL, NULL};
     req->res.content_length = len;
     h2o_start_response(req, &none);
     h2o_iovec_t iov = h2o_iovec_init(body, len);
-    h2o_send(req, &iov, 1, H2O_SEND_STATE_FINAL);
+    int head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
+    h2o_send(req, &iov, head ? 0 : 1, H2O_SEND_STATE_FINAL);
 }
 
 int openapi_handle(h2o_req_t *req)

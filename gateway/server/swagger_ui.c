@@ -188,9 +188,11 @@ static void send_file(h2o_req_t *req, const ui_file_t *f)
     size_t len = fresh ? 0 : f->len;
     req->res.content_length = len;
     h2o_start_response(req, &none);
-    /* the body is the server's for as long as the workers run: no copy */
+    /* the body is the server's for as long as the workers run: no copy;
+     * HEAD gets the length alone */
     h2o_iovec_t iov = h2o_iovec_init(f->body, len);
-    h2o_send(req, &iov, 1, H2O_SEND_STATE_FINAL);
+    int head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
+    h2o_send(req, &iov, head ? 0 : 1, H2O_SEND_STATE_FINAL);
 }
 
 int swagger_ui_handle(h2o_req_t *req)
