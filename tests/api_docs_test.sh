@@ -185,4 +185,19 @@ check "... and GetTransaction answers with the proto3 one, in proto3's error sha
   (.["404"]["$ref"] == "#/components/responses/NotFound")' "$work/mixed.json"
 node_checks openapi-mixed node "$src/tests/openapi/check.cjs" "$work/mixed.yaml.doc" "$work/mixed.json" "$work/routes.txt" "$nroutes" "$gw"
 
+kill "$gw_pid"; wait "$gw_pid" 2>/dev/null
+
+# ---- another descriptor set: its services documented with no extra work ---------
+start_gateway docs --upstream "127.0.0.1:$svc_port" --descriptors "$build/docs-test.pb" || give_up "gateway did not start"
+curl -s "$gw/q/openapi" >"$work/docs.yaml"
+curl -s "$gw/q/openapi?format=json" >"$work/docs.json"
+protoc --decode=google.protobuf.FileDescriptorSet -I"${WKT_INCLUDE:-/usr/include}" -I"$src/proto" \
+  google/protobuf/descriptor.proto google/api/annotations.proto aurigraph/api/options.proto \
+  <"$build/docs-test.pb" >"$work/docs-routes.txt" || bad "protoc --decode of docs-test.pb"
+n=$("$gateway_bin" --check-config --descriptors "$build/docs-test.pb" | sed -n 's/^configuration OK: \([0-9]*\) routes.*/\1/p')
+check "tests/openapi's services: their tags, and the two routes OpenAPI cannot state named" jqt 'input |
+  ([.tags[].name] | index("DocService") and index("V11DocService") and index("TestService")) and
+  (.["x-aurigraph-undescribed"] | length == 2)' "$work/docs.json"
+node_checks openapi-docs node "$src/tests/openapi/check.cjs" "$work/docs.yaml" "$work/docs.json" "$work/docs-routes.txt" "$n" -
+
 summary

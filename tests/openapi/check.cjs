@@ -8,7 +8,8 @@
 // format, so the route table comes from protoc, not from the gateway.
 // ROUTE_COUNT: what `aurigraph-gateway --check-config` says it binds.
 // GATEWAY_URL: the gateway in front of the reference services: real
-// answers of real routes are validated against the document's schemas.
+// answers of real routes are validated against the document's schemas
+// ("-": another contract, no answers to check).
 "use strict";
 const fs = require("fs");
 const url = require("url");
@@ -174,6 +175,8 @@ async function main() {
     else if (Object.keys(op.responses).some((s) => /^2/.test(s) && s !== String(r.status))) missing.push(`${r.method} ${r.path}: another 2xx`);
   }
   check("each route's method and path are there, with its success status (only) and gRPC method", missing.length === 0, missing.slice(0, 5).join("; "));
+
+  if (gw === "-") return;
 
   // ---- real answers against the schemas ---------------------------------------
   const ajv = new Ajv2020({ strict: false, allErrors: true });
