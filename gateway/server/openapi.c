@@ -408,7 +408,7 @@ static jdoc_node_t *parameter(gen_t *g, jdoc_node_t *params, const char *name, c
     jdoc_node_t *p = jdoc_push(g->d, params, jdoc_object(g->d));
     set_str(g, p, "name", name);
     set_str(g, p, "in", in);
-    set_str(g, p, "description", f->comment);
+    set_str(g, p, "description", f ? f->comment : NULL);
     if (strcmp(in, "path") == 0)
         jdoc_set(g->d, p, "required", jdoc_bool(g->d, 1));
     jdoc_set(g->d, p, "schema", schema);
@@ -502,13 +502,14 @@ static void query_params(query_walk_t *q, const schema_message_t *m, int depth)
 
 /* ---- operations --------------------------------------------------------- */
 
-/* A template's {name=shelves/STAR} -> OpenAPI's {name}, the variables'
- * field paths and patterns into vars (at most nvars). Returns the variable
- * count, or -1 when the template does not fit. */
 typedef struct template_var {
     char path[256];
     char pattern[256]; /* "" for a plain {x} */
 } template_var_t;
+
+/* A template's {name=shelves/STAR} -> OpenAPI's {name}, the variables'
+ * field paths and patterns into vars (at most nvars). Returns the variable
+ * count, or -1 when the template does not fit. */
 
 static int openapi_path(const char *tmpl, char *out, size_t len, template_var_t *vars, int nvars)
 {
@@ -772,20 +773,24 @@ static void operation(gen_t *g, jdoc_node_t *root, jdoc_node_t *paths, jdoc_node
     bound_path_t bound[8];
     size_t nbound = 0;
     for (int i = 0; i < nvars; i++) {
-        if (resolve_chain(mt->input, vars[i].path, strlen(vars[i].path), &bound[nbound]) != 0)
-            continue;
-        const schema_field_t *leaf = bound[nbound].chain[bound[nbound].depth - 1];
-        jdoc_node_t *schema = param_schema(g, leaf);
+        /* binding.c checked the field path at load; one deeper than this
+         * walks is still a parameter, as text */
+        const schema_field_t *leaf = NULL;
+        if (resolve_chain(mt->input, vars[i].path, strlen(vars[i].path), &bound[nbound]) == 0) {
+            leaf = bound[nbound].chain[bound[nbound].depth - 1];
+            nbound++;
+        }
+        jdoc_node_t *schema = leaf ? param_schema(g, leaf) : NULL;
         if (schema == NULL)
             schema = typed(g, "string", 0);
         jdoc_node_t *p = parameter(g, params, vars[i].path, "path", leaf, schema);
         if (vars[i].pattern[0]) {
+            const char *c = leaf ? leaf->comment : NULL;
             char d[700];
             snprintf(d, sizeof(d), "%s%sMatches the path segments %s (each '/' of the value sent as it is).",
-                     leaf->comment ? leaf->comment : "", leaf->comment ? "\n\n" : "", vars[i].pattern);
+                     c ? c : "", c ? "\n\n" : "", vars[i].pattern);
             set_str(g, p, "description", d);
         }
-        nbound++;
     }
     if (b->body != BINDING_BODY_ALL) {
         query_walk_t q = {.g = g, .params = params, .b = b, .bound = bound, .nbound = nbound};

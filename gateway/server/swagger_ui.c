@@ -223,7 +223,10 @@ int swagger_ui_handle(h2o_req_t *req)
         memcpy(loc, PREFIX "/", PREFIX_LEN + 1);
         memcpy(loc + PREFIX_LEN + 1, p + len, qlen);
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL, loc, PREFIX_LEN + 1 + qlen);
-        response_json(req, 302, "{}", 2, 0);
+        req->res.status = 302;
+        req->res.reason = "Found";
+        req->res.content_length = 0;
+        h2o_send_inline(req, "", 0);
         return 1;
     }
     const char *name = p + PREFIX_LEN + 1;
