@@ -71,6 +71,12 @@ static void check_defaults(const config_t *c)
     CHECK_INTEQ(c->nlisteners, 1);
     CHECK_STREQ(c->listeners[0].host, "0.0.0.0");
     CHECK_INTEQ(c->listeners[0].port, 9003);
+    CHECK_INTEQ(c->ngrpc_listeners, 1);
+    CHECK_STREQ(c->grpc_listeners[0].host, "0.0.0.0");
+    CHECK_INTEQ(c->grpc_listeners[0].port, 9004);
+    CHECK_INTEQ(c->grpc.max_message, 4194304);
+    CHECK_INTEQ(c->grpc.max_concurrent_streams, 100);
+    CHECK_INTEQ(c->grpc.max_header_list, 16384);
     CHECK_INTEQ(c->workers, 0);
     CHECK_INTEQ(c->http1, CONFIG_HTTP1_URING);
     CHECK(c->descriptors == NULL);
@@ -100,6 +106,7 @@ static void check_defaults(const config_t *c)
     CHECK_INTEQ(cl->health.healthy_threshold, 2);
     CHECK_INTEQ(cl->health.unhealthy_threshold, 3);
     CHECK_INTEQ(cl->health.passive_failures, 5);
+    CHECK_INTEQ(c->nrate_limits, 0);
     CHECK_INTEQ(c->nservices, 0);
     /* success statuses and JSON profiles come from the .protos: a route the
      * help's key reference lists sets nothing */
@@ -473,6 +480,63 @@ static void test_sections(void)
     config_free(&c);
 }
 
+/* rate_limits: a list replaced as a whole; each limit checked whole */
+static void test_rate_limits(void)
+{
+    config_t c;
+    config_defaults(&c);
+    CHECK_INTEQ(load_text(&c, "rate_limits:\n"
+                              "  - name: submit\n"
+                              "    method: aurigraph.v11.TransactionService.SubmitTransaction\n"
+                              "    key: header:X-Api-Key\n"
+                              "    rate: 0.5\n"
+                              "  - {name: all, rate: 2500, burst: 100, key: client_address, max_keys: 50}\n"
+                              "  - {name: plain, rate: 10, key: ~}\n"),
+                0);
+    CHECK_INTEQ(c.nrate_limits, 3);
+    const config_rate_limit_t *r = c.rate_limits;
+    CHECK_STREQ(r[0].name, "submit");
+    CHECK_STREQ(r[0].method, "aurigraph.v11.TransactionService.SubmitTransaction");
+    CHECK_INTEQ(r[0].key, CONFIG_RATE_KEY_HEADER);
+    CHECK_STREQ(r[0].header, "x-api-key"); /* header names are matched lower case */
+    CHECK(r[0].rate == 0.5);
+    CHECK_INTEQ(config_rate_limit_burst(&r[0]), 1); /* one second's worth, at least 1 */
+    CHECK_INTEQ(r[0].max_keys, CONFIG_RATE_DEFAULT_MAX_KEYS);
+    CHECK(r[1].method == NULL && r[1].key == CONFIG_RATE_KEY_ADDRESS && r[1].max_keys == 50);
+    CHECK_INTEQ(config_rate_limit_burst(&r[1]), 100);
+    CHECK(r[2].key == CONFIG_RATE_KEY_NONE && r[2].header == NULL);
+    CHECK_INTEQ(config_rate_limit_burst(&r[2]), 10);
+    /* a file without the section keeps them (each load works on a deep copy) */
+    CHECK_INTEQ(load_text(&c, "workers: 3\n"), 0);
+    CHECK_INTEQ(c.nrate_limits, 3);
+    CHECK_STREQ(c.rate_limits[0].header, "x-api-key");
+    static const bad_case_t bad[] = {
+        {"rate_limits:\n  - name: a\n", 2, "rate limit \"a\": missing \"rate\" (requests per second)"},
+        {"rate_limits:\n  - rate: 1\n", 2, "rate_limits[0]: missing \"name\""},
+        {"rate_limits:\n  - {name: a, rate: 0}\n", 2,
+         "rate_limits[0].rate: expected requests per second, 0.001 or more (0.5, 100, 25000), got \"0\""},
+        {"rate_limits:\n  - {name: a, rate: 1, key: ip}\n", 2,
+         "rate_limits[0].key: expected client_address or header:NAME, got \"ip\""},
+        {"rate_limits:\n  - {name: a, rate: 1, key: \"header:a b\"}\n", 2,
+         "rate_limits[0].key: expected client_address or header:NAME (a header name), got \"header:a b\""},
+        {"rate_limits:\n  - {name: a, rate: 1, method: Submit}\n", 2,
+         "rate_limits[0].method: expected a full method name like \"package.Service.Method\", got \"Submit\""},
+        {"rate_limits:\n  - {name: a, rate: 1, burst: 0}\n", 2,
+         "rate_limits[0].burst: 0 is out of range 1..1000000000"},
+        {"rate_limits:\n  - {name: a, rate: 1}\n  - {name: a, rate: 2}\n", 3, "duplicate rate limit name \"a\""},
+        {"rate_limits:\n  - {name: a, rate: 1, limit: 2}\n", 2, "unknown key \"limit\" in rate_limits[0]"},
+        {"rate_limits: {name: a}\n", 1, "rate_limits: expected a list, got a mapping"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        CHECK_INTEQ(load_text(&c, bad[i].yaml), -1);
+        CHECK_STREQ(err, at(bad[i].line, bad[i].what));
+    }
+    CHECK_INTEQ(c.nrate_limits, 3); /* every failure left them as they were */
+    CHECK_INTEQ(load_text(&c, "rate_limits: ~\n"), 0);
+    CHECK_INTEQ(c.nrate_limits, 0);
+    config_free(&c);
+}
+
 static void test_sizes_and_durations(void)
 {
     static const struct {
@@ -836,6 +900,67 @@ static void test_validate(void)
     config_free(&c);
 }
 
+/* listen_grpc and grpc: (issue 12): the file, the flag, the checks. */
+static void test_grpc(void)
+{
+    config_t c;
+    config_defaults(&c);
+    CHECK_INTEQ(load_text(&c, "listen_grpc: [\"127.0.0.1:0\", \"[::1]:9014\"]\n"
+                              "grpc: {max_message: 1MiB, max_concurrent_streams: 8, max_header_list: 8k}\n"), 0);
+    CHECK_INTEQ(c.ngrpc_listeners, 2);
+    CHECK_STREQ(c.grpc_listeners[0].host, "127.0.0.1");
+    CHECK_INTEQ(c.grpc_listeners[0].port, 0);
+    CHECK_STREQ(c.grpc_listeners[1].host, "::1");
+    CHECK_INTEQ(c.grpc_listeners[1].port, 9014);
+    CHECK_INTEQ(c.grpc.max_message, 1048576);
+    CHECK_INTEQ(c.grpc.max_concurrent_streams, 8);
+    CHECK_INTEQ(c.grpc.max_header_list, 8192);
+    CHECK_INTEQ(c.nlisteners, 1); /* listen is its own section */
+    CHECK_INTEQ(config_validate(&c, err, sizeof(err)), 0);
+    CHECK_INTEQ(load_text(&c, "listen_grpc: \"*:9024\"\n"), 0);
+    CHECK_INTEQ(c.ngrpc_listeners, 1);
+    CHECK_STREQ(c.grpc_listeners[0].host, "0.0.0.0");
+    CHECK_INTEQ(load_text(&c, "listen_grpc: off\n"), 0);
+    CHECK_INTEQ(c.ngrpc_listeners, 0);
+    CHECK_INTEQ(config_validate(&c, err, sizeof(err)), 0); /* no gRPC listener is fine */
+    CHECK_INTEQ(load_text(&c, "listen_grpc: [\"127.0.0.1:1\"]\n"), 0);
+    CHECK_INTEQ(load_text(&c, "listen_grpc: []\n"), 0);
+    CHECK_INTEQ(c.ngrpc_listeners, 0);
+    CHECK_INTEQ(load_text(&c, "listen_grpc: \"localhost\"\n"), -1);
+    CHECK_STREQ(err, at(1, "listen_grpc: bad address \"localhost\": expected HOST:PORT"));
+    CHECK_INTEQ(load_text(&c, "grpc: {max_message: 0}\n"), -1);
+    CHECK_STREQ(err, at(1, "grpc.max_message: must be greater than 0"));
+    CHECK_INTEQ(load_text(&c, "grpc: {max_message: 2GiB}\n"), 0);
+    CHECK_INTEQ(config_validate(&c, err, sizeof(err)), -1);
+    CHECK_STREQ(err, "grpc.max_message: 2147483648 is out of range 1..2147483647");
+    CHECK_INTEQ(load_text(&c, "grpc: {max_message: 4MiB, max_header_list: 100}\n"), 0);
+    CHECK_INTEQ(config_validate(&c, err, sizeof(err)), -1);
+    CHECK_STREQ(err, "grpc.max_header_list: 100 is out of range 1024..1048576 (1 KiB..1 MiB)");
+    CHECK_INTEQ(load_text(&c, "grpc: {max_streams: 1}\n"), -1);
+    CHECK_INTEQ(load_text(&c, "grpc: {max_concurrent_streams: 0}\n"), -1);
+    config_free(&c);
+
+    /* --listen-grpc: the first replaces the file's, more add; off drops them */
+    config_defaults(&c);
+    CHECK_INTEQ(ARGS(&c, "--listen-grpc", "127.0.0.1:0", "--listen-grpc=[::1]:5"), 0);
+    CHECK_INTEQ(c.ngrpc_listeners, 2);
+    CHECK_STREQ(c.grpc_listeners[0].host, "127.0.0.1");
+    CHECK_INTEQ(c.grpc_listeners[1].port, 5);
+    CHECK_INTEQ(c.nlisteners, 1);
+    CHECK_INTEQ(c.listeners[0].port, 9003);
+    config_free(&c);
+    config_defaults(&c);
+    CHECK_INTEQ(ARGS(&c, "--listen-grpc", "off"), 0);
+    CHECK_INTEQ(c.ngrpc_listeners, 0);
+    CHECK_INTEQ(ARGS(&c, "--listen-grpc", "127.0.0.1:7", "--listen-grpc", "off", "--listen-grpc", "127.0.0.1:8"), 0);
+    CHECK_INTEQ(c.ngrpc_listeners, 1);
+    CHECK_INTEQ(c.grpc_listeners[0].port, 8);
+    CHECK_INTEQ(ARGS(&c, "--listen-grpc", "nohost"), -1);
+    CHECK_STREQ(err, "--listen-grpc: bad address \"nohost\": expected HOST:PORT (or \"off\")");
+    CHECK_INTEQ(c.ngrpc_listeners, 1); /* a bad flag changes nothing */
+    config_free(&c);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/config_test.XXXXXX");
@@ -853,9 +978,11 @@ int main(void)
     test_all_or_nothing();
     test_sections();
     test_sizes_and_durations();
+    test_rate_limits();
     test_flags();
     test_validate();
     test_release();
+    test_grpc();
 
     static const char *const names[] = {"t.yaml", "bad.yaml", "flags.yaml", "second.yaml", "nodefault.yaml", "badflags.yaml"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {

@@ -116,19 +116,21 @@ start_prometheus() {
   prom_ready || { tail -n 20 "$work/prometheus.log"; return 1; }
 }
 
-# start_gateway NAME [FLAGS...]: sets gw_port, gw_pid, gw (base URL). The
+# start_gateway NAME [FLAGS...]: sets gw_port, gw_pid, gw (base URL) and
+# gw_grpc_port (the gRPC listener's; empty when FLAGS turn it off). The
 # command is gateway_cmd (default: the gateway), listening on gw_listen
-# (default 127.0.0.1:0), with --workers 2, the admin API on a free
-# loopback port and an access log in $work/NAME.log before FLAGS (a later
-# flag wins).
+# (default 127.0.0.1:0), with --workers 2, the admin API and the gRPC
+# listener on free loopback ports and an access log in $work/NAME.log
+# before FLAGS (a later flag wins; a --listen-grpc in FLAGS replaces ours).
 start_gateway() {
   local name=$1; shift
   local cmd=("$gateway_bin")
   [ -n "${gateway_cmd+x}" ] && cmd=("${gateway_cmd[@]}")
   # the admin API on a port of its own (its default, 9005, would be shared by
   # every gateway of every test running at once): a later --admin wins
-  "${cmd[@]}" --listen "${gw_listen:-127.0.0.1:0}" --workers 2 --admin 127.0.0.1:0 --access-log "$work/$name.log" "$@" \
-    >"$work/$name.out" 2>"$work/$name.err" &
+  # the gRPC listener likewise: its default, 0.0.0.0:9004, would collide
+  "${cmd[@]}" --listen "${gw_listen:-127.0.0.1:0}" --listen-grpc 127.0.0.1:0 --workers 2 --admin 127.0.0.1:0 \
+    --access-log "$work/$name.log" "$@" >"$work/$name.out" 2>"$work/$name.err" &
   gw_pid=$!
   pids+=("$gw_pid")
   local line
@@ -136,6 +138,10 @@ start_gateway() {
   line=${line%% (*}
   gw_port=${line##*:}
   gw=http://127.0.0.1:$gw_port
+  # printed before the REST line's wait ended, or not at all (off)
+  gw_grpc_port=
+  line=$(grep -E '^aurigraph-gateway grpc listening on ' "$work/$name.err" | head -n1)
+  if [ -n "$line" ]; then line=${line%% (*}; gw_grpc_port=${line##*:}; fi
 }
 
 # wait_ready URL SECONDS [STATUS]: until URL/q/health/ready answers STATUS (200)

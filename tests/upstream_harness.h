@@ -775,7 +775,7 @@ static void on_close(void *ctx, int code, const char *msg, size_t mlen, const up
             snprintf(r->trailer, sizeof(r->trailer), "%.*s", (int)t[i].value_len, t[i].value);
 }
 
-static const upstream_handlers_t handlers = {on_headers, on_message, on_close};
+static const upstream_handlers_t handlers = {.on_headers = on_headers, .on_message = on_message, .on_close = on_close};
 
 static upstream_cluster_t *cluster_for(uint16_t port, upstream_cluster_config_t *over)
 {

@@ -576,7 +576,7 @@ static void tp_close(void *ctx, int code, const char *m, size_t ml, const upstre
     if (t->started < t->total)
         tp_start(t);
 }
-static const upstream_handlers_t tp_handlers = {NULL, NULL, tp_close};
+static const upstream_handlers_t tp_handlers = {.on_close = tp_close};
 static void tp_start(tp_t *t)
 {
     t->started++;

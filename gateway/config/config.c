@@ -16,6 +16,8 @@
  * defaults; it is itself a valid file):
  *
  *   listen: "0.0.0.0:9003"     string or list of strings
+ *   listen_grpc: "0.0.0.0:9004" the same, or off / [] for no gRPC listener
+ *   grpc: {max_message, max_concurrent_streams, max_header_list}
  *   workers: 0                 0 = one per core, at most 1024
  *   descriptors: ~             FileDescriptorSet path; ~/null/empty = built one
  *   access_log: stdout         stdout | stderr | off | a file path
@@ -41,7 +43,7 @@
  *   (clusters take json_profile too: it wins over their routes' .proto)
  *
  * Merging: scalars override. A list or map section that is present
- * (listen, clusters, services) replaces what was there before as a whole:
+ * (listen, listen_grpc, clusters, services) replaces what was there before as a whole:
  * naming one cluster drops the built-in "default" unless it is listed too.
  * routes are the exception: they merge by method with what is there, and
  * within a route only the keys written change.
@@ -222,10 +224,33 @@ static void routes_free(config_route_t *r, size_t n)
     free(r);
 }
 
+void config_listener_append(config_listener_t **list, size_t *n, const char *host, uint16_t port)
+{
+    *list = xrealloc(*list, *n + 1, sizeof(**list));
+    (*list)[(*n)++] = (config_listener_t){xstrdup(host), port};
+}
+
+void config_rate_limits_free(config_rate_limit_t *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(r[i].name);
+        free(r[i].method);
+        free(r[i].header);
+    }
+    free(r);
+}
+
 void config_add_listener(config_t *c, const char *host, uint16_t port)
 {
-    c->listeners = xrealloc(c->listeners, c->nlisteners + 1, sizeof(*c->listeners));
-    c->listeners[c->nlisteners++] = (config_listener_t){xstrdup(host), port};
+    config_listener_append(&c->listeners, &c->nlisteners, host, port);
+}
+
+static config_listener_t *listeners_copy(const config_listener_t *src, size_t n)
+{
+    config_listener_t *l = xcalloc(n, sizeof(*l));
+    for (size_t i = 0; i < n; i++)
+        l[i] = (config_listener_t){xstrdup(src[i].host), src[i].port};
+    return l;
 }
 
 static config_route_t *route_find(config_t *c, const char *method)
@@ -259,6 +284,9 @@ void config_defaults(config_t *c)
 {
     *c = (config_t){.drain_timeout_ms = CONFIG_DEFAULT_DRAIN_MS, .http1 = CONFIG_DEFAULT_HTTP1};
     config_add_listener(c, CONFIG_DEFAULT_LISTEN_HOST, CONFIG_DEFAULT_LISTEN_PORT);
+    config_listener_append(&c->grpc_listeners, &c->ngrpc_listeners, CONFIG_DEFAULT_GRPC_HOST, CONFIG_DEFAULT_GRPC_PORT);
+    c->grpc = (config_grpc_t){CONFIG_DEFAULT_GRPC_MAX_MESSAGE, CONFIG_DEFAULT_GRPC_MAX_STREAMS,
+                              CONFIG_DEFAULT_GRPC_MAX_HEADER_LIST};
     c->admin_host = xstrdup(CONFIG_DEFAULT_ADMIN_HOST);
     c->admin_port = CONFIG_DEFAULT_ADMIN_PORT;
     c->access_log = xstrdup("stdout");
@@ -272,6 +300,7 @@ void config_defaults(config_t *c)
 void config_free(config_t *c)
 {
     config_listeners_free(c->listeners, c->nlisteners);
+    config_listeners_free(c->grpc_listeners, c->ngrpc_listeners);
     free(c->descriptors);
     free(c->access_log);
     free(c->swagger_ui_dir);
@@ -280,6 +309,7 @@ void config_free(config_t *c)
     config_clusters_free(c->clusters, c->nclusters);
     config_services_free(c->services, c->nservices);
     routes_free(c->routes, c->nroutes);
+    config_rate_limits_free(c->rate_limits, c->nrate_limits);
     free(c->config_path);
     free(c->json_profile);
     *c = (config_t){0};
@@ -288,9 +318,8 @@ void config_free(config_t *c)
 void config_copy(config_t *dst, const config_t *src)
 {
     *dst = *src;
-    dst->listeners = xcalloc(src->nlisteners, sizeof(*dst->listeners));
-    for (size_t i = 0; i < src->nlisteners; i++)
-        dst->listeners[i] = (config_listener_t){xstrdup(src->listeners[i].host), src->listeners[i].port};
+    dst->listeners = listeners_copy(src->listeners, src->nlisteners);
+    dst->grpc_listeners = listeners_copy(src->grpc_listeners, src->ngrpc_listeners);
     dst->descriptors = xstrdup(src->descriptors);
     dst->access_log = xstrdup(src->access_log);
     dst->swagger_ui_dir = xstrdup(src->swagger_ui_dir);
@@ -322,6 +351,13 @@ void config_copy(config_t *dst, const config_t *src)
         dst->routes[i] = src->routes[i];
         dst->routes[i].method = xstrdup(src->routes[i].method);
         dst->routes[i].json_profile = xstrdup(src->routes[i].json_profile);
+    }
+    dst->rate_limits = xcalloc(src->nrate_limits, sizeof(*dst->rate_limits));
+    for (size_t i = 0; i < src->nrate_limits; i++) {
+        dst->rate_limits[i] = src->rate_limits[i];
+        dst->rate_limits[i].name = xstrdup(src->rate_limits[i].name);
+        dst->rate_limits[i].method = xstrdup(src->rate_limits[i].method);
+        dst->rate_limits[i].header = xstrdup(src->rate_limits[i].header);
     }
     dst->config_path = xstrdup(src->config_path);
     dst->json_profile = xstrdup(src->json_profile);
@@ -362,4 +398,12 @@ const config_route_t *config_route_for_method(const config_t *c, const char *met
         if (strcmp(c->routes[i].method, method) == 0)
             return &c->routes[i];
     return NULL;
+}
+
+uint32_t config_rate_limit_burst(const config_rate_limit_t *r)
+{
+    if (r->burst)
+        return r->burst;
+    double b = r->rate < 1 ? 1 : r->rate + 0.5;
+    return b > 1e9 ? 1000000000u : (uint32_t)b;
 }

@@ -20,6 +20,11 @@
 #define CONFIG_DEFAULT_UPSTREAM_PORT 9100
 #define CONFIG_DEFAULT_ADMIN_HOST "127.0.0.1"
 #define CONFIG_DEFAULT_ADMIN_PORT 9005
+#define CONFIG_DEFAULT_GRPC_HOST "0.0.0.0"
+#define CONFIG_DEFAULT_GRPC_PORT 9004
+#define CONFIG_DEFAULT_GRPC_MAX_MESSAGE (4u << 20)
+#define CONFIG_DEFAULT_GRPC_MAX_STREAMS 100
+#define CONFIG_DEFAULT_GRPC_MAX_HEADER_LIST (16u << 10)
 
 typedef struct config_target {
     char *host;
@@ -97,10 +102,38 @@ typedef struct config_route {
     char *json_profile;       /* NULL: the cluster's, else the .proto's */
 } config_route_t;
 
+/* What a rate limit counts its requests by. */
+typedef enum config_rate_key {
+    CONFIG_RATE_KEY_NONE = 0,    /* one bucket for every request of its methods */
+    CONFIG_RATE_KEY_ADDRESS,     /* a bucket per client address */
+    CONFIG_RATE_KEY_HEADER,      /* a bucket per value of a request header (an API key) */
+} config_rate_key_t;
+
+#define CONFIG_RATE_MAX 1e9           /* requests per second */
+#define CONFIG_RATE_DEFAULT_MAX_KEYS 10000
+
+/* One token bucket (rate_limits:), by name. */
+typedef struct config_rate_limit {
+    char *name;                  /* unique: metrics and the admin API say it */
+    char *method;                /* full gRPC method name; NULL = every method */
+    config_rate_key_t key;
+    char *header;                /* key header:NAME: the header, lower case */
+    double rate;                 /* requests per second, > 0 */
+    uint32_t burst;              /* bucket size; 0 = one second's worth (at least 1) */
+    uint32_t max_keys;           /* keyed: clients tracked at once (10000) */
+} config_rate_limit_t;
+
 typedef struct config_listener {
     char *host;
     uint16_t port;
 } config_listener_t;
+
+/* The gRPC listener's limits (gateway/server/grpc_door.h). */
+typedef struct config_grpc {
+    size_t max_message;              /* one request message: larger ones end the call RESOURCE_EXHAUSTED (4 MiB) */
+    uint32_t max_concurrent_streams; /* per connection, advertised and enforced (100) */
+    size_t max_header_list;          /* request metadata of one call, RFC 9113's measure (16 KiB) */
+} config_grpc_t;
 
 /* Which front end serves HTTP/1.1 (HTTP/2 is always h2o's). */
 typedef enum config_http1 {
@@ -112,6 +145,9 @@ typedef enum config_http1 {
 typedef struct config {
     config_listener_t *listeners;
     size_t nlisteners;
+    config_listener_t *grpc_listeners; /* the gRPC listener's addresses; none = off */
+    size_t ngrpc_listeners;
+    config_grpc_t grpc;
     char *admin_host;            /* admin API listener; NULL = off */
     uint16_t admin_port;         /* 127.0.0.1:9005 by default */
     char *admin_token;           /* bearer token; required off loopback */
@@ -128,6 +164,8 @@ typedef struct config {
     size_t nservices;
     config_route_t *routes;
     size_t nroutes;
+    config_rate_limit_t *rate_limits; /* token buckets; none by default */
+    size_t nrate_limits;
     uint32_t drain_grace_ms;     /* drain: keep accepting this long first (0) */
     uint32_t drain_timeout_ms;   /* graceful shutdown: 30000 */
     config_http1_t http1;        /* uring (default) | h2o */
@@ -160,6 +198,8 @@ int config_host_is_loopback(const char *host);
 
 const config_cluster_t *config_cluster_for_service(const config_t *c, const char *service);
 const config_route_t *config_route_for_method(const config_t *c, const char *method);
+/* A rate limit's burst: as configured, or one second's worth (at least 1). */
+uint32_t config_rate_limit_burst(const config_rate_limit_t *r);
 /* The JSON profile of a method's routes: the route's, its cluster's, its
  * .proto's (proto_profile, may be NULL), the config's, "proto3". */
 const char *config_json_profile(const config_t *c, const config_cluster_t *cluster, const config_route_t *route,

@@ -97,11 +97,13 @@ void config_cluster_clear_versions(config_cluster_t *cl);
 config_version_t *config_version_get(config_cluster_t *cl, const char *name, size_t name_len);
 void config_version_add_target(config_version_t *v, const char *host, uint16_t port);
 void config_add_listener(config_t *c, const char *host, uint16_t port);
+void config_listener_append(config_listener_t **list, size_t *n, const char *host, uint16_t port);
 /* The route of that method, added empty (every key "the default") when missing. */
 config_route_t *config_route_get(config_t *c, const char *method);
 void config_listeners_free(config_listener_t *l, size_t n);
 void config_clusters_free(config_cluster_t *cl, size_t n);
 void config_services_free(config_service_t *s, size_t n);
+void config_rate_limits_free(config_rate_limit_t *r, size_t n);
 /* A deep copy: every load and every command line works on one. */
 void config_copy(config_t *dst, const config_t *src);
 

@@ -30,6 +30,7 @@ typedef enum {
     F_ADMIN_TOKEN,
     F_HTTP1,
     F_JSON_PROFILE,
+    F_LISTEN_GRPC,
     F_SWAGGER_UI_DIR,
 } flag_id_t;
 
@@ -46,6 +47,7 @@ static const flag_t flags[] = {
     {"check-config", F_CHECK, false},   {"help", F_HELP, false},           {"upstream-version", F_UPSTREAM_VERSION, true},
     {"admin", F_ADMIN, true},           {"admin-token", F_ADMIN_TOKEN, true},
     {"http1", F_HTTP1, true},           {"json-profile", F_JSON_PROFILE, true},
+    {"listen-grpc", F_LISTEN_GRPC, true},
     {"swagger-ui-dir", F_SWAGGER_UI_DIR, true},
 };
 
@@ -124,8 +126,11 @@ static config_cluster_t *flag_cluster(config_t *c, bool *upstream_seen)
     return cl;
 }
 
-static int apply_flag(config_t *c, const flag_t *flag, const char *val, bool *listen_seen, bool *upstream_seen,
-                      char *err, size_t errlen)
+typedef struct seen {
+    bool listen, listen_grpc, upstream;
+} seen_t;
+
+static int apply_flag(config_t *c, const flag_t *flag, const char *val, seen_t *seen, char *err, size_t errlen)
 {
     char *host;
     uint16_t port;
@@ -174,21 +179,38 @@ static int apply_flag(config_t *c, const flag_t *flag, const char *val, bool *li
             return -1;
         }
         /* The first --listen replaces the file's listeners; more add to it. */
-        if (!*listen_seen) {
+        if (!seen->listen) {
             config_listeners_free(c->listeners, c->nlisteners);
             c->listeners = NULL;
             c->nlisteners = 0;
-            *listen_seen = true;
+            seen->listen = true;
         }
         config_add_listener(c, host, port);
         free(host);
+        return 0;
+    case F_LISTEN_GRPC:
+        /* As --listen; "off" drops every gRPC listener named so far. */
+        if (strcmp(val, "off") != 0 && (why = syntax_parse_hostport(val, true, &host, &port)) != NULL) {
+            errf(err, errlen, "--listen-grpc: bad address \"%s\": %s (or \"off\")", val, why);
+            return -1;
+        }
+        if (!seen->listen_grpc || strcmp(val, "off") == 0) {
+            config_listeners_free(c->grpc_listeners, c->ngrpc_listeners);
+            c->grpc_listeners = NULL;
+            c->ngrpc_listeners = 0;
+            seen->listen_grpc = true;
+        }
+        if (strcmp(val, "off") != 0) {
+            config_listener_append(&c->grpc_listeners, &c->ngrpc_listeners, host, port);
+            free(host);
+        }
         return 0;
     case F_UPSTREAM: {
         if ((why = syntax_parse_hostport(val, false, &host, &port)) != NULL) {
             errf(err, errlen, "--upstream: bad address \"%s\": %s", val, why);
             return -1;
         }
-        config_cluster_t *cl = flag_cluster(c, upstream_seen);
+        config_cluster_t *cl = flag_cluster(c, &seen->upstream);
         config_cluster_clear_versions(cl);
         config_cluster_add_target(cl, host, port);
         free(host);
@@ -221,7 +243,7 @@ static int apply_flag(config_t *c, const flag_t *flag, const char *val, bool *li
             free(host);
             return -1;
         }
-        config_cluster_t *cl = flag_cluster(c, upstream_seen);
+        config_cluster_t *cl = flag_cluster(c, &seen->upstream);
         if (cl->ntargets > 0) {
             errf(err, errlen, "--upstream-version: cannot be mixed with --upstream");
             free(host);
@@ -278,10 +300,10 @@ int config_parse_args(config_t *c, int argc, char **argv, char *err, size_t errl
             rc = config_load_file(&n, val, err, errlen);
     }
     /* Pass 2: every other flag, in order, over the files. */
-    bool listen_seen = false, upstream_seen = false;
+    seen_t seen = {false, false, false};
     for (int i = 1; i < argc && rc == 0;) {
         (void)next_flag(argc, argv, &i, &flag, &val, err, errlen);
-        rc = apply_flag(&n, flag, val, &listen_seen, &upstream_seen, err, errlen);
+        rc = apply_flag(&n, flag, val, &seen, err, errlen);
     }
     if (rc < 0) {
         config_free(&n);

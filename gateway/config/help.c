@@ -37,6 +37,9 @@ void config_print_help(FILE *f)
             "                        files load in order, each over the last\n"
             "  --listen HOST:PORT    listen here instead of the config's listeners; repeat\n"
             "                        for more (default %s:%d)\n"
+            "  --listen-grpc HOST:PORT\n"
+            "                        the gRPC listener (h2c): here instead of the config's;\n"
+            "                        repeat for more, \"off\" for none (default %s:%d)\n"
             "  --upstream HOST:PORT  single backend: the \"default\" cluster gets exactly this\n"
             "                        target (repeat for more) and every service goes to it:\n"
             "                        the services mapping is cleared (default %s:%d)\n"
@@ -66,14 +69,17 @@ void config_print_help(FILE *f)
             "Durations (keys ending in _ms): milliseconds, or a number with ms, s, m or h\n"
             "(\"250ms\", \"5s\"). Sizes: bytes, or a number with KiB/MiB/GiB or k/m/g (x1024),\n"
             "or KB/MB/GB (x1000), case-insensitive (\"4MiB\", \"512k\"). Booleans: true/false.\n"
-            "A section given in a file replaces the one before it (listen, clusters, services);\n"
-            "routes merge by method instead, and only the keys given change.\n"
+            "A section given in a file replaces the one before it (listen, listen_grpc, clusters,\n"
+            "services); routes merge by method instead, and only the keys given change.\n"
             "\n"
             "Config file (YAML; every key is optional; shown with its default):\n",
-            CONFIG_DEFAULT_LISTEN_HOST, CONFIG_DEFAULT_LISTEN_PORT, CONFIG_DEFAULT_UPSTREAM_HOST,
+            CONFIG_DEFAULT_LISTEN_HOST, CONFIG_DEFAULT_LISTEN_PORT, CONFIG_DEFAULT_GRPC_HOST,
+            CONFIG_DEFAULT_GRPC_PORT, CONFIG_DEFAULT_UPSTREAM_HOST,
             CONFIG_DEFAULT_UPSTREAM_PORT, CONFIG_MAX_WORKERS, CONFIG_DEFAULT_ADMIN_HOST, CONFIG_DEFAULT_ADMIN_PORT);
     ref(f, "one address, or a list of them", "listen: \"%s:%d\"", CONFIG_DEFAULT_LISTEN_HOST,
         CONFIG_DEFAULT_LISTEN_PORT);
+    ref(f, "gRPC (h2c): the same, or off / []", "listen_grpc: \"%s:%d\"", CONFIG_DEFAULT_GRPC_HOST,
+        CONFIG_DEFAULT_GRPC_PORT);
     ref(f, "0 = one per core; at most 1024", "workers: 0");
     ref(f, "~ = the descriptor set built from proto/", "descriptors: ~");
     ref(f, "stdout | stderr | off | a file path", "access_log: stdout");
@@ -94,6 +100,11 @@ void config_print_help(FILE *f)
     ref(f, "1MiB: one decoded string or bytes value", "  max_string: %u", TRANSCODE_DEFAULT_MAX_STRING);
     ref(f, "elements of one repeated field or map", "  max_repeated: %d", TRANSCODE_DEFAULT_MAX_REPEATED);
     ref(f, "16MiB: one transcoded message", "  max_output: %u", TRANSCODE_DEFAULT_MAX_OUTPUT);
+    ref(f, "the gRPC listener's limits", "grpc:");
+    ref(f, "4MiB: one request message", "  max_message: %u", CONFIG_DEFAULT_GRPC_MAX_MESSAGE);
+    ref(f, "per connection: SETTINGS_MAX_CONCURRENT_STREAMS", "  max_concurrent_streams: %d",
+        CONFIG_DEFAULT_GRPC_MAX_STREAMS);
+    ref(f, "16KiB: request metadata of one call", "  max_header_list: %u", CONFIG_DEFAULT_GRPC_MAX_HEADER_LIST);
     ref(f, "when given, replaces this whole list", "clusters:");
     ref(f, "unique; unmapped services use \"default\"", "  - name: default");
     ref(f, "HOST:PORT list (or one), round-robin", "    targets: [\"%s:%d\"]", CONFIG_DEFAULT_UPSTREAM_HOST,
@@ -131,6 +142,13 @@ void config_print_help(FILE *f)
     ref(f, "loopback; elsewhere a token is required", "  listen: \"%s:%d\"", CONFIG_DEFAULT_ADMIN_HOST,
         CONFIG_DEFAULT_ADMIN_PORT);
     ref(f, "Authorization: Bearer TOKEN", "  token: ~");
+    ref(f, "token buckets (429 beyond); none by default, e.g.:", "rate_limits: []");
+    ref(f, "unique: metrics and the admin API name it", "  # - name: submit");
+    ref(f, NULL, "  #   method: aurigraph.v11.TransactionService.SubmitTransaction  # ~ = every method");
+    ref(f, "~ = one bucket | client_address | header:NAME", "  #   key: client_address");
+    ref(f, "requests per second (0.5: one every 2 s)", "  #   rate: 100");
+    ref(f, "bucket size; ~ = one second's worth", "  #   burst: 100");
+    ref(f, "keyed: clients tracked at once", "  #   max_keys: %d", CONFIG_RATE_DEFAULT_MAX_KEYS);
     ref(f, "gRPC service -> cluster name; replaces", "services: {}");
     ref(f, "the table when given, for example:", "%s", "");
     ref(f, "  aurigraph.v11.ConsensusService: consensus", "%s", "");

@@ -25,6 +25,26 @@ int config_validate(const config_t *c, char *err, size_t errlen)
             return -1;
         }
     }
+    for (size_t i = 0; i < c->ngrpc_listeners; i++) {
+        if (c->grpc_listeners[i].host == NULL || c->grpc_listeners[i].host[0] == '\0') {
+            errf(err, errlen, "listen_grpc[%zu]: no host", i);
+            return -1;
+        }
+    }
+    if (c->grpc.max_message == 0 || c->grpc.max_message > ((size_t)1 << 31) - 1) {
+        errf(err, errlen, "grpc.max_message: %zu is out of range 1..2147483647", c->grpc.max_message);
+        return -1;
+    }
+    if (c->grpc.max_concurrent_streams == 0 || c->grpc.max_concurrent_streams > (1u << 31) - 1) {
+        errf(err, errlen, "grpc.max_concurrent_streams: %u is out of range 1..2147483647",
+             c->grpc.max_concurrent_streams);
+        return -1;
+    }
+    if (c->grpc.max_header_list < 1024 || c->grpc.max_header_list > (1u << 20)) {
+        errf(err, errlen, "grpc.max_header_list: %zu is out of range 1024..1048576 (1 KiB..1 MiB)",
+             c->grpc.max_header_list);
+        return -1;
+    }
     if (c->workers > CONFIG_MAX_WORKERS) {
         errf(err, errlen, "workers: %u is out of range 0..%d", c->workers, CONFIG_MAX_WORKERS);
         return -1;

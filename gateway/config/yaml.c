@@ -239,35 +239,40 @@ static int get_hostport(loader_t *L, const yaml_node_t *n, const char *what, boo
     return 0;
 }
 
-/* listen: one string or a list of them; replaces the listeners. */
-static int load_listen(loader_t *L, const yaml_node_t *n, config_t *c)
+/* listen, listen_grpc: one string or a list of them; replaces the
+ * listeners. may_be_off: "off" or an empty list mean none (listen_grpc). */
+static int load_listen(loader_t *L, const yaml_node_t *n, const char *key, bool may_be_off,
+                       config_listener_t **list, size_t *count)
 {
-    config_t tmp = {0};
+    config_listener_t *tmp = NULL;
+    size_t ntmp = 0;
     char *host = NULL;
     uint16_t port;
     if (n->type == YAML_SEQUENCE_NODE) {
         size_t i = 0;
-        if (n->data.sequence.items.start == n->data.sequence.items.top)
-            return fail(L, n, "listen: expected at least one address");
+        if (n->data.sequence.items.start == n->data.sequence.items.top && !may_be_off)
+            return fail(L, n, "%s: expected at least one address", key);
         for ITEMS (n, it) {
             char what[48];
-            snprintf(what, sizeof(what), "listen[%zu]", i++);
+            snprintf(what, sizeof(what), "%s[%zu]", key, i++);
             if (get_hostport(L, node(L, *it), what, true, &host, &port) < 0) {
-                config_listeners_free(tmp.listeners, tmp.nlisteners);
+                config_listeners_free(tmp, ntmp);
                 return -1;
             }
-            config_add_listener(&tmp, host, port);
+            config_listener_append(&tmp, &ntmp, host, port);
             free(host);
         }
+    } else if (may_be_off && n->type == YAML_SCALAR_NODE && !strcmp(sval(n), "off")) {
+        /* none */
     } else {
-        if (get_hostport(L, n, "listen", true, &host, &port) < 0)
+        if (get_hostport(L, n, key, true, &host, &port) < 0)
             return -1;
-        config_add_listener(&tmp, host, port);
+        config_listener_append(&tmp, &ntmp, host, port);
         free(host);
     }
-    config_listeners_free(c->listeners, c->nlisteners);
-    c->listeners = tmp.listeners;
-    c->nlisteners = tmp.nlisteners;
+    config_listeners_free(*list, *count);
+    *list = tmp;
+    *count = ntmp;
     return 0;
 }
 
@@ -387,6 +392,16 @@ static int load_limits(loader_t *L, const yaml_node_t *n, transcode_options_t *o
         {"max_repeated", FIELD_COUNT, offsetof(transcode_options_t, max_repeated)},
     };
     return load_fields(L, n, "limits", fields, NFIELDS(fields), o, NULL, NULL);
+}
+
+static int load_grpc(loader_t *L, const yaml_node_t *n, config_grpc_t *g)
+{
+    static const field_t fields[] = {
+        {"max_message", FIELD_SIZE, offsetof(config_grpc_t, max_message)},
+        {"max_concurrent_streams", FIELD_U32_POS, offsetof(config_grpc_t, max_concurrent_streams)},
+        {"max_header_list", FIELD_SIZE, offsetof(config_grpc_t, max_header_list)},
+    };
+    return load_fields(L, n, "grpc", fields, NFIELDS(fields), g, NULL, NULL);
 }
 
 static int load_health(loader_t *L, const yaml_node_t *n, const char *section, config_health_t *h)
@@ -800,6 +815,119 @@ static int load_routes(loader_t *L, const yaml_node_t *n, config_t *c)
     return 0;
 }
 
+/* rate_limits[i].key: ~ | client_address | header:NAME */
+static int get_rate_key(loader_t *L, const yaml_node_t *v, const char *what, config_rate_limit_t *r)
+{
+    r->key = CONFIG_RATE_KEY_NONE;
+    free(r->header);
+    r->header = NULL;
+    if (is_null(v))
+        return 0;
+    if (scalar(L, v, what, "client_address or header:NAME") < 0)
+        return -1;
+    const char *s = sval(v);
+    if (!strcmp(s, "client_address")) {
+        r->key = CONFIG_RATE_KEY_ADDRESS;
+        return 0;
+    }
+    if (strncmp(s, "header:", 7) == 0 && s[7] != '\0') {
+        for (const char *p = s + 7; *p; p++)
+            if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '_'))
+                return expected(L, v, what, "client_address or header:NAME (a header name)");
+        r->key = CONFIG_RATE_KEY_HEADER;
+        r->header = xstrdup(s + 7);
+        for (char *p = r->header; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        return 0;
+    }
+    return expected(L, v, what, "client_address or header:NAME");
+}
+
+/* rate_limits[i].rate: requests per second, fractions allowed */
+static int get_rate(loader_t *L, const yaml_node_t *v, const char *what, double *out)
+{
+    if (scalar(L, v, what, "requests per second") < 0)
+        return -1;
+    char *end;
+    double d = strtod(sval(v), &end);
+    if (end == sval(v) || *end != '\0' || !(d >= 0.001 && d <= CONFIG_RATE_MAX))
+        return expected(L, v, what, "requests per second, 0.001 or more (0.5, 100, 25000)");
+    *out = d;
+    return 0;
+}
+
+/* rate_limits: a list that replaces the one before, as clusters: does. */
+static int load_rate_limits(loader_t *L, const yaml_node_t *n, config_t *c)
+{
+    config_t tmp = {0};
+    if (is_null(n))
+        goto swap;
+    if (n->type != YAML_SEQUENCE_NODE)
+        return expected(L, n, "rate_limits", "a list");
+    for ITEMS (n, it) {
+        const yaml_node_t *item = node(L, *it);
+        char section[48];
+        snprintf(section, sizeof(section), "rate_limits[%zu]", tmp.nrate_limits);
+        tmp.rate_limits = xrealloc(tmp.rate_limits, tmp.nrate_limits + 1, sizeof(*tmp.rate_limits));
+        config_rate_limit_t *r = &tmp.rate_limits[tmp.nrate_limits++];
+        *r = (config_rate_limit_t){.max_keys = CONFIG_RATE_DEFAULT_MAX_KEYS};
+        if (check_mapping(L, item, section) < 0) {
+            config_rate_limits_free(tmp.rate_limits, tmp.nrate_limits);
+            return -1;
+        }
+        int rc = 0;
+        const yaml_node_t *name = NULL;
+        int have_rate = 0;
+        for PAIRS (item, p) {
+            if (rc < 0)
+                break;
+            const yaml_node_t *k = node(L, p->key), *v = node(L, p->value);
+            const char *key = sval(k);
+            char what[96];
+            snprintf(what, sizeof(what), "%s.%.40s", section, key);
+            if (!strcmp(key, "name")) {
+                name = v;
+                rc = get_string(L, v, what, &r->name);
+            } else if (!strcmp(key, "method")) {
+                free(r->method);
+                r->method = NULL;
+                if (!is_null(v) && (rc = get_string(L, v, what, &r->method)) == 0 && !method_name_ok(r->method))
+                    rc = fail(L, v, "%s: expected a full method name like \"package.Service.Method\", got \"%s\"", what,
+                              r->method);
+            } else if (!strcmp(key, "key")) {
+                rc = get_rate_key(L, v, what, r);
+            } else if (!strcmp(key, "rate")) {
+                rc = get_rate(L, v, what, &r->rate);
+                have_rate = 1;
+            } else if (!strcmp(key, "burst")) {
+                uint64_t b = 0;
+                rc = is_null(v) ? 0 : get_uint(L, v, what, 1, 1000000000, &b);
+                r->burst = (uint32_t)b;
+            } else if (!strcmp(key, "max_keys")) {
+                rc = get_u32(L, v, what, 1, &r->max_keys);
+            } else {
+                rc = unknown_key(L, k, section);
+            }
+        }
+        if (rc == 0 && r->name == NULL)
+            rc = fail(L, item, "%s: missing \"name\"", section);
+        if (rc == 0 && !have_rate)
+            rc = fail(L, item, "rate limit \"%s\": missing \"rate\" (requests per second)", r->name);
+        for (size_t j = 0; rc == 0 && j + 1 < tmp.nrate_limits; j++)
+            if (!strcmp(tmp.rate_limits[j].name, r->name))
+                rc = fail(L, name, "duplicate rate limit name \"%s\"", r->name);
+        if (rc < 0) {
+            config_rate_limits_free(tmp.rate_limits, tmp.nrate_limits);
+            return -1;
+        }
+    }
+swap:
+    config_rate_limits_free(c->rate_limits, c->nrate_limits);
+    c->rate_limits = tmp.rate_limits;
+    c->nrate_limits = tmp.nrate_limits;
+    return 0;
+}
+
 static int load_root(loader_t *L, const yaml_node_t *root, config_t *c)
 {
     if (root == NULL || is_null(root))
@@ -812,7 +940,11 @@ static int load_root(loader_t *L, const yaml_node_t *root, config_t *c)
         const char *key = sval(k);
         int rc;
         if (!strcmp(key, "listen"))
-            rc = load_listen(L, v, c);
+            rc = load_listen(L, v, "listen", false, &c->listeners, &c->nlisteners);
+        else if (!strcmp(key, "listen_grpc"))
+            rc = load_listen(L, v, "listen_grpc", true, &c->grpc_listeners, &c->ngrpc_listeners);
+        else if (!strcmp(key, "grpc"))
+            rc = load_grpc(L, v, &c->grpc);
         else if (!strcmp(key, "workers")) {
             uint64_t w;
             if ((rc = get_uint(L, v, "workers", 0, CONFIG_MAX_WORKERS, &w)) == 0)
@@ -861,6 +993,8 @@ static int load_root(loader_t *L, const yaml_node_t *root, config_t *c)
             rc = load_routes(L, v, c);
         else if (!strcmp(key, "admin"))
             rc = load_admin(L, v, c);
+        else if (!strcmp(key, "rate_limits"))
+            rc = load_rate_limits(L, v, c);
         else
             return unknown_key(L, k, NULL);
         if (rc < 0)

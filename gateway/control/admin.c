@@ -20,6 +20,7 @@
 #include "control/rollout.h"
 #include "http/response.h"
 #include "state/endpoints.h"
+#include "state/rate_limit.h"
 #include "state/shared.h"
 #include "state/split.h"
 
@@ -486,6 +487,127 @@ static int authorized(h2o_req_t *req, const char *token)
     return diff == 0;
 }
 
+/* ---- rate limits -------------------------------------------------------------- */
+
+static void render_rate_limit(buf_t *b, const shared_t *sh, size_t i)
+{
+    rate_limit_state_t st;
+    rate_limits_get(sh->rate_limits, i, &st);
+    buf_puts_lit(b, "{\"name\":");
+    put_str(b, st.cfg->name);
+    buf_puts_lit(b, ",\"method\":");
+    put_str(b, st.cfg->method);
+    buf_puts_lit(b, ",\"key\":");
+    if (st.cfg->key == CONFIG_RATE_KEY_HEADER) {
+        buf_puts_lit(b, "\"header:");
+        buf_puts(b, st.cfg->header);
+        buf_putc(b, '"');
+    } else {
+        put_str(b, st.cfg->key == CONFIG_RATE_KEY_ADDRESS ? "client_address" : NULL);
+    }
+    buf_printf(b, ",\"rate\":%.6g,\"burst\":%u,\"enabled\":%s", st.rate, st.burst, st.enabled ? "true" : "false");
+    if (st.cfg->key != CONFIG_RATE_KEY_NONE)
+        buf_printf(b, ",\"max_keys\":%u", st.cfg->max_keys);
+    buf_putc(b, '}');
+}
+
+static void answer_rate_limits(h2o_req_t *req, const shared_t *sh, int one, size_t index)
+{
+    arena_t a;
+    arena_init(&a);
+    buf_t b;
+    buf_init(&b, &a, 1024);
+    if (one) {
+        render_rate_limit(&b, sh, index);
+    } else {
+        buf_puts_lit(&b, "{\"rate_limits\":[");
+        for (size_t i = 0; i < rate_limits_count(sh->rate_limits); i++) {
+            if (i)
+                buf_putc(&b, ',');
+            render_rate_limit(&b, sh, i);
+        }
+        buf_puts_lit(&b, "]}");
+    }
+    if (b.oom)
+        fail(req, 500, GRPC_INTERNAL, "out of memory");
+    else
+        send_json(req, 200, &b);
+    arena_free(&a);
+}
+
+/* PUT /admin/rate_limits/NAME: {"rate":N,"burst":N,"enabled":B}, each optional; all checked first. */
+static void put_rate_limit(h2o_req_t *req, shared_t *sh, size_t index)
+{
+    int empty;
+    yajl_val body = parse_body(req, "{\"rate\": REQUESTS_PER_SECOND, \"burst\": N, \"enabled\": BOOL}", &empty);
+    if (body == NULL)
+        return;
+    rate_limit_state_t st;
+    rate_limits_get(sh->rate_limits, index, &st);
+    double rate = st.rate;
+    uint32_t burst = st.burst;
+    int enabled = st.enabled, rate_given = 0, burst_given = 0;
+    for (size_t i = 0; i < body->u.object.len; i++) {
+        const char *key = body->u.object.keys[i];
+        yajl_val v = body->u.object.values[i];
+        if (!strcmp(key, "rate")) {
+            if (!YAJL_IS_NUMBER(v) || !(YAJL_GET_DOUBLE(v) >= 0.001 && YAJL_GET_DOUBLE(v) <= CONFIG_RATE_MAX)) {
+                fail(req, 400, GRPC_INVALID_ARGUMENT, "rate: requests per second, 0.001 .. %g", CONFIG_RATE_MAX);
+                goto out;
+            }
+            rate = YAJL_GET_DOUBLE(v);
+            rate_given = 1;
+        } else if (!strcmp(key, "burst")) {
+            if (!YAJL_IS_INTEGER(v) || YAJL_GET_INTEGER(v) < 1 || YAJL_GET_INTEGER(v) > 1000000000) {
+                fail(req, 400, GRPC_INVALID_ARGUMENT, "burst: a whole number of requests, 1 .. 1000000000");
+                goto out;
+            }
+            burst = (uint32_t)YAJL_GET_INTEGER(v);
+            burst_given = 1;
+        } else if (!strcmp(key, "enabled")) {
+            if (!YAJL_IS_TRUE(v) && !YAJL_IS_FALSE(v)) {
+                fail(req, 400, GRPC_INVALID_ARGUMENT, "enabled: true or false");
+                goto out;
+            }
+            enabled = YAJL_IS_TRUE(v);
+        } else {
+            fail(req, 400, GRPC_INVALID_ARGUMENT, "unknown field \"%.60s\" (rate, burst, enabled)", key);
+            goto out;
+        }
+    }
+    /* a new rate without a burst: the configured burst, or one second's worth of the new rate */
+    if (rate_given && !burst_given)
+        burst = st.cfg->burst;
+    rate_limits_set(sh->rate_limits, index, rate, burst, enabled);
+    fprintf(stderr, "aurigraph-gateway: admin: rate limit %s: %g/s, burst %u, %s\n", st.cfg->name, rate, burst,
+            enabled ? "on" : "off");
+    answer_rate_limits(req, sh, 1, index);
+out:
+    yajl_tree_free(body);
+}
+
+/* /admin/rate_limits[/NAME]: 1 when the path was one of these (answered). */
+static int rate_limits_call(h2o_req_t *req, shared_t *sh, const char *p, size_t len)
+{
+    if (len < 18 || memcmp(p, "/admin/rate_limits", 18) != 0 || (len > 18 && p[18] != '/'))
+        return 0;
+    if (len <= 19) {
+        if (allow_only(req, "GET"))
+            answer_rate_limits(req, sh, 0, 0);
+        return 1;
+    }
+    int i = rate_limits_find(sh->rate_limits, p + 19, len - 19);
+    if (i < 0) {
+        fail(req, 404, GRPC_NOT_FOUND, "no rate limit \"%.*s\"", (int)(len - 19 > 100 ? 100 : len - 19), p + 19);
+        return 1;
+    }
+    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("PUT")))
+        put_rate_limit(req, sh, (size_t)i);
+    else if (allow_only(req, "GET"))
+        answer_rate_limits(req, sh, 1, (size_t)i);
+    return 1;
+}
+
 /* The admin listener's one handler: the shared state it acts on rides with it. */
 typedef struct admin_handler {
     h2o_handler_t super;
@@ -507,6 +629,8 @@ static int admin_handle(h2o_handler_t *self, h2o_req_t *req)
             drain(req, sh);
         return 0;
     }
+    if (rate_limits_call(req, sh, p, len))
+        return 0;
     if (len == 15 && memcmp(p, "/admin/clusters", 15) == 0) {
         if (allow_only(req, "GET"))
             list_clusters(req, sh);

@@ -11,6 +11,9 @@
  *   POST /admin/clusters/{name}/rollout  {"to":"canary","steps":[10,25,50,100],"hold":"4h","window":"5m",...}
  *   POST /admin/clusters/{name}/promote  {} or {"to":"green"}
  *   POST /admin/clusters/{name}/rollback
+ *   GET  /admin/rate_limits              every rate limit: method, key, rate, burst, on/off
+ *   GET  /admin/rate_limits/{name}       one of them
+ *   PUT  /admin/rate_limits/{name}       {"rate":100,"burst":200,"enabled":true}, any of them
  *   POST /admin/drain
  */
 #ifndef AG_ADMIN_H

@@ -18,18 +18,22 @@
  */
 #include "server/api.h"
 
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "core/arena.h"
 #include "core/buf.h"
+#include "core/decimal.h"
 #include "core/status.h"
 #include "http/response.h"
 #include "route/route.h"
 #include "server/metrics.h"
 #include "server/request_path.h"
 #include "server/worker.h"
+#include "state/rate_limit.h"
 #include "state/shared.h"
 #include "transcode/binding.h"
 #include "transcode/json_to_pb.h"
@@ -88,6 +92,7 @@ struct api_request {
     uint64_t call_us;
     const char *request_id;
     size_t request_id_len;
+    unsigned char peer[16];   /* the client's address, as a rate limit's key */
     arena_t arena;
     _Alignas(16) char first_block[API_ARENA_FIRST];
 };
@@ -307,6 +312,73 @@ static int is_json_content_type(const h2o_req_t *req)
         return 1;
     return end > 17 && h2o_lcstris(v.base, 12, H2O_STRLIT("application/")) &&
            h2o_lcstris(v.base + end - 5, 5, H2O_STRLIT("+json"));
+}
+
+/* ---- rate limits ---------------------------------------------------------- */
+
+/* An address as the bytes that name the client: IPv4 (also mapped into
+ * IPv6) in 4, IPv6 in 16. 0 for anything else. */
+static size_t address_bytes(const struct sockaddr_storage *ss, unsigned char out[16])
+{
+    if (ss->ss_family == AF_INET) {
+        memcpy(out, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+        return 4;
+    }
+    if (ss->ss_family != AF_INET6)
+        return 0;
+    const unsigned char *a = ((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr;
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (memcmp(a, mapped, 12) == 0) {
+        memcpy(out, a + 12, 4);
+        return 4;
+    }
+    memcpy(out, a, 16);
+    return 16;
+}
+
+/* A keyed rate limit's key for this request (state/rate_limit.h). */
+static const void *limit_key(void *ctx, config_rate_key_t kind, const char *header, size_t *len)
+{
+    api_request_t *r = ctx;
+    h2o_req_t *req = r->req;
+    *len = 0;
+    if (kind == CONFIG_RATE_KEY_ADDRESS) {
+        struct sockaddr_storage ss;
+        if (req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss) == 0)
+            return NULL;
+        *len = address_bytes(&ss, r->peer);
+        return *len ? r->peer : NULL;
+    }
+    ssize_t i = h2o_find_header_by_str(&req->headers, header, strlen(header), -1);
+    if (i < 0)
+        return NULL;
+    *len = req->headers.entries[i].value.len;
+    return req->headers.entries[i].value.base;
+}
+
+/* 1 when a rate limit turned the request away (answered 429, Retry-After). */
+static int rate_limited(api_request_t *r)
+{
+    worker_t *w = r->w;
+    rate_limit_denial_t d;
+    uint64_t now = (uint64_t)r->started.tv_sec * 1000000000u + (uint64_t)r->started.tv_nsec;
+    if (rate_limiter_admit(w->limiter, r->route->method_row, limit_key, r, now, &d))
+        return 0;
+    rate_limit_state_t st;
+    rate_limits_get(w->shared->rate_limits, d.limit, &st);
+    uint64_t secs = (d.retry_after_ns + 999999999u) / 1000000000u;
+    char *v = h2o_mem_alloc_pool(&r->req->pool, 24);
+    size_t vl = (size_t)(decimal_write_u64(v, secs ? secs : 1) - v);
+    h2o_add_header(&r->req->pool, &r->req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, v, vl);
+    metrics_record_rate_limited(w->metrics, (size_t)(r->binding - binding_at(w->shared->bindings, 0)), d.limit);
+    char msg[256];
+    snprintf(msg, sizeof(msg), "rate limit \"%.60s\" exceeded: %g requests a second%s%.60s", st.cfg->name, st.rate,
+             st.cfg->key == CONFIG_RATE_KEY_ADDRESS  ? " per client address"
+             : st.cfg->key == CONFIG_RATE_KEY_HEADER ? " per value of "
+                                                     : "",
+             st.cfg->key == CONFIG_RATE_KEY_HEADER ? st.cfg->header : "");
+    respond_error(r, 429, GRPC_RESOURCE_EXHAUSTED, msg, NULL, 0);
+    return 1;
 }
 
 /* ---- response side ------------------------------------------------------ */
@@ -607,7 +679,7 @@ static void on_close(void *ctx, int code, const char *message, size_t message_le
     }
 }
 
-static const upstream_handlers_t handlers = {on_headers, on_message, on_close};
+static const upstream_handlers_t handlers = {.on_headers = on_headers, .on_message = on_message, .on_close = on_close};
 
 /* ---- the handler --------------------------------------------------------- */
 
@@ -655,6 +727,9 @@ int api_handle(h2o_req_t *req)
     r->binding = b;
     r->route = &sh->routes[b - binding_at(sh->bindings, 0)];
     const transcode_options_t *opt = &r->route->opt;
+    /* before anything costs: a request over its limit is turned away unread */
+    if (sh->cfg->nrate_limits && rate_limited(r))
+        return 0;
 
     if (req->entity.len > opt->max_body) {
         char msg[120];

@@ -107,7 +107,8 @@ static void probe_on_close(void *ctx, int code, const char *msg, size_t msg_len,
     recover(p, ok);
 }
 
-static const upstream_handlers_t probe_handlers = {probe_on_headers, probe_on_message, probe_on_close};
+static const upstream_handlers_t probe_handlers = {
+    .on_headers = probe_on_headers, .on_message = probe_on_message, .on_close = probe_on_close};
 
 /* A one-target upstream for target h's checks; NULL when its name does not
  * resolve yet (tried again when the probe is next due). */

@@ -12,6 +12,7 @@
 const listener_kind_info_t listener_kinds[LISTENER_NKINDS] = {
     [LISTENER_REST] = {.name = "rest", .per_worker = 1, .drains = 1, .uring = 1},
     [LISTENER_ADMIN] = {.name = "admin"},
+    [LISTENER_GRPC] = {.name = "grpc", .per_worker = 1, .drains = 1},
 };
 
 /* A listening socket for host:port; *port is updated when it was 0.

@@ -18,6 +18,7 @@
 typedef enum listener_kind {
     LISTENER_REST,  /* /api/v11, /q/health, /q/metrics: HTTP/1.1 (io_uring or h2o) and HTTP/2 */
     LISTENER_ADMIN, /* the admin API */
+    LISTENER_GRPC,  /* gRPC, h2c with prior knowledge: grpc_door on the grpc layer's HTTP/2 server, not h2o's */
     LISTENER_NKINDS
 } listener_kind_t;
 

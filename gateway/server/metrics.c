@@ -25,6 +25,7 @@
 #include "http/response.h"
 #include "server/worker.h"
 #include "state/endpoints.h"
+#include "state/rate_limit.h"
 #include "state/shared.h"
 #include "state/split.h"
 #include "upstream/upstream.h"
@@ -73,6 +74,8 @@ struct metrics {
     counter_t *unknown_fields; /* per binding: JSON keys and query parameters its profile ignored */
     version_row_t *versions;
     counter_t connections; /* client connections open now: +1 on accept, -1 on close */
+    size_t nlimits;
+    counter_t *rate_limited; /* per binding, nlimits each: requests a rate limit answered 429 */
 };
 
 metrics_t *metrics_new(size_t nbindings, size_t nmethods, size_t nversions)
@@ -102,6 +105,7 @@ void metrics_free(metrics_t *m)
     free(m->grpc);
     free(m->unknown_fields);
     free(m->versions);
+    free(m->rate_limited);
     free(m);
 }
 
@@ -187,6 +191,20 @@ void metrics_record_upstream_cancelled(metrics_t *m, size_t row)
 {
     if (row < m->nversions)
         bump(&m->versions[row].code[GRPC_CANCELLED], 1);
+}
+
+int metrics_enable_rate_limits(metrics_t *m, size_t nlimits)
+{
+    free(m->rate_limited);
+    m->nlimits = nlimits;
+    m->rate_limited = calloc((m->nbindings ? m->nbindings : 1) * (nlimits ? nlimits : 1), sizeof(*m->rate_limited));
+    return m->rate_limited ? 0 : -1;
+}
+
+void metrics_record_rate_limited(metrics_t *m, size_t binding, size_t limit)
+{
+    if (binding < m->nbindings && limit < m->nlimits)
+        bump(&m->rate_limited[binding * m->nlimits + limit], 1);
 }
 
 void metrics_set_upstream_connections(metrics_t *m, size_t row, uint64_t connects, uint64_t goaways)
@@ -499,6 +517,30 @@ static void upstream_metrics(buf_t *b, shared_t *sh, int om)
     }
 }
 
+static void rate_limit_metrics(buf_t *b, shared_t *sh, int om)
+{
+    const metrics_t *m0 = sh->worker_metrics[0];
+    family(b, om, "gateway_rate_limited_total", "counter",
+           "Requests a rate limit answered 429, by route and limit (rate_limits: in the config).");
+    for (size_t row = 0; row < m0->nbindings; row++) {
+        for (size_t k = 0; k < m0->nlimits; k++) {
+            uint64_t n = 0;
+            for (unsigned w = 0; w < sh->nworkers; w++)
+                n += atomic_load_explicit(&sh->worker_metrics[w]->rate_limited[row * m0->nlimits + k],
+                                          memory_order_relaxed);
+            if (n == 0)
+                continue;
+            rate_limit_state_t st;
+            rate_limits_get(sh->rate_limits, k, &st);
+            buf_puts_lit(b, "gateway_rate_limited_total{");
+            http_labels(b, sh, row);
+            buf_putc(b, ',');
+            put_label(b, "limit", st.cfg->name);
+            buf_printf(b, "} %llu\n", (unsigned long long)n);
+        }
+    }
+}
+
 static void render(buf_t *b, shared_t *sh, int om)
 {
     size_t nb = sh->worker_metrics[0]->nbindings;
@@ -567,6 +609,7 @@ static void render(buf_t *b, shared_t *sh, int om)
         buf_printf(b, "} %llu\n", (unsigned long long)n);
     }
     upstream_metrics(b, sh, om);
+    rate_limit_metrics(b, sh, om);
     family(b, om, "gateway_draining", "gauge", "Whether the gateway is draining (1) or serving (0).");
     buf_printf(b, "gateway_draining %d\n", atomic_load(&sh->draining));
     uint64_t conns = 0;

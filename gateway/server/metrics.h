@@ -56,6 +56,11 @@ void metrics_record_upstream_cancelled(metrics_t *m, size_t row);
 /* The worker's upstream of split row `row`: connections opened and GOAWAYs
  * received so far (its own totals, set at each tick). */
 void metrics_set_upstream_connections(metrics_t *m, size_t row, uint64_t connects, uint64_t goaways);
+/* Room for gateway_rate_limited_total{method,route,limit}: nlimits rate
+ * limits (state/rate_limit.h) on each binding. -1 when out of memory. */
+int metrics_enable_rate_limits(metrics_t *m, size_t nlimits);
+/* A request of `binding` that rate limit `limit` answered 429. */
+void metrics_record_rate_limited(metrics_t *m, size_t binding, size_t limit);
 
 /* A version's counters summed over the workers (for the rollout's gates and
  * the admin API, through shared_t's version_totals). */

@@ -30,6 +30,7 @@
 #include "server/worker.h"
 #include "server/worker_loop.h"
 #include "control/rollout.h"
+#include "state/rate_limit.h"
 #include "transcode/profile.h"
 
 #define SERVER_MAX_WORKERS 1024
@@ -38,7 +39,7 @@ struct server {
     shared_t shared;
     worker_t *workers;
     unsigned nworkers;
-    listener_t *listeners;      /* the REST ones, then the admin API's */
+    listener_t *listeners;      /* the REST ones, the gRPC ones, then the admin API's */
     size_t nlisteners;
     int log_fd_owned;
     int h2o_configured;
@@ -151,9 +152,10 @@ static int build_api_docs(server_t *s, char *err, size_t errlen)
     return 0;
 }
 
-/* One listener per configured address: the REST ones, then the admin
- * API's; each with the h2o hosts it serves, apart, so no Host header
- * reaches another listener's handlers. */
+/* One listener per configured address: the REST ones, the gRPC ones
+ * (served by grpc_door, not h2o: no hosts), then the admin API's; each
+ * with the h2o hosts it serves, apart, so no Host header reaches another
+ * listener's handlers. */
 static int build_listeners(server_t *s, char *err, size_t errlen)
 {
     shared_t *sh = &s->shared;
@@ -166,7 +168,7 @@ static int build_listeners(server_t *s, char *err, size_t errlen)
         admin = h2o_config_register_host(&sh->h2o, h2o_iovec_init(H2O_STRLIT("admin")), 65535);
         admin_register(h2o_config_register_path(admin, "/", 0), sh);
     }
-    size_t n = cfg->nlisteners + (admin != NULL);
+    size_t n = cfg->nlisteners + cfg->ngrpc_listeners + (admin != NULL);
     s->listeners = calloc(n ? n : 1, sizeof(*s->listeners));
     if (s->listeners == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -174,9 +176,13 @@ static int build_listeners(server_t *s, char *err, size_t errlen)
     }
     for (size_t i = 0; i < n; i++) {
         listener_t *l = &s->listeners[i];
+        size_t g = i - cfg->nlisteners;
         if (i < cfg->nlisteners)
             *l = (listener_t){.kind = LISTENER_REST, .host = cfg->listeners[i].host, .port = cfg->listeners[i].port,
                               .hosts = {rest, NULL}};
+        else if (g < cfg->ngrpc_listeners)
+            *l = (listener_t){.kind = LISTENER_GRPC, .host = cfg->grpc_listeners[g].host,
+                              .port = cfg->grpc_listeners[g].port, .hosts = {NULL}};
         else
             *l = (listener_t){.kind = LISTENER_ADMIN, .host = cfg->admin_host, .port = cfg->admin_port,
                               .hosts = {admin, NULL}};
@@ -197,8 +203,9 @@ static int open_listener(server_t *s, listener_t *l, char *err, size_t errlen)
                 return -1;
             s->workers[wi].listeners[l - s->listeners].fd = fd;
         }
-        fprintf(stderr, "aurigraph-gateway listening on %s:%u (%u workers)\n", l->host, (unsigned)l->port,
-                s->nworkers);
+        /* "aurigraph-gateway listening on" is REST's: scripts and tests wait for it */
+        fprintf(stderr, "aurigraph-gateway %s%slistening on %s:%u (%u workers)\n", l->kind == LISTENER_REST ? "" : kind->name,
+                l->kind == LISTENER_REST ? "" : " ", l->host, (unsigned)l->port, s->nworkers);
         return 0;
     }
     /* the admin API: not shared, so two gateways never split its calls */
@@ -266,6 +273,8 @@ server_t *server_new(const config_t *cfg, const schema_t *schema, const binding_
     }
     if (method_table_init(&sh->methods, cfg, schema, err, errlen) != 0 || resolve_routes(s, err, errlen) != 0)
         goto fail;
+    if ((sh->rate_limits = rate_limits_new(cfg, &sh->methods, err, errlen)) == NULL)
+        goto fail;
     if (build_api_docs(s, err, errlen) != 0)
         goto fail;
     sh->log_fd = open_log(cfg->access_log, &s->log_fd_owned, err, errlen);
@@ -291,7 +300,9 @@ server_t *server_new(const config_t *cfg, const schema_t *schema, const binding_
         w->id = wi;
         w->metrics = sh->worker_metrics[wi] = metrics_new(binding_count(bindings), sh->methods.nrows, sh->split.nrows);
         w->listeners = calloc(s->nlisteners ? s->nlisteners : 1, sizeof(*w->listeners));
-        if (w->metrics == NULL || w->listeners == NULL) {
+        w->limiter = rate_limiter_new(sh->rate_limits);
+        if (w->metrics == NULL || w->listeners == NULL || w->limiter == NULL ||
+            metrics_enable_rate_limits(w->metrics, rate_limits_count(sh->rate_limits)) != 0) {
             snprintf(err, errlen, "out of memory");
             goto fail;
         }
@@ -300,9 +311,13 @@ server_t *server_new(const config_t *cfg, const schema_t *schema, const binding_
         for (size_t li = 0; li < s->nlisteners; li++)
             w->listeners[li] = (worker_listener_t){.l = &s->listeners[li], .w = w, .fd = -1, .uring_index = -1};
     }
-    for (size_t li = 0; li < s->nlisteners; li++)
-        if (open_listener(s, &s->listeners[li], err, errlen) != 0)
-            goto fail;
+    /* the gRPC listeners first: their lines are out before REST's "listening
+     * on", which is what scripts and tests wait for */
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t li = 0; li < s->nlisteners; li++)
+            if ((s->listeners[li].kind == LISTENER_GRPC) == (pass == 0) &&
+                open_listener(s, &s->listeners[li], err, errlen) != 0)
+                goto fail;
     fflush(stderr);
     return s;
 fail:
@@ -344,6 +359,7 @@ void server_free(server_t *s)
             if (w->listeners[li].fd >= 0)
                 close(w->listeners[li].fd); /* a worker that never started */
         free(w->listeners);
+        rate_limiter_free(w->limiter);
     }
     free(s->listeners);
     if (s->h2o_configured)
@@ -357,6 +373,7 @@ void server_free(server_t *s)
     split_table_free(&s->shared.split);
     free(s->shared.endpoints);
     free(s->shared.rollouts);
+    rate_limits_free(s->shared.rate_limits);
     free(s->shared.routes);
     openapi_doc_free(&s->openapi);
     swagger_ui_free(s->swagger_ui);

@@ -47,12 +47,14 @@ typedef struct worker {
     uint64_t in_flight;
     access_log_t log;
     struct metrics *metrics;        /* shared->worker_metrics[id]: written only here */
+    struct rate_limiter *limiter;   /* this thread's batches of the rate limits' tokens */
     h2o_timeout_t tick;             /* 100 ms: log flush, health probes, drain */
     h2o_timeout_entry_t tick_entry;
     uint64_t drain_deadline;        /* loop ms; 0 while serving */
     int refusing;                   /* the listeners drop new SYNs (drain) */
     struct probe *probes;           /* worker 0: one health probe per endpoint */
     struct http1_uring *uring;      /* HTTP/1.1 on io_uring (config http1: uring), or NULL */
+    struct grpc_door *grpc;         /* the gRPC listener's calls (listen_grpc), or NULL */
     int stop;
     int start_failed;
     char start_error[256];

@@ -20,7 +20,10 @@
  *            tick from then on; until then a client that was between two
  *            requests at t0 may still send one, and hears Connection: close.
  *   +1 s     h2o sends HTTP/2's final GOAWAY (the last stream id); each
- *            connection closes when its streams are done.
+ *            connection closes when its streams are done. The gRPC
+ *            listener's connections get the same two GOAWAYs (the notice at
+ *            t0, the final one at +1 s after any drain_grace_ms, so a
+ *            connection accepted in the grace is served).
  */
 #include "server/worker_loop.h"
 
@@ -33,6 +36,7 @@
 #include "control/rollout.h"
 #include "front/http1_uring.h"
 #include "server/api.h"
+#include "server/grpc_door.h"
 #include "server/health.h"
 #include "server/listener.h"
 #include "server/metrics.h"
@@ -41,6 +45,7 @@
 #define WORKER_TICK_MS 100
 #define WORKER_ACCEPT_GRACE_MS 200
 #define WORKER_IDLE_GRACE_MS 900
+#define WORKER_FINAL_GOAWAY_MS 1000
 
 static void on_conn_close(void *data)
 {
@@ -65,7 +70,10 @@ static int accept_some(worker_listener_t *wl, int max)
             sock->on_close.data = wl->w;
             metrics_connections_add(wl->w->metrics, 1);
         }
-        h2o_accept(&wl->accept, sock);
+        if (wl->l->kind == LISTENER_GRPC)
+            grpc_door_accept(wl->w, sock); /* its own HTTP/2 server: h2o's has no trailers */
+        else
+            h2o_accept(&wl->accept, sock);
     }
     return i;
 }
@@ -173,6 +181,7 @@ static void start_drain(worker_t *w)
     if (w->uring)
         http1_uring_drain(w->uring); /* its responses say Connection: close from now on */
     h2o_context_request_shutdown(&w->h2o);
+    grpc_door_drain(w, 0); /* GOAWAY's notice, as h2o sends its HTTP/2 connections */
     if (w->shared->h2o.http1.callbacks.foreach_request)
         w->shared->h2o.http1.callbacks.foreach_request(&w->h2o, close_after_response, NULL);
 }
@@ -211,6 +220,8 @@ static void drain_tick(worker_t *w)
         http1_uring_close_listeners(w->uring);
     if (w->uring && http1_uring_listening(w->uring))
         listening = 1; /* its accepts end asynchronously */
+    if (since >= WORKER_FINAL_GOAWAY_MS)
+        grpc_door_drain(w, 1); /* the last stream id: in-flight calls finish, idle connections close */
     if (since >= WORKER_IDLE_GRACE_MS) {
         close_idle_http1(w);
         if (w->uring)
@@ -397,6 +408,8 @@ static int start(worker_t *w)
             return -1;
         }
     }
+    if (sh->cfg->ngrpc_listeners != 0 && grpc_door_start(w, w->start_error, sizeof(w->start_error)) != 0)
+        return -1;
     if (sh->cfg->http1 == CONFIG_HTTP1_URING)
         start_uring(w);
     /* h2o accepts on the rest: every listener io_uring did not take */
@@ -433,6 +446,7 @@ static void stop(worker_t *w)
     /* after the upstreams: the calls they gave up on have answered (503),
      * and io_uring sends those answers before it closes its connections */
     http1_uring_free(w->uring);
+    grpc_door_stop(w); /* likewise: UNAVAILABLE went out in trailers */
     w->uring = NULL;
     access_log_dispose(&w->log);
     api_worker_dispose(w);

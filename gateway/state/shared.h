@@ -33,6 +33,7 @@ typedef struct route_info {
 
 struct rollout;
 struct metrics;
+struct rate_limits;
 
 typedef struct shared {
     const config_t *cfg;
@@ -44,6 +45,7 @@ typedef struct shared {
     split_table_t split;            /* clusters, their versions, the weights */
     endpoint_health_t *endpoints;   /* one per target of every version: split.nendpoints */
     struct rollout *rollouts;       /* one per cluster; worker 0's to change */
+    struct rate_limits *rate_limits; /* rate_limits: the pools (state/rate_limit.h); the admin API changes them */
     unsigned nworkers;
     struct metrics **worker_metrics; /* one block per worker, summed at scrape */
     /* A version's totals over the workers: server/metrics' sum, reached

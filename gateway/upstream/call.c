@@ -31,8 +31,7 @@ static upstream_call_t *call_alloc(upstream_cluster_t *c)
     call->conn = NULL;
     call->stream_id = 0;
     call->nsq = call->sq_cur = call->sq_off = 0;
-    call->fr_left = call->fr_len = 0;
-    call->fr_hlen = call->send_end = call->deferred = call->released = 0;
+    call->send_end = call->deferred = call->released = call->passthrough = 0;
     call->deadline.idx = TIMER_HEAP_IDLE;
     call->deadline_at = 0;
     call->retries = call->headers_sent = call->got_headers = call->paused = call->in_cb = call->block = 0;
@@ -149,9 +148,9 @@ void up_call_reset_stream(upstream_call_t *call, uint32_t err)
     conn_t *conn = call->conn;
     if (conn != NULL) {
         /* both sides ended: the stream closes by itself, a reset would only be noise */
-        if (call->remote_ended && nghttp2_session_get_stream_local_close(conn->ng, call->stream_id) == 1)
+        if (call->remote_ended && nghttp2_session_get_stream_local_close(conn->io.ng, call->stream_id) == 1)
             return;
-        nghttp2_submit_rst_stream(call->conn->ng, NGHTTP2_FLAG_NONE, call->stream_id, err);
+        nghttp2_submit_rst_stream(call->conn->io.ng, NGHTTP2_FLAG_NONE, call->stream_id, err);
         up_schedule_pump(call->cluster);
     }
 }
@@ -247,41 +246,6 @@ ssize_t up_on_read_body(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t le
     return (ssize_t)n;
 }
 
-/*
- * Follows gRPC's framing through FRAMED bytes, which may split a message
- * (or its prefix) anywhere: -1 when they break it (a flags byte other than
- * 0, which would need grpc-encoding, or the end inside a message). Nothing
- * changes on -1.
- */
-static int frame_follow(upstream_call_t *call, const uint8_t *p, size_t n, int end)
-{
-    uint32_t left = call->fr_left, len = call->fr_len;
-    uint8_t hlen = call->fr_hlen;
-    size_t i = 0;
-    while (i < n) {
-        if (left != 0) {
-            size_t k = n - i < left ? n - i : left;
-            left -= (uint32_t)k;
-            i += k;
-            continue;
-        }
-        uint8_t b = p[i++];
-        if (hlen == 0 && b != 0)
-            return -1;
-        len = hlen == 0 ? 0 : len << 8 | b;
-        if (++hlen == 5) {
-            hlen = 0;
-            left = len;
-        }
-    }
-    if (end && (hlen != 0 || left != 0))
-        return -1;
-    call->fr_left = left;
-    call->fr_len = len;
-    call->fr_hlen = hlen;
-    return 0;
-}
-
 /* ---- response messages ------------------------------------------------- */
 
 int up_rb_append(upstream_call_t *call, const uint8_t *p, size_t n)
@@ -309,7 +273,7 @@ static size_t deliver_messages(upstream_call_t *call, const uint8_t *p, size_t n
     call_state_t st = call->state;
     while (n - off >= 5 && call->state == st && !call->paused) {
         uint32_t mlen = (uint32_t)p[off + 1] << 24 | (uint32_t)p[off + 2] << 16 | (uint32_t)p[off + 3] << 8 | p[off + 4];
-        if (p[off] != 0) {
+        if (p[off] != 0 && !(p[off] == GRPC_FRAME_COMPRESSED && call->passthrough)) {
             up_call_fail(call, CODE_INTERNAL,
                          p[off] == 1 ? "compressed messages not supported" : "invalid gRPC message flags");
             return off;
@@ -322,7 +286,11 @@ static size_t deliver_messages(upstream_call_t *call, const uint8_t *p, size_t n
         }
         if (n - off - 5 < mlen)
             break;
-        if (call->h.on_message != NULL) {
+        if (call->passthrough) {
+            call->in_cb++;
+            call->h.on_frame(call->ctx, p[off], p + off + 5, mlen);
+            call->in_cb--;
+        } else if (call->h.on_message != NULL) {
             call->in_cb++;
             call->h.on_message(call->ctx, p + off + 5, mlen);
             call->in_cb--;
@@ -424,6 +392,8 @@ static ALWAYS_INLINE upstream_call_t *call_open(upstream_cluster_t *c, const cha
     call->on_writable = on_writable;
     call->ctx = ctx;
     call->deadline.cb = on_call_deadline;
+    call->passthrough = h->on_frame != NULL;
+    grpc_frame_reader_init(&call->fr, UINT32_MAX, call->passthrough && up_metadata_compressed(metadata, nmetadata));
 
     if (c->freeing) {
         up_call_completef(call, CODE_UNAVAILABLE, "upstream cluster shut down");
@@ -457,9 +427,12 @@ static ALWAYS_INLINE int call_send(upstream_call_t *call, const uint8_t *data, s
     if (call == NULL || (call->state != CALL_QUEUED && call->state != CALL_ACTIVE) || call->send_end)
         return -1;
     if (flags & UPSTREAM_SEND_FRAMED) {
-        if (frame_follow(call, data, len, end) != 0)
+        /* FRAMED bytes may split a message (or its prefix) anywhere; -1 when
+         * they break the framing: a flags byte other than 0, or 1 without
+         * grpc-encoding, or the end inside a message */
+        if (grpc_frame_follow(&call->fr, data, len, end) != GRPC_FRAME_OK)
             return -1;
-    } else if (call->fr_left != 0 || call->fr_hlen != 0) {
+    } else if (!grpc_frame_at_boundary(&call->fr)) {
         return -1; /* a message inside a FRAMED one */
     } else if (len > UINT32_MAX) {
         up_call_fail(call, CODE_RESOURCE_EXHAUSTED, "request message too large");
@@ -487,7 +460,7 @@ static ALWAYS_INLINE int call_send(upstream_call_t *call, const uint8_t *data, s
     call->send_end = (uint8_t)end;
     if (call->deferred && call->conn != NULL) {
         call->deferred = 0;
-        nghttp2_session_resume_data(call->conn->ng, call->stream_id);
+        nghttp2_session_resume_data(call->conn->io.ng, call->stream_id);
         up_schedule_pump(call->cluster);
     }
     return 0;

@@ -45,7 +45,7 @@ static void on_keepalive(timer_heap_timer_t *t)
         up_conn_arm_keepalive(conn, conn->last_recv_at);
         return;
     }
-    if (nghttp2_submit_ping(conn->ng, NGHTTP2_FLAG_NONE, NULL) != 0)
+    if (nghttp2_submit_ping(conn->io.ng, NGHTTP2_FLAG_NONE, NULL) != 0)
         return;
     conn->ping_outstanding = 1;
     up_timer_arm(c, &conn->ping_timer, now + c->cfg.keepalive_timeout_ms);
@@ -94,44 +94,22 @@ static void on_write_done(h2o_socket_t *sock, const char *err);
 /* Gathers everything nghttp2 has to say into one write; returns -1 on a fatal session error. */
 int up_conn_flush(conn_t *conn)
 {
-    if (conn->writing || conn->sock == NULL || conn->state == CONN_CONNECTING || conn->state == CONN_CLOSED)
+    if (conn->state == CONN_CONNECTING || conn->state == CONN_CLOSED)
         return 0;
-    conn->outlen = 0;
-    while (conn->outlen < WRITE_GATHER_MAX) {
-        const uint8_t *p;
-        ssize_t n = nghttp2_session_mem_send(conn->ng, &p);
-        if (n < 0) {
-            snprintf(conn->errmsg, sizeof(conn->errmsg), "HTTP/2 session error: %s", nghttp2_strerror((int)n));
-            return -1;
-        }
-        if (n == 0)
-            break;
-        if (grow((void **)&conn->out, &conn->outcap, conn->outlen + (size_t)n, 1) != 0) {
-            snprintf(conn->errmsg, sizeof(conn->errmsg), "out of memory");
-            return -1;
-        }
-        memcpy(conn->out + conn->outlen, p, (size_t)n);
-        conn->outlen += (size_t)n;
-    }
-    if (conn->outlen == 0)
-        return 0;
-    conn->writing = 1;
-    h2o_iovec_t buf = h2o_iovec_init(conn->out, conn->outlen);
-    h2o_socket_write(conn->sock, &buf, 1, on_write_done);
-    return 0;
+    return h2io_flush(&conn->io, on_write_done, conn->errmsg, sizeof(conn->errmsg));
 }
 
 /* After a flush: a session with nothing left to read or write is finished. */
 void up_conn_check_done(conn_t *conn)
 {
-    if (conn->state == CONN_CONNECTING || conn->writing)
+    if (conn->state == CONN_CONNECTING || conn->io.writing)
         return;
-    if (conn->state == CONN_DRAINING && conn->nstreams == 0 && !nghttp2_session_want_write(conn->ng)) {
+    if (conn->state == CONN_DRAINING && conn->nstreams == 0 && !nghttp2_session_want_write(conn->io.ng)) {
         /* drained without a GOAWAY (address retired, stream ids used up): nothing more will use it */
         up_conn_close(conn, CODE_UNAVAILABLE, "connection drained");
         return;
     }
-    if (nghttp2_session_want_read(conn->ng) || nghttp2_session_want_write(conn->ng))
+    if (!h2io_finished(&conn->io))
         return;
     /* streams left mean nghttp2 tore the session down (it sent GOAWAY for a peer's protocol error) */
     char msg[160];
@@ -143,14 +121,14 @@ void up_conn_check_done(conn_t *conn)
 static void on_write_done(h2o_socket_t *sock, const char *err)
 {
     conn_t *conn = sock->data;
-    conn->writing = 0;
+    h2io_written(&conn->io);
     if (err != NULL) {
         char msg[96];
         snprintf(msg, sizeof(msg), "upstream write failed: %s", err);
         up_conn_close(conn, CODE_UNAVAILABLE, msg);
         return;
     }
-    if (nghttp2_session_want_write(conn->ng)) {
+    if (nghttp2_session_want_write(conn->io.ng)) {
         if (up_conn_flush(conn) != 0) {
             up_conn_close(conn, CODE_INTERNAL, conn->errmsg);
             return;
@@ -170,8 +148,7 @@ static void on_sock_read(h2o_socket_t *sock, const char *err)
         return;
     }
     conn->last_recv_at = now_ms(c);
-    ssize_t r = nghttp2_session_mem_recv(conn->ng, (const uint8_t *)sock->input->bytes, sock->input->size);
-    h2o_buffer_consume(&sock->input, sock->input->size);
+    ssize_t r = h2io_recv(&conn->io);
     if (r < 0) {
         char msg[192];
         snprintf(msg, sizeof(msg), "upstream HTTP/2 protocol error: %s",
@@ -245,7 +222,7 @@ int up_conn_start(target_t *t)
     memcpy(&conn->addr, &t->addrs[ai], t->addrlens[ai]);
     conn->addrlen = t->addrlens[ai];
 
-    if (nghttp2_session_client_new3(&conn->ng, c->cbs, conn, c->opt, &c->mem) != 0) {
+    if (nghttp2_session_client_new3(&conn->io.ng, c->cbs, conn, c->opt, &c->mem) != 0) {
         free(conn);
         target_failed(t, "out of memory");
         return -1;
@@ -255,30 +232,30 @@ int up_conn_start(target_t *t)
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW},
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, MAX_HEADER_BYTES},
     };
-    if (nghttp2_submit_settings(conn->ng, NGHTTP2_FLAG_NONE, settings, sizeof(settings) / sizeof(settings[0])) != 0 ||
-        nghttp2_session_set_local_window_size(conn->ng, NGHTTP2_FLAG_NONE, 0, CONN_WINDOW) != 0 ||
+    if (nghttp2_submit_settings(conn->io.ng, NGHTTP2_FLAG_NONE, settings, sizeof(settings) / sizeof(settings[0])) != 0 ||
+        nghttp2_session_set_local_window_size(conn->io.ng, NGHTTP2_FLAG_NONE, 0, CONN_WINDOW) != 0 ||
         up_timer_arm(c, &conn->connect_timer, now_ms(c) + c->cfg.connect_timeout_ms) != 0) {
         up_timer_disarm(c, &conn->connect_timer);
-        nghttp2_session_del(conn->ng);
+        nghttp2_session_del(conn->io.ng);
         free(conn);
         target_failed(t, "out of memory");
         return -1;
     }
-    conn->sock = h2o_socket_connect(c->loop, (struct sockaddr *)&conn->addr, conn->addrlen, on_connect);
-    if (conn->sock == NULL) {
+    conn->io.sock = h2o_socket_connect(c->loop, (struct sockaddr *)&conn->addr, conn->addrlen, on_connect);
+    if (conn->io.sock == NULL) {
         char why[96];
         snprintf(why, sizeof(why), "connect failed: %s", strerror(errno));
         up_timer_disarm(c, &conn->connect_timer);
-        nghttp2_session_del(conn->ng);
+        nghttp2_session_del(conn->io.ng);
         free(conn);
         target_failed(t, why);
         return -1;
     }
-    conn->sock->data = conn;
+    conn->io.sock->data = conn;
     /* h2o does not set it: without it Nagle holds a second call's frames
      * until the first is acknowledged, a delayed ACK away */
     int one = 1;
-    setsockopt(h2o_socket_get_fd(conn->sock), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    setsockopt(h2o_socket_get_fd(conn->io.sock), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     h2o_linklist_insert(&c->conns, &conn->link);
     t->conn = conn;
     return 0;
@@ -304,9 +281,9 @@ void up_conn_close(conn_t *conn, int code, const char *msg)
     up_timer_disarm(c, &conn->ping_timer);
     if (prev == CONN_CONNECTING || prev == CONN_HANDSHAKING)
         target_failed(conn->target, msg);
-    if (conn->sock != NULL) {
-        h2o_socket_close(conn->sock);
-        conn->sock = NULL;
+    if (conn->io.sock != NULL) {
+        h2o_socket_close(conn->io.sock);
+        conn->io.sock = NULL;
     }
 
     /* first detach everything (no callbacks), then tell users: their callbacks may cancel calls of this list */
@@ -328,8 +305,8 @@ void up_conn_close(conn_t *conn, int code, const char *msg)
         }
     }
     conn->nstreams = 0;
-    nghttp2_session_del(conn->ng);
-    free(conn->out);
+    nghttp2_session_del(conn->io.ng);
+    h2io_dispose(&conn->io);
     free(conn);
 
     while (!h2o_linklist_is_empty(&failing)) {

@@ -6,6 +6,7 @@
  * conn.c does that once nghttp2 has returned.
  */
 #include "upstream/upstream_int.h"
+#include "grpc/percent.h"
 
 #include <stdio.h>
 
@@ -50,17 +51,6 @@ static int code_from_rst(uint32_t err)
     }
 }
 
-static int hexval(int ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 /* ---- nghttp2 callbacks ------------------------------------------------- */
 
 static upstream_call_t *stream_call(conn_t *conn, int32_t id)
@@ -69,7 +59,7 @@ static upstream_call_t *stream_call(conn_t *conn, int32_t id)
         return NULL;
     if (id != conn->last_id) {
         conn->last_id = id;
-        conn->last_call = nghttp2_session_get_stream_user_data(conn->ng, id);
+        conn->last_call = nghttp2_session_get_stream_user_data(conn->io.ng, id);
     }
     return conn->last_call;
 }
@@ -77,7 +67,7 @@ static upstream_call_t *stream_call(conn_t *conn, int32_t id)
 /* The stream no longer leads to its call (closed, or the connection is going). */
 void up_forget_stream(conn_t *conn, int32_t id)
 {
-    nghttp2_session_set_stream_user_data(conn->ng, id, NULL);
+    nghttp2_session_set_stream_user_data(conn->io.ng, id, NULL);
     if (id == conn->last_id)
         conn->last_id = 0;
 }
@@ -111,19 +101,8 @@ static int hb_add_percent_decoded(upstream_call_t *call, const uint8_t *p, size_
     if (call->hblen + n + 1 > MAX_HEADER_BYTES || grow((void **)&call->hb, &call->hbcap, call->hblen + n + 1, 1) != 0)
         return -1;
     call->gmsg_off = call->hblen;
-    char *out = call->hb + call->hblen;
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        int hi, lo;
-        if (p[i] == '%' && i + 2 < n && (hi = hexval(p[i + 1])) >= 0 &&
-            (lo = hexval(p[i + 2])) >= 0) {
-            out[o++] = (char)(hi << 4 | lo);
-            i += 2;
-        } else {
-            out[o++] = (char)p[i];
-        }
-    }
-    out[o] = '\0';
+    size_t o = grpc_percent_decode(call->hb + call->hblen, p, n);
+    call->hb[call->hblen + o] = '\0';
     call->gmsg_len = o;
     call->hblen += o + 1;
     return 0;

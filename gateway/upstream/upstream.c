@@ -48,7 +48,7 @@ static conn_t *pick_conn(upstream_cluster_t *c)
                 continue;
             if (pass == 0 && !c->cfg.target_ok(c->cfg.target_ok_ctx, ti))
                 continue;
-            uint32_t max = nghttp2_session_get_remote_settings(conn->ng, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+            uint32_t max = nghttp2_session_get_remote_settings(conn->io.ng, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
             if (conn->nstreams >= max)
                 continue;
             c->rr = (ti + 1) % c->ntargets;
@@ -102,18 +102,40 @@ static uint8_t metadata_flags(conn_t *conn, const upstream_header_t *m)
     return NGHTTP2_NV_FLAG_NO_INDEX;
 }
 
-/* Protocol headers a user must not send as metadata: they would break the request or HTTP/2. */
-static int reserved_header(const char *name, size_t len)
+/* Protocol headers a user must not send as metadata: they would break the
+ * request or HTTP/2. A pass-through (on_frame) relays its client's
+ * content-type and compression (grpc-encoding, grpc-accept-encoding): the
+ * messages it sends are the client's, as they came. */
+static int reserved_header(const char *name, size_t len, int passthrough)
 {
     if (len == 0 || name[0] == ':')
         return 1;
-    static const char *const reserved[] = {"content-type", "te",         "grpc-timeout",      "connection",
-                                           "keep-alive",   "upgrade",    "transfer-encoding", "proxy-connection",
-                                           "host",         "grpc-encoding", "grpc-accept-encoding"};
-    for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+    static const char *const reserved[] = {"te",         "grpc-timeout", "connection",       "keep-alive",
+                                           "upgrade",    "transfer-encoding", "proxy-connection", "host",
+                                           "content-type", "grpc-encoding",     "grpc-accept-encoding"};
+    size_t n = sizeof(reserved) / sizeof(reserved[0]) - (passthrough ? 3 : 0);
+    for (size_t i = 0; i < n; i++)
         if (name_is((const uint8_t *)name, len, reserved[i]))
             return 1;
     return 0;
+}
+
+/* Whether metadata names a compression (grpc-encoding other than identity). */
+int up_metadata_compressed(const upstream_header_t *md, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (name_is((const uint8_t *)md[i].name, md[i].name_len, "grpc-encoding"))
+            return !(md[i].value_len == 8 && memcmp(md[i].value, "identity", 8) == 0);
+    return 0;
+}
+
+/* A pass-through's own content-type (application/grpc+proto...), or NULL. */
+static const upstream_header_t *passthrough_content_type(const upstream_call_t *call)
+{
+    for (size_t i = 0; call->passthrough && i < call->nmd; i++)
+        if (name_is((const uint8_t *)call->md[i].name, call->md[i].name_len, "content-type"))
+            return &call->md[i];
+    return NULL;
 }
 
 #define NV_STATIC(n, v)                                                                                                \
@@ -141,7 +163,12 @@ static int call_submit(conn_t *conn, upstream_call_t *call)
                            NGHTTP2_NV_FLAG_NO_COPY_NAME};
     nv[n++] = (nghttp2_nv){(uint8_t *)":authority", (uint8_t *)conn->target->authority, 10,
                            strlen(conn->target->authority), NGHTTP2_NV_FLAG_NO_COPY_NAME};
-    nv[n++] = NV_STATIC("content-type", "application/grpc");
+    const upstream_header_t *ct = passthrough_content_type(call);
+    if (ct != NULL)
+        nv[n++] = (nghttp2_nv){(uint8_t *)"content-type", (uint8_t *)ct->value, 12, ct->value_len,
+                               NGHTTP2_NV_FLAG_NO_COPY_NAME};
+    else
+        nv[n++] = NV_STATIC("content-type", "application/grpc");
     nv[n++] = NV_STATIC("te", "trailers");
     if (call->deadline_at != 0) {
         uint64_t now = now_ms(c);
@@ -157,7 +184,8 @@ static int call_submit(conn_t *conn, upstream_call_t *call)
     }
     for (size_t i = 0; i < call->nmd; i++) {
         const upstream_header_t *m = &call->md[i];
-        if (reserved_header(m->name, m->name_len))
+        if (reserved_header(m->name, m->name_len, call->passthrough) ||
+            (ct != NULL && name_is((const uint8_t *)m->name, m->name_len, "content-type")))
             continue;
         nv[n++] = (nghttp2_nv){(uint8_t *)m->name, (uint8_t *)m->value, m->name_len, m->value_len,
                                metadata_flags(conn, m)};
@@ -165,7 +193,7 @@ static int call_submit(conn_t *conn, upstream_call_t *call)
     nghttp2_data_provider dp = {.source.ptr = call, .read_callback = up_on_read_body};
     call->sq_cur = call->sq_off = 0;
     call->deferred = 0;
-    int32_t id = nghttp2_submit_request(conn->ng, NULL, nv, n, &dp, call);
+    int32_t id = nghttp2_submit_request(conn->io.ng, NULL, nv, n, &dp, call);
     if (id < 0)
         return id;
     call->state = CALL_ACTIVE;
@@ -201,7 +229,7 @@ static void run_resumed(upstream_cluster_t *c)
         call->in_cb++; /* keeps the struct while we look at it after callbacks */
         up_drain_buffered(call);
         if (call->state == CALL_ACTIVE && !call->paused && call->conn != NULL && call->unconsumed != 0) {
-            nghttp2_session_consume_stream(call->conn->ng, call->stream_id, call->unconsumed);
+            nghttp2_session_consume_stream(call->conn->io.ng, call->stream_id, call->unconsumed);
             call->unconsumed = 0;
         } else if (call->state == CALL_ENDING && !call->paused) {
             up_call_finish_or_park(call); /* all delivered: the status it has kept */

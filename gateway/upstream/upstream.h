@@ -85,6 +85,15 @@ typedef struct upstream_handlers {
      * at once. */
     void (*on_close)(void *ctx, int grpc_code, const char *message, size_t message_len,
                      const upstream_header_t *trailers, size_t n);
+    /* A pass-through, when set (on_message is then unused): each whole
+     * response message with its flags byte (1: compressed, as the
+     * response's grpc-encoding says), length prefix removed; valid during
+     * the call. Such a call also relays what the client said of its
+     * messages: its metadata may carry content-type, grpc-encoding and
+     * grpc-accept-encoding (sent as they are, not reserved), and FRAMED
+     * sends may carry compressed messages when grpc-encoding names a
+     * compression (not "identity"). */
+    void (*on_frame)(void *ctx, uint8_t flags, const uint8_t *data, size_t len);
 } upstream_handlers_t;
 
 typedef struct upstream_call upstream_call_t;
@@ -135,7 +144,8 @@ upstream_call_t *upstream_call_open(upstream_cluster_t *c, const char *path, con
 /* The request stream ends with these bytes (END_STREAM). An empty FRAMED
  * send with it ends the stream without a message. */
 #define UPSTREAM_SEND_END 1u
-/* The bytes are gRPC's framing (5-byte prefix, flags 0, then the message),
+/* The bytes are gRPC's framing (5-byte prefix, flags 0 (or 1 in a
+ * pass-through with grpc-encoding, see on_frame), then the message),
  * as a pass-through receives it: any piece of the stream, split anywhere
  * (inside a prefix too), sent as it is. Without this flag the bytes are one
  * whole message and the prefix is made here. The framing is followed

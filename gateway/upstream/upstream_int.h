@@ -78,6 +78,8 @@
 #include "upstream/upstream.h"
 #include "upstream/timer_heap.h"
 #include "core/block_cache.h"
+#include "grpc/frame.h"
+#include "grpc/h2io.h"
 
 #include <nghttp2/nghttp2.h>
 #include <stdint.h>
@@ -107,7 +109,6 @@ enum {
 #define CONN_WINDOW (16u << 20)        /* per connection: never the bottleneck */
 #define MAX_MESSAGE (64u << 20)        /* larger response messages fail RESOURCE_EXHAUSTED */
 #define MAX_HEADER_BYTES (64u << 10)   /* response headers or trailers of one call */
-#define WRITE_GATHER_MAX (1u << 20)    /* one socket write carries at most about this */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 10000
 #define RETRY_MAX 3                    /* transparent retries of one call */
@@ -169,9 +170,8 @@ struct upstream_call {
      * until on_writable gives them back, so a retry can send them again. */
     sendq_item_t *sq;
     size_t nsq, sqcap, sq_cur, sq_off;
-    uint32_t fr_left;  /* FRAMED sends: payload bytes of the current message still to come */
-    uint32_t fr_len;   /* FRAMED sends: the length prefix being read */
-    uint8_t fr_hlen;   /* FRAMED sends: prefix bytes read so far (0: at a message boundary unless fr_left) */
+    grpc_frame_reader_t fr; /* FRAMED sends: where they are in gRPC's framing (followed, not buffered) */
+    uint8_t passthrough; /* h.on_frame is set: messages keep their flags, grpc-encoding travels */
     uint8_t send_end;  /* UPSTREAM_SEND_END given: nothing more will be queued */
     uint8_t deferred;  /* nghttp2 found the queue empty: upstream_call_send resumes the stream */
     uint8_t released;  /* on_writable gave buffers back: a retry could not resend them */
@@ -213,8 +213,7 @@ struct conn {
     target_t *target;
     conn_state_t state;
     h2o_linklist_t link; /* cluster->conns */
-    h2o_socket_t *sock;
-    nghttp2_session *ng;
+    h2io_t io;            /* the socket and the nghttp2 session on it */
     h2o_linklist_t calls; /* calls with a stream here, in stream order */
     uint32_t nstreams;
     /* the last stream looked up: one frame's callbacks (a header each) ask
@@ -222,9 +221,7 @@ struct conn {
     int32_t last_id;
     upstream_call_t *last_call;
     unsigned indexed_names; /* unique_per_call names sent indexed once (their bits) */
-    uint8_t *out;
-    size_t outlen, outcap;
-    int writing, ping_outstanding, goaway;
+    int ping_outstanding, goaway;
     int32_t goaway_last_id;
     uint64_t last_recv_at;
     timer_heap_timer_t connect_timer, keepalive_timer, ping_timer;
@@ -394,6 +391,7 @@ void up_conn_check_done(conn_t *conn);
 /* ---- upstream.c -------------------------------------------------------- */
 
 int up_ensure_connections(upstream_cluster_t *c);
+int up_metadata_compressed(const upstream_header_t *md, size_t n);
 /* Passive outlier detection (cfg.target_result): a call's end, a failed connect. */
 void up_report_outcome(upstream_call_t *call, int code);
 void up_report_connect_failure(target_t *t);

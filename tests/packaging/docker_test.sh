@@ -114,7 +114,7 @@ wait_code() { # wait_code WANT SECONDS CURL-ARGS...
 }
 
 p="ag$$"
-svc_port=$(free_port); gw_port=$(free_port); admin_port=$(free_port)
+svc_port=$(free_port); gw_port=$(free_port); admin_port=$(free_port); grpc_port=$(free_port)
 say "services on 127.0.0.1:$svc_port, gateway on 127.0.0.1:$gw_port (admin $admin_port)"
 run "$p-svc" -e AURIGRAPH_LISTEN="127.0.0.1:$svc_port" aurigraph-services:local
 # config by file (the upstream, from a mounted file) and by environment (the ports)
@@ -130,7 +130,7 @@ chmod 644 "$work/gw.yaml"
 run "$p-gw" -v "$work/gw.yaml:/etc/aurigraph/extra.yaml:ro" \
   -e AURIGRAPH_CONFIG="/etc/aurigraph/gateway.yaml /etc/aurigraph/extra.yaml" \
   -e AURIGRAPH_LISTEN="127.0.0.1:$gw_port" -e AURIGRAPH_ADMIN="127.0.0.1:$admin_port" \
-  aurigraph-gateway:local
+  -e AURIGRAPH_LISTEN_GRPC="127.0.0.1:$grpc_port" aurigraph-gateway:local
 G=http://127.0.0.1:$gw_port
 check "gateway container: /q/health/ready 200" wait_code 200 20 "$G/q/health/ready"
 check "gateway container: /q/health/live 200" test "$(code "$G/q/health/live")" = 200
@@ -155,9 +155,10 @@ check "gateway container: runs as 10001" bash -c "[ \"\$(docker exec $p-gw id -u
 check "gateway container: root filesystem read-only" bash -c "! docker exec $p-gw touch /x 2>/dev/null"
 
 say "SIGTERM with 20 calls in flight"
-slow_port=$(free_port); gw2_port=$(free_port); admin2_port=$(free_port)
+slow_port=$(free_port); gw2_port=$(free_port); admin2_port=$(free_port); grpc2_port=$(free_port)
 run "$p-slow" -e AURIGRAPH_LISTEN="127.0.0.1:$slow_port" -e AURIGRAPH_LATENCY_MS=1500 aurigraph-services:local
 run "$p-gw2" -e AURIGRAPH_LISTEN="127.0.0.1:$gw2_port" -e AURIGRAPH_ADMIN="127.0.0.1:$admin2_port" \
+  -e AURIGRAPH_LISTEN_GRPC="127.0.0.1:$grpc2_port" \
   -e AURIGRAPH_UPSTREAM="127.0.0.1:$slow_port" -e AURIGRAPH_WORKERS=2 aurigraph-gateway:local
 G2=http://127.0.0.1:$gw2_port
 if wait_code 200 20 "$G2/q/health/ready"; then
@@ -197,8 +198,9 @@ sys.exit(0 if svc["grafana"].get("profiles") == ["grafana"] and all(
 # the admin API on a port of its own: gateways that other tests on this
 # machine start take the default 9005 whenever it is free
 AG_STAGING_ADMIN_PORT=$(free_port)
-export AG_STAGING_ADMIN_PORT
-ports=(9003 "$AG_STAGING_ADMIN_PORT" 9101 9102 9103 6379 5432 9090 4318)
+AG_STAGING_GRPC_PORT=$(free_port) # likewise the gRPC listener's 9004
+export AG_STAGING_ADMIN_PORT AG_STAGING_GRPC_PORT
+ports=(9003 "$AG_STAGING_ADMIN_PORT" "$AG_STAGING_GRPC_PORT" 9101 9102 9103 6379 5432 9090 4318)
 busy() { local q; for q in "${ports[@]}"; do ss -Hltn "sport = :$q" | grep -q . && echo "$q"; done; }
 deadline=$((SECONDS + 60))
 while [ -n "$(busy)" ] && [ $SECONDS -lt $deadline ]; do sleep 1; done
