@@ -96,6 +96,9 @@ int main(int argc, char **argv)
         config_free(&cfg);
         return 2;
     }
+    /* the gRPC listener's reflection describes the file loaded here */
+    if (cfg.descriptors == NULL)
+        cfg.descriptors = strdup(descriptors);
     binding_table_t *bindings = binding_table_build(schema, err, sizeof(err));
     if (bindings == NULL) {
         fprintf(stderr, "aurigraph-gateway: routes: %s\n", err);

@@ -62,7 +62,7 @@ slow_port=$svc_port
 
 # ---- 1: a canary failing 5% of calls rolls back by itself -------------------------
 start_admin_gateway gw_bad --upstream-version "blue=127.0.0.1:$blue_port" --upstream-version "canary=127.0.0.1:$bad_port" || exit 1
-code=$(curl -s -o "$work/r.json" -w '%{http_code}' -X POST "$admin/admin/clusters/default/rollout" \
+code=$(curl -s -o "$work/r.json" -w '%{http_code}' -X POST -H 'content-type: application/json' "$admin/admin/clusters/default/rollout" \
   -d '{"to":"canary","steps":[10,25,50,100],"hold":"3s","window":"2s","interval":"200ms","min_requests":40}')
 check "rollout starts: 202" [ "$code" = 202 ]
 check "rollout at step 1, canary 10%" jqt 'input | .rollout.state == "progressing" and .rollout.weight == 10 and (.versions[] | select(.name=="canary") | .weight) == 10' "$work/r.json"
@@ -86,7 +86,7 @@ kill "$gw_pid"; wait "$gw_pid" 2>/dev/null
 
 # ---- 2: a healthy canary reaches 100% ---------------------------------------------
 start_admin_gateway gw_ok --upstream-version "blue=127.0.0.1:$blue_port" --upstream-version "canary=127.0.0.1:$good_port" || exit 1
-curl -s -o /dev/null -X POST "$admin/admin/clusters/default/rollout" \
+curl -s -o /dev/null -X POST -H 'content-type: application/json' "$admin/admin/clusters/default/rollout" \
   -d '{"to":"canary","steps":[10,50,100],"hold":"1s","window":"1s","interval":"200ms","min_requests":20}'
 load_until '.rollout.state == "completed"' 60
 check "the healthy canary completes" [ "$(cluster .rollout.state)" = completed ]
@@ -99,7 +99,7 @@ kill "$gw_pid"; wait "$gw_pid" 2>/dev/null
 
 # ---- 3: the latency gate ----------------------------------------------------------
 start_admin_gateway gw_slow --upstream-version "blue=127.0.0.1:$blue_port" --upstream-version "canary=127.0.0.1:$slow_port" || exit 1
-curl -s -o /dev/null -X POST "$admin/admin/clusters/default/rollout" \
+curl -s -o /dev/null -X POST -H 'content-type: application/json' "$admin/admin/clusters/default/rollout" \
   -d '{"to":"canary","hold":"10s","window":"2s","interval":"250ms","min_requests":10,"gates":{"p95_ms":500}}'
 deadline=$((SECONDS + 60))
 while [ $SECONDS -lt $deadline ] && [ "$(cluster .rollout.state)" = progressing ]; do
@@ -118,7 +118,7 @@ check "before the switch: blue" [ "$(version_of)" = blue ]
 wrk -t1 -c16 -d4s -s "$work/post.lua" "$gw/api/v11/transactions" >"$work/wrk.out" 2>&1 &
 wrk_pid=$!
 sleep 1.5
-code=$(curl -s -o "$work/r.json" -w '%{http_code}' -X POST "$admin/admin/clusters/default/promote" -d '{"to":"green"}')
+code=$(curl -s -o "$work/r.json" -w '%{http_code}' -X POST -H 'content-type: application/json' "$admin/admin/clusters/default/promote" -d '{"to":"green"}')
 check "promote green: 200" [ "$code" = 200 ]
 check "green 100%, blue 0%" jqt 'input | [.versions[] | .weight] == [0, 100]' "$work/r.json"
 wait "$wrk_pid"
@@ -127,11 +127,11 @@ check "no non-2xx during the switch" bash -c "! grep -q 'Non-2xx' '$work/wrk.out
 check "no socket errors during the switch" bash -c "! grep -q 'Socket errors' '$work/wrk.out'"
 check "both sides served during the run" [ "$(cluster '[.versions[] | .requests > 0] == [true, true]')" = true ]
 check "after the switch: green" [ "$(version_of)" = green ]
-curl -s -o /dev/null -X PUT "$admin/admin/clusters/default/weights" -d '{"blue":100,"green":0}'
+curl -s -o /dev/null -X PUT -H 'content-type: application/json' "$admin/admin/clusters/default/weights" -d '{"blue":100,"green":0}'
 check "and back with PUT weights: blue" [ "$(version_of)" = blue ]
 
 # ---- 5: weights, stickiness ---------------------------------------------------------
-curl -s -o /dev/null -X PUT "$admin/admin/clusters/default/weights" -d '{"blue":50,"green":50}'
+curl -s -o /dev/null -X PUT -H 'content-type: application/json' "$admin/admin/clusters/default/weights" -d '{"blue":50,"green":50}'
 : >"$work/versions"
 for i in $(seq 40); do version_of >>"$work/versions"; done
 check "50/50: both versions answer" [ "$(sort -u "$work/versions" | wc -l)" = 2 ]
@@ -156,30 +156,30 @@ req() { code=$(curl -s -o "$work/r.json" -w '%{http_code}' "$@"); }
 is_error() { jq -e -n --argjson c "$1" 'input | .code == $c and (.message | length > 0)' "$work/r.json" >/dev/null; }
 req "$admin/admin/clusters/nope"
 check "unknown cluster: 404 in the error shape" bash -c "[ $code = 404 ] && $(declare -f is_error); work=$work is_error 5"
-req -X PUT "$admin/admin/clusters/default/weights" -d '{"blue":'
+req -X PUT -H 'content-type: application/json' "$admin/admin/clusters/default/weights" -d '{"blue":'
 check "bad JSON: 400" bash -c "[ $code = 400 ] && $(declare -f is_error); work=$work is_error 3"
-req -X PUT "$admin/admin/clusters/default/weights" -d '{"purple":10}'
+req -X PUT -H 'content-type: application/json' "$admin/admin/clusters/default/weights" -d '{"purple":10}'
 check "unknown version: 400" [ "$code" = 400 ]
-req -X PUT "$admin/admin/clusters/default/weights" -d '{"blue":0,"green":0}'
+req -X PUT -H 'content-type: application/json' "$admin/admin/clusters/default/weights" -d '{"blue":0,"green":0}'
 check "all weights 0: 400" [ "$code" = 400 ]
-req -X PUT "$admin/admin/clusters/default/weights" -d '{"blue":-5}'
+req -X PUT -H 'content-type: application/json' "$admin/admin/clusters/default/weights" -d '{"blue":-5}'
 check "negative weight: 400" [ "$code" = 400 ]
-req -X POST "$admin/admin/clusters/default/rollout" -d '{"to":"green","steps":[50,20]}'
+req -X POST -H 'content-type: application/json' "$admin/admin/clusters/default/rollout" -d '{"to":"green","steps":[50,20]}'
 check "steps that fall: 400" [ "$code" = 400 ]
-req -X POST "$admin/admin/clusters/default/rollout" -d '{"to":"green","colour":"red"}'
+req -X POST -H 'content-type: application/json' "$admin/admin/clusters/default/rollout" -d '{"to":"green","colour":"red"}'
 check "unknown rollout key: 400" [ "$code" = 400 ]
-req -X POST "$admin/admin/clusters/default/rollout" -d '{"to":"green","gates":{"error_rate":2}}'
+req -X POST -H 'content-type: application/json' "$admin/admin/clusters/default/rollout" -d '{"to":"green","gates":{"error_rate":2}}'
 check "gate out of range: 400 in the error shape" bash -c "[ $code = 400 ] && $(declare -f is_error); work=$work is_error 3"
-req -X POST "$admin/admin/clusters/default/rollout" -d '{"to":"green","gates":{"latency":5}}'
+req -X POST -H 'content-type: application/json' "$admin/admin/clusters/default/rollout" -d '{"to":"green","gates":{"latency":5}}'
 check "unknown gate: 400" [ "$code" = 400 ]
-req -X POST "$admin/admin/clusters/default/rollout" -d '{"to":"green","hold":"soon"}'
+req -X POST -H 'content-type: application/json' "$admin/admin/clusters/default/rollout" -d '{"to":"green","hold":"soon"}'
 check "bad duration: 400" [ "$code" = 400 ]
-req -X POST "$admin/admin/clusters/default/rollout" -d '["to","green"]'
+req -X POST -H 'content-type: application/json' "$admin/admin/clusters/default/rollout" -d '["to","green"]'
 check "body not an object: 400" [ "$code" = 400 ]
 head -c 70000 /dev/zero | tr '\0' ' ' >"$work/big.json"
-req -X PUT "$admin/admin/clusters/default/weights" --data-binary @"$work/big.json"
+req -X PUT -H 'content-type: application/json' "$admin/admin/clusters/default/weights" --data-binary @"$work/big.json"
 check "body over 64 KiB: 413 in the error shape" bash -c "[ $code = 413 ] && $(declare -f is_error); work=$work is_error 8"
-req -X POST "$admin/admin/clusters/default/promote" -d '{"to":"purple"}'
+req -X POST -H 'content-type: application/json' "$admin/admin/clusters/default/promote" -d '{"to":"purple"}'
 check "promote to an unknown version: 400" [ "$code" = 400 ]
 check "after all that the weights are as they were" [ "$(curl -s "$admin/admin/clusters/default" | jq -c '[.versions[] | .weight]')" = '[50,50]' ]
 req -X GET "$admin/admin/drain"
@@ -187,12 +187,12 @@ check "GET /admin/drain: 405" [ "$code" = 405 ]
 req -X GET "$admin/admin/clusters/default/weights"
 check "GET .../weights: 405 in the error shape" bash -c "[ $code = 405 ] && $(declare -f is_error); work=$work is_error 12"
 check "... with Allow: PUT" bash -c "curl -s -o /dev/null -D - '$admin/admin/clusters/default/weights' | grep -qi '^allow: PUT'"
-req -X PUT "$admin/admin/clusters/default/weights"
+req -X PUT -H 'content-type: application/json' "$admin/admin/clusters/default/weights"
 check "weights without a body: 400 in the error shape, naming what it expects" \
   bash -c "[ $code = 400 ] && $(declare -f is_error); work=$work is_error 3 && grep -q 'expected {' '$work/r.json'"
-req -X POST "$admin/admin/clusters/default/rollout"
+req -X POST -H 'content-type: application/json' "$admin/admin/clusters/default/rollout"
 check "rollout without a body: 400" [ "$code" = 400 ]
-req -X POST "$admin/admin/clusters/default/explode"
+req -X POST -H 'content-type: application/json' "$admin/admin/clusters/default/explode"
 check "unknown cluster call: 404 in the error shape" bash -c "[ $code = 404 ] && $(declare -f is_error); work=$work is_error 5"
 req "$admin/admin/clusters/default/"
 check "a cluster path with an empty call: 404" [ "$code" = 404 ]
@@ -218,11 +218,11 @@ check "wrong token: 401" [ "$code" = 401 ]
 req -H 'Authorization: Bearer s3cret' "$admin/admin/clusters"
 check "right token: 200" [ "$code" = 200 ]
 check "a cluster without versions shows one, \"default\"" jqt 'input | .clusters[0].versions | length == 1 and .[0].name == "default"' "$work/r.json"
-req -X POST -H 'Authorization: Bearer s3cret' "$admin/admin/clusters/default/rollback"
+req -X POST -H 'content-type: application/json' -H 'Authorization: Bearer s3cret' "$admin/admin/clusters/default/rollback"
 check "nothing to roll back: 409" [ "$code" = 409 ]
 
 # ---- 7: drain through the admin API ------------------------------------------------------
-req -X POST -H 'Authorization: Bearer s3cret' "$admin/admin/drain"
+req -X POST -H 'content-type: application/json' -H 'Authorization: Bearer s3cret' "$admin/admin/drain"
 check "POST /admin/drain: 202" [ "$code" = 202 ]
 ready=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' "$gw/q/health/ready")
 check "readiness fails at once (503), on a new connection too (drain_grace_ms)" [ "$ready" = 503 ]

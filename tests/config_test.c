@@ -107,6 +107,7 @@ static void check_defaults(const config_t *c)
     CHECK_INTEQ(cl->health.unhealthy_threshold, 3);
     CHECK_INTEQ(cl->health.passive_failures, 5);
     CHECK_INTEQ(c->nrate_limits, 0);
+    CHECK(c->connections.max == 0 && c->connections.max_per_client == 0 && c->connections.probe_reserve == 32);
     CHECK_INTEQ(c->nservices, 0);
     /* success statuses and JSON profiles come from the .protos: a route the
      * help's key reference lists sets nothing */
@@ -534,6 +535,12 @@ static void test_rate_limits(void)
     CHECK_INTEQ(c.nrate_limits, 3); /* every failure left them as they were */
     CHECK_INTEQ(load_text(&c, "rate_limits: ~\n"), 0);
     CHECK_INTEQ(c.nrate_limits, 0);
+    /* connections: plain numbers */
+    CHECK_INTEQ(load_text(&c, "connections: {max: 100, max_per_client: 8, probe_reserve: 0}\n"), 0);
+    CHECK(c.connections.max == 100 && c.connections.max_per_client == 8 && c.connections.probe_reserve == 0);
+    CHECK_INTEQ(load_text(&c, "connections: {max: -1}\n"), -1);
+    CHECK_INTEQ(load_text(&c, "connections: {cap: 1}\n"), -1);
+    CHECK_STREQ(err, at(1, "unknown key \"cap\" in connections"));
     config_free(&c);
 }
 
@@ -857,6 +864,23 @@ static void test_release(void)
     CHECK_INTEQ(config_host_is_loopback("127.0.0.1"), 1);
     CHECK_INTEQ(config_host_is_loopback("::1"), 1);
     CHECK_INTEQ(config_host_is_loopback("0.0.0.0"), 0);
+    /* by the address it resolves to, not the spelling */
+    CHECK_INTEQ(config_host_is_loopback("localhost"), 1);
+    CHECK_INTEQ(config_host_is_loopback("127.255.0.9"), 1);
+    CHECK_INTEQ(config_host_is_loopback("::ffff:127.0.0.1"), 1);
+    CHECK_INTEQ(config_host_is_loopback("10.0.0.1"), 0);
+    CHECK_INTEQ(config_host_is_loopback("::"), 0);
+    CHECK_INTEQ(config_host_is_loopback("::ffff:10.0.0.1"), 0);
+    CHECK_INTEQ(config_host_is_loopback(""), 0);
+    /* a name that only starts like 127.x: resolves elsewhere or not at all
+     * (one try, one second, where no DNS answers) */
+    setenv("RES_OPTIONS", "timeout:1 attempts:1", 1);
+    CHECK_INTEQ(config_host_is_loopback("127.attacker.invalid"), 0);
+    config_defaults(&c);
+    CHECK_INTEQ(ARGS(&c, "--admin", "127.attacker.invalid:0"), 0);
+    CHECK_INTEQ(config_validate(&c, err, sizeof(err)), -1);
+    CHECK(strstr(err, "needs a token") != NULL);
+    config_free(&c);
 }
 
 static void test_validate(void)

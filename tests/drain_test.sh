@@ -177,7 +177,7 @@ gw=$gw3 gw_port=$gw3_port
 exec 3<>"/dev/tcp/127.0.0.1/$gw_port"
 http_get 3 /q/health/ready
 check "readiness 200 before POST /admin/drain" [ "$r_status" = 200 ]
-code=$(curl -s -o "$work/admin.body" -w '%{http_code}' --max-time 5 -X POST "$admin/admin/drain")
+code=$(curl -s -o "$work/admin.body" -w '%{http_code}' --max-time 5 -X POST -H 'content-type: application/json' "$admin/admin/drain")
 check "POST /admin/drain answers 2xx" [ "${code:0:1}" = 2 ]
 http_get 3 /q/health/ready
 check "readiness 503 right after POST /admin/drain" [ "$r_status" = 503 ]
@@ -190,7 +190,7 @@ check "the successor takes the admin port once it is free" \
   wait_line "$work/gw4.err" "admin listening on 127.0.0.1:$admin_port \\(the port came free\\)" 5
 check "... and answers the admin API there" \
   [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$admin/admin/clusters")" = 200 ]
-code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X POST "$admin/admin/drain")
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X POST -H 'content-type: application/json' "$admin/admin/drain")
 check "... including POST /admin/drain" [ "${code:0:1}" = 2 ]
 check "... after which it exits" wait_exit "$gw4_pid" 15
 wait "$gw4_pid"

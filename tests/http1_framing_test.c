@@ -4,10 +4,14 @@
  * (extensions, trailers, every split point), pipelining, Expect, the
  * hand-off cases, and what it does with oversize or malformed input.
  *
- * The expectations are what the front end does today (h2o 2.2's
- * picohttpparser underneath), lax spots included (obs-fold, bare LF);
- * tests/http1_uring_test.sh checks the same paths end to end.
+ * The expectations are RFC 9112's where it says reject (repeated
+ * Content-Length, Content-Length with Transfer-Encoding, obs-fold, Host,
+ * impossible chunk sizes: test_rfc9112), and otherwise what h2o 2.2's
+ * picohttpparser does, its lax spots included (bare LF, chunk extensions);
+ * tests/http1_uring_test.sh and tests/attack_http1_test.sh check the same
+ * paths end to end.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,7 +32,6 @@ typedef struct seen {
     char body[4096];
     char h0name[32], h0value[64]; /* the first header */
     char hlast_value[64];         /* the last header's value */
-    int hlast_name_null;          /* the last header has no name (obs-fold) */
 } seen_t;
 
 typedef struct sim {
@@ -37,7 +40,7 @@ typedef struct sim {
     size_t len, cap;
     int stopped;
     http1_event_t last;      /* the event that stopped it, or NEED_MORE */
-    const char *error;       /* BAD_REQUEST's reason */
+    const char *error;       /* BAD_REQUEST's or NOT_IMPLEMENTED's reason */
     size_t too_large;        /* TOO_LARGE's length */
     int nreq, ncontinue;
     int continue_before_req; /* CONTINUEs seen before the first request */
@@ -83,7 +86,6 @@ static void record(sim_t *s, const http1_request_t *r)
         copy(q->h0value, sizeof(q->h0value), r->headers[0].value, r->headers[0].value_len);
         const struct phr_header *h = &r->headers[r->num_headers - 1];
         copy(q->hlast_value, sizeof(q->hlast_value), h->value, h->value_len);
-        q->hlast_name_null = h->name == NULL;
     }
     if (s->ncontinue && s->nreq == 0)
         s->continue_before_req = s->ncontinue;
@@ -118,7 +120,7 @@ static http1_event_t sim_feed(sim_t *s, const char *data, size_t n)
             s->ncontinue++;
             break;
         default:
-            if (ev == HTTP1_BAD_REQUEST)
+            if (ev == HTTP1_BAD_REQUEST || ev == HTTP1_NOT_IMPLEMENTED)
                 s->error = r.error;
             if (ev == HTTP1_TOO_LARGE)
                 s->too_large = r.body_len;
@@ -196,14 +198,14 @@ static void test_request_line_forms(void)
 
     /* header values lose the blanks before them, not those after */
     sim_init(&s, 1);
-    sim_feed_str(&s, "GET / HTTP/1.1\r\nX-A:   padded  \t\r\n\r\n");
+    sim_feed_str(&s, "GET / HTTP/1.1\r\nX-A:   padded  \t\r\nHost: x\r\n\r\n");
     CHECK_INTEQ(s.nreq, 1);
     CHECK_STREQ(s.req[0].h0value, "padded  \t");
     sim_free(&s);
 
     /* an empty value */
     sim_init(&s, 1);
-    sim_feed_str(&s, "GET / HTTP/1.1\r\nX-Empty:\r\n\r\n");
+    sim_feed_str(&s, "GET / HTTP/1.1\r\nX-Empty:\r\nHost: x\r\n\r\n");
     CHECK_INTEQ(s.nreq, 1);
     CHECK_STREQ(s.req[0].h0name, "X-Empty");
     CHECK_STREQ(s.req[0].h0value, "");
@@ -211,7 +213,7 @@ static void test_request_line_forms(void)
 
     /* one CRLF before the request line is skipped (after a POST body, some clients send one) */
     sim_init(&s, 1);
-    sim_feed_str(&s, "\r\nGET /after-crlf HTTP/1.1\r\n\r\n");
+    sim_feed_str(&s, "\r\nGET /after-crlf HTTP/1.1\r\nHost: x\r\n\r\n");
     CHECK_INTEQ(s.nreq, 1);
     CHECK_STREQ(s.req[0].path, "/after-crlf");
     sim_free(&s);
@@ -226,7 +228,7 @@ static void test_request_line_forms(void)
 
     /* any token is a method */
     sim_init(&s, 1);
-    sim_feed_str(&s, "BREW /pot HTTP/1.1\r\n\r\n");
+    sim_feed_str(&s, "BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n");
     CHECK_INTEQ(s.nreq, 1);
     CHECK_STREQ(s.req[0].method, "BREW");
     sim_free(&s);
@@ -234,11 +236,11 @@ static void test_request_line_forms(void)
 
 static void test_header_limits(void)
 {
-    /* 100 headers: fine; 101: malformed */
+    /* 100 headers (Host among them): fine; 101: malformed */
     for (int extra = 0; extra <= 1; extra++) {
         static char in[8192];
-        size_t n = (size_t)snprintf(in, sizeof(in), "GET / HTTP/1.1\r\n");
-        for (int i = 0; i < HTTP1_MAX_HEADERS + extra; i++)
+        size_t n = (size_t)snprintf(in, sizeof(in), "GET / HTTP/1.1\r\nHost: x\r\n");
+        for (int i = 1; i < HTTP1_MAX_HEADERS + extra; i++)
             n += (size_t)snprintf(in + n, sizeof(in) - n, "X-%d: %d\r\n", i, i);
         snprintf(in + n, sizeof(in) - n, "\r\n");
         sim_t s;
@@ -260,8 +262,10 @@ static void test_oversize_head(void)
     /* a head that never ends: NEED_MORE up to the limit, then 400 */
     size_t n = HTTP1_MAX_HEAD + 100;
     char *in = malloc(n);
-    memcpy(in, "GET / HTTP/1.1\r\nX-Big: ", 23);
-    memset(in + 23, 'a', n - 23);
+    static const char start[] = "GET / HTTP/1.1\r\nHost: x\r\nX-Big: ";
+    size_t sl = sizeof(start) - 1;
+    memcpy(in, start, sl);
+    memset(in + sl, 'a', n - sl);
     sim_t s;
     sim_init(&s, 1);
     CHECK_INTEQ(sim_feed(&s, in, HTTP1_MAX_HEAD - 1), HTTP1_NEED_MORE);
@@ -279,7 +283,7 @@ static void test_oversize_head(void)
 
     /* a head that ends just within the limit is a request */
     size_t fit = HTTP1_MAX_HEAD;
-    memset(in + 23, 'a', fit - 23 - 4);
+    memset(in + sl, 'a', fit - sl - 4);
     memcpy(in + fit - 4, "\r\n\r\n", 4);
     sim_init(&s, 1);
     CHECK_INTEQ(sim_feed(&s, in, fit), HTTP1_NEED_MORE);
@@ -307,7 +311,7 @@ static void test_content_length(void)
 
     /* head first, body later: the parser waits in BODY_CL, then parses the head again */
     sim_init(&s, 1);
-    CHECK_INTEQ(sim_feed_str(&s, "PUT /x HTTP/1.1\r\nContent-Length: 3\r\n\r\n"), HTTP1_NEED_MORE);
+    CHECK_INTEQ(sim_feed_str(&s, "PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n"), HTTP1_NEED_MORE);
     CHECK_INTEQ(s.p.state, HTTP1_BODY_CL);
     CHECK_INTEQ(s.nreq, 0);
     sim_feed_str(&s, "ab");
@@ -320,28 +324,22 @@ static void test_content_length(void)
 
     /* Content-Length: 0 is a body, empty */
     sim_init(&s, 1);
-    sim_feed_str(&s, "POST /x HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+    sim_feed_str(&s, "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
     CHECK_INTEQ(s.nreq, 1);
     CHECK_INTEQ(s.req[0].has_body, 1);
     CHECK_INTEQ(s.req[0].body_len, 0);
     sim_free(&s);
 
-    /* the first Content-Length counts */
-    sim_init(&s, 1);
-    sim_feed_str(&s, "POST /x HTTP/1.1\r\nContent-Length: 2\r\ncontent-length: 5\r\n\r\nabGET / HTTP/1.1\r\n\r\n");
-    CHECK_INTEQ(s.nreq, 2);
-    CHECK_STREQ(s.req[0].body, "ab");
-    CHECK_STREQ(s.req[1].method, "GET");
-    sim_free(&s);
+    /* a second Content-Length, equal or not, is refused (test_rfc9112) */
 
     /* exactly the limit; one over it: 413 with the declared length */
     char in2[256];
-    snprintf(in2, sizeof(in2), "POST /x HTTP/1.1\r\nContent-Length: %d\r\n\r\n", MAX_BODY);
+    snprintf(in2, sizeof(in2), "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", MAX_BODY);
     sim_init(&s, 1);
     CHECK_INTEQ(sim_feed_str(&s, in2), HTTP1_NEED_MORE);
     CHECK_INTEQ(s.p.state, HTTP1_BODY_CL);
     sim_free(&s);
-    snprintf(in2, sizeof(in2), "POST /x HTTP/1.1\r\nContent-Length: %d\r\n\r\n", MAX_BODY + 1);
+    snprintf(in2, sizeof(in2), "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", MAX_BODY + 1);
     sim_init(&s, 1);
     CHECK_INTEQ(sim_feed_str(&s, in2), HTTP1_TOO_LARGE);
     CHECK_INTEQ(s.too_large, MAX_BODY + 1);
@@ -355,7 +353,7 @@ static void test_content_length(void)
     static const char *const broken[] = {"abc", "-1", "+5", "1 2", "", "0x10", "99999999999999999999999",
                                          "2 " /* the blank after it stays in the value */};
     for (size_t i = 0; i < sizeof(broken) / sizeof(broken[0]); i++) {
-        snprintf(in2, sizeof(in2), "POST /x HTTP/1.1\r\nContent-Length: %s\r\n\r\n", broken[i]);
+        snprintf(in2, sizeof(in2), "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: %s\r\n\r\n", broken[i]);
         sim_init(&s, 1);
         CHECK_INTEQ(sim_feed_str(&s, in2), HTTP1_BAD_REQUEST);
         CHECK_STREQ(s.error, "broken content-length header");
@@ -363,7 +361,7 @@ static void test_content_length(void)
     }
     /* blanks before it go with the header parser */
     sim_init(&s, 1);
-    sim_feed_str(&s, "POST /x HTTP/1.1\r\nContent-Length: \t 2\r\n\r\nok");
+    sim_feed_str(&s, "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: \t 2\r\n\r\nok");
     CHECK_INTEQ(s.nreq, 1);
     CHECK_STREQ(s.req[0].body, "ok");
     sim_free(&s);
@@ -374,7 +372,7 @@ static void test_content_length(void)
 static void test_chunked(void)
 {
     sim_t s;
-    const char *in = "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+    const char *in = "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
                      "5\r\nhello\r\n1;name=value\r\n \r\n6;a;b=\"q\"\r\nworld!\r\n0\r\nX-Trailer: t\r\n\r\n";
     sim_init(&s, 1);
     sim_feed_str(&s, in);
@@ -389,7 +387,7 @@ static void test_chunked(void)
 
     /* the body is decoded in place: the buffer shrinks to head + body, and
      * what follows the body (the next request) stays */
-    const char *piped = "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET /next HTTP/1.1\r\n\r\n";
+    const char *piped = "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n";
     http1_parser_t p;
     http1_parser_init(&p, MAX_BODY, 1);
     char buf[256];
@@ -397,21 +395,21 @@ static void test_chunked(void)
     memcpy(buf, piped, len);
     http1_request_t r;
     CHECK_INTEQ(http1_parse(&p, buf, &len, &r), HTTP1_REQUEST);
-    size_t head = strlen("POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+    size_t head = strlen("POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
     CHECK_INTEQ(r.len, head + 3);
-    CHECK_INTEQ(len, head + 3 + strlen("GET /next HTTP/1.1\r\n\r\n"));
+    CHECK_INTEQ(len, head + 3 + strlen("GET /next HTTP/1.1\r\nHost: x\r\n\r\n"));
     CHECK(r.body == buf + head);
     CHECK_INTEQ(memcmp(buf + head, "abcGET /next", 12), 0);
     CHECK_INTEQ(http1_parse(&p, buf + r.len, (size_t[]){len - r.len}, &r), HTTP1_REQUEST);
     CHECK_INTEQ(r.path_len, 5);
     check_splits(piped, 1, &(sim_t){.last = HTTP1_NEED_MORE, .nreq = 2,
-                                     .req = {{.method = "POST", .path = "/c", .nh = 1, .has_body = 1, .body_len = 3,
+                                     .req = {{.method = "POST", .path = "/c", .nh = 2, .has_body = 1, .body_len = 3,
                                               .body = "abc"},
-                                             {.method = "GET", .path = "/next"}}});
+                                             {.method = "GET", .path = "/next", .nh = 1}}});
 
     /* an empty chunked body */
     sim_init(&s, 1);
-    sim_feed_str(&s, "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+    sim_feed_str(&s, "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
     CHECK_INTEQ(s.nreq, 1);
     CHECK_INTEQ(s.req[0].has_body, 1);
     CHECK_INTEQ(s.req[0].body_len, 0);
@@ -419,29 +417,27 @@ static void test_chunked(void)
 
     /* hex sizes, either case */
     sim_init(&s, 1);
-    sim_feed_str(&s, "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\nB\r\nabcdefghijk\r\n0\r\n\r\n");
+    sim_feed_str(&s, "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\nB\r\nabcdefghijk\r\n0\r\n\r\n");
     CHECK_INTEQ(s.nreq, 1);
     CHECK_INTEQ(s.req[0].body_len, 21);
     CHECK_STREQ(s.req[0].body, "0123456789abcdefghijk");
     sim_free(&s);
 
-    /* Transfer-Encoding beats Content-Length; its value is matched without case */
-    sim_init(&s, 1);
-    sim_feed_str(&s, "POST /c HTTP/1.1\r\nContent-Length: 50\r\nTransfer-Encoding: Chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n");
-    CHECK_INTEQ(s.nreq, 1);
-    CHECK_STREQ(s.req[0].body, "ok");
-    sim_free(&s);
-
-    /* anything but exactly "chunked" */
-    static const char *const te[] = {"gzip", "gzip, chunked", "chunked, gzip", "identity", ""};
-    for (size_t i = 0; i < sizeof(te) / sizeof(te[0]); i++) {
+    /* the coding is matched without case, blanks and empty list elements aside */
+    static const char *const te_ok[] = {"Chunked", "CHUNKED ", ", chunked", "chunked,", " ,chunked , "};
+    for (size_t i = 0; i < sizeof(te_ok) / sizeof(te_ok[0]); i++) {
         char in2[256];
-        snprintf(in2, sizeof(in2), "POST /c HTTP/1.1\r\nTransfer-Encoding: %s\r\n\r\n0\r\n\r\n", te[i]);
+        snprintf(in2, sizeof(in2), "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: %s\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+                 te_ok[i]);
         sim_init(&s, 1);
-        CHECK_INTEQ(sim_feed_str(&s, in2), HTTP1_BAD_REQUEST);
-        CHECK_STREQ(s.error, "unknown transfer-encoding");
+        sim_feed_str(&s, in2);
+        if (s.nreq != 1)
+            fprintf(stderr, "  transfer-encoding \"%s\": event %d\n", te_ok[i], (int)s.last);
+        CHECK_INTEQ(s.nreq, 1);
+        CHECK_STREQ(s.req[0].body, "ok");
         sim_free(&s);
     }
+    /* the other Transfer-Encodings: test_rfc9112 */
 }
 
 static void test_bad_chunks(void)
@@ -450,12 +446,11 @@ static void test_bad_chunks(void)
         "zz\r\nab\r\n0\r\n\r\n",              /* not hex */
         "\r\n",                               /* no size */
         "-1\r\n",                             /* a sign */
-        "11111111111111111\r\n",              /* over 16 hex digits */
         "2\r\nabc\r\n0\r\n\r\n",              /* more data than the size: the CRLF is not there */
     };
     for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
         char in[256];
-        snprintf(in, sizeof(in), "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n%s", bodies[i]);
+        snprintf(in, sizeof(in), "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n%s", bodies[i]);
         sim_t s;
         sim_init(&s, 1);
         CHECK_INTEQ(sim_feed_str(&s, in), HTTP1_BAD_REQUEST);
@@ -471,7 +466,7 @@ static void test_bad_chunks(void)
     sim_t s;
     for (size_t i = 0; i < sizeof(lax) / sizeof(lax[0]); i++) {
         char in[256];
-        snprintf(in, sizeof(in), "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n%s", lax[i]);
+        snprintf(in, sizeof(in), "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n%s", lax[i]);
         sim_init(&s, 1);
         sim_feed_str(&s, in);
         CHECK_INTEQ(s.nreq, 1);
@@ -481,7 +476,7 @@ static void test_bad_chunks(void)
 
     /* over the limit while decoding: 413 with what was decoded so far */
     char in[4096];
-    size_t n = (size_t)snprintf(in, sizeof(in), "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n", 600);
+    size_t n = (size_t)snprintf(in, sizeof(in), "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n", 600);
     memset(in + n, 'x', 600);
     n += 600;
     n += (size_t)snprintf(in + n, sizeof(in) - n, "\r\n%x\r\n", 600);
@@ -498,7 +493,8 @@ static void test_bad_chunks(void)
     for (; i < n && sim_feed(&s, in + i, 1) == HTTP1_NEED_MORE; i++)
         ;
     CHECK_INTEQ(s.last, HTTP1_TOO_LARGE);
-    CHECK_INTEQ(s.too_large, MAX_BODY + 1);
+    CHECK_INTEQ(s.too_large, 1200); /* refused at the second size: 600 more cannot fit */
+    CHECK(i < n - 600);
     sim_free(&s);
 }
 
@@ -507,8 +503,8 @@ static void test_bad_chunks(void)
 static void test_pipelined(void)
 {
     const char *in = "GET /1 HTTP/1.1\r\nHost: x\r\n\r\n"
-                     "POST /2 HTTP/1.1\r\nContent-Length: 4\r\n\r\nbody"
-                     "POST /3 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nmore\r\n0\r\n\r\n"
+                     "POST /2 HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nbody"
+                     "POST /3 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nmore\r\n0\r\n\r\n"
                      "GET /4 HTTP/1.0\r\n\r\n";
     sim_t s;
     sim_init(&s, 1);
@@ -527,7 +523,7 @@ static void test_pipelined(void)
 
     /* a bad request after good ones: those are requests, then 400 */
     sim_init(&s, 1);
-    sim_feed_str(&s, "GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\nnonsense here\r\n\r\n");
+    sim_feed_str(&s, "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\nnonsense here\r\n\r\n");
     CHECK_INTEQ(s.nreq, 2);
     CHECK_INTEQ(s.last, HTTP1_BAD_REQUEST);
     CHECK_STREQ(s.error, "malformed request");
@@ -541,7 +537,7 @@ static void test_expect(void)
     sim_t s;
     /* the body is yet to come: 100 Continue first */
     sim_init(&s, 1);
-    sim_feed_str(&s, "POST /e HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n");
+    sim_feed_str(&s, "POST /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n");
     CHECK_INTEQ(s.ncontinue, 1);
     CHECK_INTEQ(s.nreq, 0);
     sim_feed_str(&s, "ok");
@@ -552,7 +548,7 @@ static void test_expect(void)
 
     /* the body came with the head: no 100 Continue (the head is parsed twice) */
     sim_init(&s, 1);
-    sim_feed_str(&s, "POST /e HTTP/1.1\r\nExpect: 100-Continue\r\nContent-Length: 2\r\n\r\nok");
+    sim_feed_str(&s, "POST /e HTTP/1.1\r\nHost: x\r\nExpect: 100-Continue\r\nContent-Length: 2\r\n\r\nok");
     CHECK_INTEQ(s.ncontinue, 0);
     CHECK_INTEQ(s.nreq, 1);
     CHECK_STREQ(s.req[0].body, "ok");
@@ -560,7 +556,7 @@ static void test_expect(void)
 
     /* chunked: always 100 Continue, even with the body there */
     sim_init(&s, 1);
-    sim_feed_str(&s, "POST /e HTTP/1.1\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n");
+    sim_feed_str(&s, "POST /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n");
     CHECK_INTEQ(s.ncontinue, 1);
     CHECK_INTEQ(s.continue_before_req, 1);
     CHECK_INTEQ(s.nreq, 1);
@@ -569,19 +565,19 @@ static void test_expect(void)
 
     /* no body: Expect is not looked at */
     sim_init(&s, 1);
-    sim_feed_str(&s, "GET /e HTTP/1.1\r\nExpect: something\r\n\r\n");
+    sim_feed_str(&s, "GET /e HTTP/1.1\r\nHost: x\r\nExpect: something\r\n\r\n");
     CHECK_INTEQ(s.nreq, 1);
     CHECK_INTEQ(s.ncontinue, 0);
     sim_free(&s);
 
     /* any other expectation, with a body: 417 */
     sim_init(&s, 1);
-    CHECK_INTEQ(sim_feed_str(&s, "POST /e HTTP/1.1\r\nExpect: 200-ok\r\nContent-Length: 2\r\n\r\n"),
+    CHECK_INTEQ(sim_feed_str(&s, "POST /e HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Length: 2\r\n\r\n"),
                 HTTP1_EXPECTATION_FAILED);
     CHECK_INTEQ(s.p.state, HTTP1_REJECTED);
     sim_free(&s);
     sim_init(&s, 1);
-    CHECK_INTEQ(sim_feed_str(&s, "POST /e HTTP/1.1\r\nExpect: 200-ok\r\nContent-Length: 2\r\n\r\nok"),
+    CHECK_INTEQ(sim_feed_str(&s, "POST /e HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Length: 2\r\n\r\nok"),
                 HTTP1_EXPECTATION_FAILED);
     sim_free(&s);
 }
@@ -632,16 +628,16 @@ static void test_handoff(void)
     sim_free(&s);
     /* both headers are needed */
     sim_init(&s, 1);
-    sim_feed_str(&s, "GET /u HTTP/1.1\r\nUpgrade: h2c\r\n\r\n");
+    sim_feed_str(&s, "GET /u HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\n\r\n");
     CHECK_INTEQ(s.nreq, 1);
     sim_free(&s);
     sim_init(&s, 1);
-    sim_feed_str(&s, "GET /u HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n");
+    sim_feed_str(&s, "GET /u HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n");
     CHECK_INTEQ(s.nreq, 1);
     sim_free(&s);
     /* "h2c" is matched as a prefix of the value */
     sim_init(&s, 1);
-    CHECK_INTEQ(sim_feed_str(&s, "GET /u HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: H2C-whatever\r\n\r\n"),
+    CHECK_INTEQ(sim_feed_str(&s, "GET /u HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: H2C-whatever\r\n\r\n"),
                 HTTP1_HANDOFF);
     sim_free(&s);
 }
@@ -689,24 +685,15 @@ static void test_malformed(void)
         sim_free(&s);
     }
 
-    /* obs-fold is taken: the continuation is a header of its own, without a
-     * name, its leading blanks kept */
+    /* obs-fold: test_rfc9112 */
     sim_t s;
-    sim_init(&s, 1);
-    sim_feed_str(&s, "GET / HTTP/1.1\r\nX-Folded: first\r\n  second\r\n\r\n");
-    CHECK_INTEQ(s.nreq, 1);
-    CHECK_INTEQ(s.req[0].nh, 2);
-    CHECK_STREQ(s.req[0].h0value, "first");
-    CHECK_INTEQ(s.req[0].hlast_name_null, 1);
-    CHECK_STREQ(s.req[0].hlast_value, "  second");
-    sim_free(&s);
 
     /* control characters in a value are refused, a tab is not */
     sim_init(&s, 1);
-    CHECK_INTEQ(sim_feed_str(&s, "GET / HTTP/1.1\r\nX: a\x01z\r\n\r\n"), HTTP1_BAD_REQUEST);
+    CHECK_INTEQ(sim_feed_str(&s, "GET / HTTP/1.1\r\nHost: x\r\nX: a\x01z\r\n\r\n"), HTTP1_BAD_REQUEST);
     sim_free(&s);
     sim_init(&s, 1);
-    sim_feed_str(&s, "GET / HTTP/1.1\r\nX: a\tz\r\n\r\n");
+    sim_feed_str(&s, "GET / HTTP/1.1\r\nHost: x\r\nX: a\tz\r\n\r\n");
     CHECK_INTEQ(s.nreq, 1);
     sim_free(&s);
 }
@@ -730,13 +717,185 @@ static void test_stray_line_ends(void)
     sim_free(&s);
     /* after a request, the same */
     sim_init(&s, 1);
-    CHECK_INTEQ(sim_feed_str(&s, "GET / HTTP/1.1\r\n\r\n\r\n\r\n"), HTTP1_CLOSE);
+    CHECK_INTEQ(sim_feed_str(&s, "GET / HTTP/1.1\r\nHost: x\r\n\r\n\r\n\r\n"), HTTP1_CLOSE);
     CHECK_INTEQ(s.nreq, 1);
     sim_free(&s);
     /* five of them: a malformed request */
     sim_init(&s, 1);
     CHECK_INTEQ(sim_feed_str(&s, "\r\n\r\n\r"), HTTP1_BAD_REQUEST);
     sim_free(&s);
+}
+
+/* ---- RFC 9112: what it says to reject ----------------------------------------------- */
+
+/* in as one request: the event it ends on (no request seen), and why */
+static void expect_refused(const char *in, http1_event_t ev, const char *why)
+{
+    sim_t s;
+    sim_init(&s, 1);
+    http1_event_t got = sim_feed_str(&s, in);
+    if (got != ev || (why && (s.error == NULL || strcmp(s.error, why) != 0)))
+        fprintf(stderr, "  refused? %s\n  -> event %d (%s)\n", in, (int)got, s.error ? s.error : "");
+    CHECK_INTEQ(got, ev);
+    if (why)
+        CHECK_STREQ(s.error, why);
+    CHECK_INTEQ(s.nreq, 0);
+    CHECK_INTEQ(s.p.state, HTTP1_REJECTED);
+    check_splits(in, 1, &s);
+    sim_free(&s);
+    /* the same head as h2o's parser leaves it: the same verdict */
+    if (ev == HTTP1_BAD_REQUEST || ev == HTTP1_NOT_IMPLEMENTED) {
+        const char *m, *p, *raw_why = NULL;
+        size_t ml, pl;
+        int minor = strstr(in, " HTTP/1.0\r\n") != NULL ? 0 : 1;
+        CHECK_INTEQ(http1_check_raw_head(in, strlen(in), minor, &m, &ml, &p, &pl, &raw_why), ev);
+        if (why)
+            CHECK_STREQ(raw_why, why);
+        CHECK(ml > 0 && memcmp(m, in, ml) == 0);
+    }
+}
+
+static void expect_taken(const char *in)
+{
+    sim_t s;
+    sim_init(&s, 1);
+    sim_feed_str(&s, in);
+    if (s.nreq != 1)
+        fprintf(stderr, "  taken? %s\n  -> event %d (%s)\n", in, (int)s.last, s.error ? s.error : "");
+    CHECK_INTEQ(s.nreq, 1);
+    sim_free(&s);
+    const char *m, *p, *why = NULL;
+    size_t ml, pl;
+    CHECK_INTEQ(http1_check_raw_head(in, strlen(in), strstr(in, " HTTP/1.0\r\n") ? 0 : 1, &m, &ml, &p, &pl, &why),
+                HTTP1_REQUEST);
+}
+
+static void test_rfc9112(void)
+{
+    char in[512];
+    /* 6.3: Content-Length once; the smuggled request after it never runs */
+    const char *smuggled = "GET /api/v11/transactions/stats HTTP/1.1\r\nHost: x\r\n\r\n";
+    snprintf(in, sizeof(in), "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: %zu\r\n\r\n%s",
+             strlen(smuggled), smuggled);
+    expect_refused(in, HTTP1_BAD_REQUEST, "more than one content-length header");
+    expect_refused("POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\ncontent-length: 2\r\n\r\nab",
+                   HTTP1_BAD_REQUEST, "more than one content-length header");
+    /* 6.1: Content-Length with Transfer-Encoding, either order */
+    snprintf(in, sizeof(in), "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
+             "2\r\nok\r\n0\r\n\r\n%s", smuggled);
+    expect_refused(in, HTTP1_BAD_REQUEST, "content-length with transfer-encoding");
+    expect_refused("POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+                   HTTP1_BAD_REQUEST, "content-length with transfer-encoding");
+    /* 6.1, 6.3: chunked, once and last; another coding before it is 501 */
+    static const struct {
+        const char *te;
+        http1_event_t ev;
+        const char *why;
+    } te[] = {
+        {"gzip", HTTP1_BAD_REQUEST, "transfer-encoding must end in chunked"},
+        {"chunked, gzip", HTTP1_BAD_REQUEST, "transfer-encoding must end in chunked"},
+        {"identity", HTTP1_BAD_REQUEST, "transfer-encoding must end in chunked"},
+        {"", HTTP1_BAD_REQUEST, "transfer-encoding must end in chunked"},
+        {" , ", HTTP1_BAD_REQUEST, "transfer-encoding must end in chunked"},
+        {"chunked;x=1", HTTP1_BAD_REQUEST, "transfer-encoding must end in chunked"},
+        {"chunkedx", HTTP1_BAD_REQUEST, "transfer-encoding must end in chunked"},
+        {"chunked, chunked", HTTP1_BAD_REQUEST, "chunked more than once"},
+        {"chunked\r\nTransfer-Encoding: chunked", HTTP1_BAD_REQUEST, "chunked more than once"},
+        {"chunked\r\nTransfer-Encoding: gzip", HTTP1_BAD_REQUEST, "transfer-encoding must end in chunked"},
+        {"gzip, chunked", HTTP1_NOT_IMPLEMENTED, "transfer-coding other than chunked"},
+        {"gzip\r\ntransfer-encoding: Chunked", HTTP1_NOT_IMPLEMENTED, "transfer-coding other than chunked"},
+    };
+    for (size_t i = 0; i < sizeof(te) / sizeof(te[0]); i++) {
+        snprintf(in, sizeof(in), "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: %s\r\n\r\n0\r\n\r\n", te[i].te);
+        expect_refused(in, te[i].ev, te[i].why);
+    }
+    /* 6.2: none in HTTP/1.0 (its recipients may not know chunked) */
+    expect_refused("POST /c HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", HTTP1_BAD_REQUEST,
+                   "transfer-encoding in an HTTP/1.0 request");
+
+    /* 5.2: obs-fold, anywhere */
+    expect_refused("GET / HTTP/1.1\r\nHost: x\r\nX-Folded: first\r\n  second\r\n\r\n", HTTP1_BAD_REQUEST,
+                   "obsolete line folding (obs-fold) is not accepted");
+    expect_refused("GET / HTTP/1.1\r\nHost: x\r\nX-Folded: first\r\n\tsecond\r\n\r\n", HTTP1_BAD_REQUEST,
+                   "obsolete line folding (obs-fold) is not accepted");
+    expect_refused("GET / HTTP/1.1\r\nHost: x\r\n y\r\n\r\n", HTTP1_BAD_REQUEST,
+                   "obsolete line folding (obs-fold) is not accepted");
+
+    /* 3.2: HTTP/1.1 has one Host, well formed; HTTP/1.0 may have none */
+    expect_refused("GET / HTTP/1.1\r\n\r\n", HTTP1_BAD_REQUEST, "missing host header");
+    expect_refused("GET / HTTP/1.1\r\nX-Host: x\r\n\r\n", HTTP1_BAD_REQUEST, "missing host header");
+    expect_refused("GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", HTTP1_BAD_REQUEST, "more than one host header");
+    expect_refused("GET / HTTP/1.0\r\nHost: a\r\nHOST: a\r\n\r\n", HTTP1_BAD_REQUEST, "more than one host header");
+    static const char *const bad_host[] = {"a b", "x/y", "evil@x", "x\\y", "\"x\"", "x?y", "x#y", "<x>", "x\t y"};
+    for (size_t i = 0; i < sizeof(bad_host) / sizeof(bad_host[0]); i++) {
+        snprintf(in, sizeof(in), "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", bad_host[i]);
+        expect_refused(in, HTTP1_BAD_REQUEST, "malformed host header");
+    }
+    static const char *const good_host[] = {"", "[::1]:9003", "127.0.0.1:9003", "gw.example:80", "xn--bcher-kva.example",
+                                            "x ", "a_b.c-d~e"};
+    for (size_t i = 0; i < sizeof(good_host) / sizeof(good_host[0]); i++) {
+        snprintf(in, sizeof(in), "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", good_host[i]);
+        expect_taken(in);
+    }
+    expect_taken("GET / HTTP/1.0\r\n\r\n");
+    /* an h2c upgrade is checked before it goes to h2o */
+    expect_refused("GET /u HTTP/1.1\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n",
+                   HTTP1_BAD_REQUEST, "missing host header");
+    expect_refused("POST /u HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+                   "Content-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+                   HTTP1_BAD_REQUEST, "more than one content-length header");
+
+    /* 7.1: a chunk that cannot fit the body is 413 once its size is read */
+    static const struct {
+        const char *size;
+        size_t declared;
+    } big[] = {
+        {"8000000000000000\r\nab", (size_t)1 << 63}, /* 2^63: waited for the timeout before */
+        {"8000000000000000", (size_t)1 << 63},       /* its line not even ended */
+        {"ffffffffffffffff\r\n", SIZE_MAX},
+        {"11111111111111111\r\n", SIZE_MAX},          /* 17 hex digits: 2^64 or more */
+        {"401\r\n", MAX_BODY + 1},
+        {"401;ext=1\r\n", MAX_BODY + 1},
+        {"10\r\n0123456789abcdef\r\n3f1\r\n", 16 + 0x3f1}, /* the second chunk cannot fit */
+    };
+    for (size_t i = 0; i < sizeof(big) / sizeof(big[0]); i++) {
+        snprintf(in, sizeof(in), "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n%s", big[i].size);
+        sim_t s;
+        sim_init(&s, 1);
+        CHECK_INTEQ(sim_feed_str(&s, in), HTTP1_TOO_LARGE);
+        CHECK_INTEQ(s.too_large, big[i].declared);
+        CHECK_INTEQ(s.p.state, HTTP1_REJECTED);
+        sim_free(&s);
+    }
+    /* just the limit is fine: it waits for the data */
+    sim_t s;
+    sim_init(&s, 1);
+    CHECK_INTEQ(sim_feed_str(&s, "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n400\r\nab"), HTTP1_NEED_MORE);
+    CHECK_INTEQ(s.p.state, HTTP1_BODY_CHUNKED);
+    sim_free(&s);
+    /* byte by byte: refused at the digit that makes it too big (0x401) */
+    sim_init(&s, 1);
+    sim_feed_str(&s, "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+    CHECK_INTEQ(sim_feed_str(&s, "4"), HTTP1_NEED_MORE);
+    CHECK_INTEQ(sim_feed_str(&s, "0"), HTTP1_NEED_MORE);
+    CHECK_INTEQ(sim_feed_str(&s, "1"), HTTP1_TOO_LARGE);
+    CHECK_INTEQ(s.too_large, MAX_BODY + 1);
+    sim_free(&s);
+
+    /* the same rules on a head parsed elsewhere (h2o's) */
+    const char *why = NULL;
+    struct phr_header hs[3] = {
+        {"Host", 4, "x", 1}, {"Content-Length", 14, "0", 1}, {"Content-Length", 14, "41", 2}};
+    CHECK_INTEQ(http1_check_head(hs, 2, 1, &why), HTTP1_REQUEST);
+    CHECK_INTEQ(http1_check_head(hs, 3, 1, &why), HTTP1_BAD_REQUEST);
+    CHECK_STREQ(why, "more than one content-length header");
+    CHECK_INTEQ(http1_check_head(hs + 1, 1, 1, &why), HTTP1_BAD_REQUEST);
+    CHECK_STREQ(why, "missing host header");
+    CHECK_INTEQ(http1_check_head(hs + 1, 1, 0, &why), HTTP1_REQUEST);
+    struct phr_header fold[2] = {{"Host", 4, "x", 1}, {NULL, 0, "folded", 6}};
+    CHECK_INTEQ(http1_check_head(fold, 2, 1, &why), HTTP1_BAD_REQUEST);
+    struct phr_header gz[2] = {{"Host", 4, "x", 1}, {"Transfer-Encoding", 17, "gzip, chunked", 13}};
+    CHECK_INTEQ(http1_check_head(gz, 2, 1, &why), HTTP1_NOT_IMPLEMENTED);
 }
 
 static void test_empty(void)
@@ -764,5 +923,6 @@ int main(void)
     test_handoff();
     test_malformed();
     test_stray_line_ends();
+    test_rfc9112();
     return test_summary();
 }

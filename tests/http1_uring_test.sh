@@ -106,7 +106,7 @@ printf 'GET /api/v11/bridge/stats HTTP/1.0\r\nConnection: keep-alive\r\n\r\n' | 
 check "HTTP/1.0 keep-alive: kept open" bash -c "[ $? -eq 124 ] && grep -aqi '^Connection: keep-alive' '$work/h10ka'"
 printf 'GET /api/v11/bridge/stats HTTP/1.1\r\nHost: x\r\n\r\n' | raw "$work/ka" 1
 check "HTTP/1.1: keep-alive by default" bash -c "[ $? -eq 124 ] && grep -aq '^HTTP/1.1 200' '$work/ka'"
-printf 'GET /api/v11/nothing HTTP/1.1\r\nHost: x\r\n\r\nGET /api/v11/bridge/stats HTTP/1.1\r\nConnection: close\r\n\r\n' | raw "$work/err-ka" 5
+printf 'GET /api/v11/nothing HTTP/1.1\r\nHost: x\r\n\r\nGET /api/v11/bridge/stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' | raw "$work/err-ka" 5
 check "an error response keeps the connection" [ "$(statuses "$work/err-ka")" = "404 200 " ]
 
 # ---- 100-continue, 413, 400 --------------------------------------------------------
@@ -123,7 +123,7 @@ check "Content-Length over the limit: 413, closed" bash -c "[ $? -eq 0 ] && grep
 check "... as error JSON" bash -c "tail -n1 '$work/huge' | jq -e -n 'input | .code == 8 and (.message | test(\"limit\"))' >/dev/null"
 printf 'HELLO THERE\r\n\r\n' | raw "$work/garbage" 5
 check "garbage: 400 error JSON, closed" bash -c "[ $? -eq 0 ] && grep -aq '^HTTP/1.1 400' '$work/garbage' && tail -n1 '$work/garbage' | jq -e -n 'input | .code == 3' >/dev/null"
-printf 'GET / HTTP/1.1\r\nContent-Length: abc\r\n\r\n' | raw "$work/badlen" 5
+printf 'GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n' | raw "$work/badlen" 5
 check "broken Content-Length: 400" grep -aq '^HTTP/1.1 400' "$work/badlen"
 
 # ---- a storm of malformed requests (tests/tools/http1_storm: mutated seeds, random pieces) ----
@@ -223,7 +223,7 @@ exec 6<&-
 # ---- --http1 h2o -------------------------------------------------------------------------
 start_gateway_ready gwh2o --upstream "127.0.0.1:$svc_port" --http1 h2o || { echo "0 passed, 1 failed"; exit 1; }
 check "--http1 h2o: no io_uring instance" bash -c "! ls -l /proc/$gw_pid/fd 2>/dev/null | grep -q io_uring"
-printf 'GET /api/v11/nothing HTTP/1.1\r\nHost: x\r\n\r\nGET /q/health/live HTTP/1.1\r\nConnection: close\r\n\r\n' | raw "$work/h2o" 5
+printf 'GET /api/v11/nothing HTTP/1.1\r\nHost: x\r\n\r\nGET /q/health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' | raw "$work/h2o" 5
 check "--http1 h2o serves HTTP/1.1" [ "$(statuses "$work/h2o")" = "404 200 " ]
 
 # ---- io_uring refused (seccomp, as under Docker's default profile): h2o serves ---------------
@@ -233,7 +233,7 @@ if [ -x "$build/no_io_uring" ]; then
   check "io_uring refused: the gateway starts anyway" [ $? -eq 0 ]
   check "... and says so in one line" [ "$(grep -c 'io_uring unavailable' "$work/gwnouring.err")" = 1 ]
   check "... naming the reason" grep -q 'io_uring unavailable (io_uring_setup: Operation not permitted)' "$work/gwnouring.err"
-  printf 'GET /api/v11/nothing HTTP/1.1\r\nHost: x\r\n\r\nGET /q/health/live HTTP/1.1\r\nConnection: close\r\n\r\n' | raw "$work/nouring" 5
+  printf 'GET /api/v11/nothing HTTP/1.1\r\nHost: x\r\n\r\nGET /q/health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' | raw "$work/nouring" 5
   check "... and serves HTTP/1.1 on h2o" [ "$(statuses "$work/nouring")" = "404 200 " ]
   gateway_cmd=("$gateway_bin")
 else

@@ -313,8 +313,8 @@ echo "dashboard queries: $nq evaluated, $nonempty with data"
 if [ -n "$has_admin" ]; then
   # adm METHOD PATH [BODY]: the answer in $work/adm.json, its status in adm_status
   adm() {
-    local body=()
-    [ $# -ge 3 ] && body=(-H 'content-type: application/json' --data-binary "$3")
+    local body=(-H 'content-type: application/json') # what the admin API takes for a change, body or not
+    [ $# -ge 3 ] && body+=(--data-binary "$3")
     adm_status=$(curl -s --max-time 10 -o "$work/adm.json" -w '%{http_code}' -X "$1" "${body[@]}" "$admin_url$2")
   }
   admq() { [ "$adm_status" = "$1" ] && jqf -e -n "input | $2" "$work/adm.json"; }

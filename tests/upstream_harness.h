@@ -328,6 +328,11 @@ static void s_respond(sconn_t *sc, sstream_t *st)
         free(b);
     } else if (strcmp(m, "Compressed") == 0) {
         frame_msg(st, 1, "zz", 2);
+    } else if (strcmp(m, "EchoRaw") == 0) {
+        /* the request's bytes back as they came, flags and all (a pass-through's view) */
+        st->resp = realloc(st->resp, st->resplen + st->reqlen + 1);
+        memcpy(st->resp + st->resplen, st->req, st->reqlen);
+        st->resplen += st->reqlen;
     } else {
         frame_msg(st, 0, "fixed-reply", 11);
     }

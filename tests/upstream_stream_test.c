@@ -552,6 +552,96 @@ static void test_real_server(void)
     services_stop(&sv);
 }
 
+/* A pass-through (on_frame): messages keep their flags both ways, and the
+ * client's content-type and grpc-encoding travel; compressed sends need
+ * grpc-encoding. */
+typedef struct frames {
+    int closed, code, n;
+    uint8_t flags[8];
+    char data[8][16];
+} frames_t;
+
+static void pt_on_frame(void *ctx, uint8_t flags, const uint8_t *d, size_t len)
+{
+    frames_t *f = ctx;
+    if (f->n < 8) {
+        f->flags[f->n] = flags;
+        snprintf(f->data[f->n], sizeof(f->data[0]), "%.*s", (int)(len < 15 ? len : 15), (const char *)d);
+    }
+    f->n++;
+}
+
+static void pt_on_close(void *ctx, int code, const char *msg, size_t mlen, const upstream_header_t *t, size_t n)
+{
+    (void)msg, (void)mlen, (void)t, (void)n;
+    frames_t *f = ctx;
+    f->closed++;
+    f->code = code;
+}
+
+static const upstream_handlers_t pt_handlers = {.on_close = pt_on_close, .on_frame = pt_on_frame};
+
+static void test_passthrough(srv_t *s)
+{
+    upstream_cluster_t *c = cluster_for(s->port, NULL);
+    static const uint8_t two[] = {1, 0, 0, 0, 2, 'g', 'z', 0, 0, 0, 0, 1, 'p'};
+
+    /* compressed and plain messages, as the client framed them, and back */
+    const upstream_header_t md[] = {{"grpc-encoding", 13, "gzip", 4},
+                                    {"content-type", 12, "application/grpc+proto", 22}};
+    frames_t a = {0};
+    upstream_call_t *call = upstream_call_open(c, "/test.Svc/EchoRaw", md, 2, 0, &pt_handlers, NULL, &a);
+    CHECK(call != NULL);
+    CHECK_INTEQ(upstream_call_send(call, two, 3, UPSTREAM_SEND_FRAMED), 0);
+    CHECK_INTEQ(upstream_call_send(call, two + 3, sizeof(two) - 3, UPSTREAM_SEND_FRAMED | UPSTREAM_SEND_END), 0);
+    RUN_UNTIL(a.closed, 5000);
+    CHECK_INTEQ(a.code, 0);
+    CHECK_INTEQ(a.n, 2);
+    CHECK_INTEQ(a.flags[0], 1);
+    CHECK_STREQ(a.data[0], "gz");
+    CHECK_INTEQ(a.flags[1], 0);
+    CHECK_STREQ(a.data[1], "p");
+    char ct[64];
+    sstr_get(s, s->last_ct, ct, sizeof(ct));
+    CHECK_STREQ(ct, "application/grpc+proto"); /* the client's, not the default */
+
+    /* a compressed response without on_frame still fails (nothing to decompress it) */
+    res_t r = {0};
+    start(c, &r, "Compressed", "x", NULL, 0, 0);
+    WAIT_CLOSED(r);
+    CHECK_INTEQ(r.code, 13);
+    /* ... and with it, arrives flagged */
+    frames_t b = {0};
+    call = upstream_call_open(c, "/test.Svc/Compressed", NULL, 0, 0, &pt_handlers, NULL, &b);
+    upstream_call_send(call, (const uint8_t *)"\0\0\0\0\0", 5, UPSTREAM_SEND_FRAMED | UPSTREAM_SEND_END);
+    RUN_UNTIL(b.closed, 5000);
+    CHECK_INTEQ(b.code, 0);
+    CHECK_INTEQ(b.n, 1);
+    CHECK_INTEQ(b.flags[0], 1);
+    CHECK_STREQ(b.data[0], "zz");
+    CHECK_INTEQ(a.n, 2);
+
+    /* without grpc-encoding, or with identity, a compressed send is refused */
+    const upstream_header_t identity[] = {{"grpc-encoding", 13, "identity", 8}};
+    for (int i = 0; i < 2; i++) {
+        frames_t d = {0};
+        call = upstream_call_open(c, "/test.Svc/EchoRaw", identity, (size_t)i, 0, &pt_handlers, NULL, &d);
+        CHECK_INTEQ(upstream_call_send(call, two, sizeof(two), UPSTREAM_SEND_FRAMED | UPSTREAM_SEND_END), -1);
+        CHECK_INTEQ(upstream_call_send(call, two + 7, sizeof(two) - 7, UPSTREAM_SEND_FRAMED | UPSTREAM_SEND_END), 0);
+        RUN_UNTIL(d.closed, 5000);
+        CHECK_INTEQ(d.code, 0);
+        CHECK_INTEQ(d.n, 1);
+        CHECK_STREQ(d.data[0], "p");
+    }
+    /* a flags byte other than 0 and 1 never passes */
+    frames_t e = {0};
+    call = upstream_call_open(c, "/test.Svc/EchoRaw", md, 1, 0, &pt_handlers, NULL, &e);
+    static const uint8_t two_flag[] = {2, 0, 0, 0, 0};
+    CHECK_INTEQ(upstream_call_send(call, two_flag, sizeof(two_flag), UPSTREAM_SEND_FRAMED | UPSTREAM_SEND_END), -1);
+    upstream_call_cancel(call);
+    upstream_cluster_free(c);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -562,6 +652,7 @@ int main(void)
     test_bidi(s);
     test_cancel(s);
     test_retry_needs_buffers(s);
+    test_passthrough(s);
     srv_stop(s);
     test_send_window();
     test_queued();

@@ -123,6 +123,14 @@ typedef struct config_rate_limit {
     uint32_t max_keys;           /* keyed: clients tracked at once (10000) */
 } config_rate_limit_t;
 
+/* Client connections (connections:): caps, and what goes beyond them. */
+typedef struct config_connections {
+    uint32_t max;                /* open at once, all workers; 0 = 90% of the open-files limit */
+    uint32_t max_per_client;     /* from one client address; 0 = no cap */
+    uint32_t probe_reserve;      /* beyond max: connections that may only ask /q/health (32) */
+} config_connections_t;
+#define CONFIG_DEFAULT_PROBE_RESERVE 32
+
 typedef struct config_listener {
     char *host;
     uint16_t port;
@@ -166,6 +174,7 @@ typedef struct config {
     size_t nroutes;
     config_rate_limit_t *rate_limits; /* token buckets; none by default */
     size_t nrate_limits;
+    config_connections_t connections;
     uint32_t drain_grace_ms;     /* drain: keep accepting this long first (0) */
     uint32_t drain_timeout_ms;   /* graceful shutdown: 30000 */
     config_http1_t http1;        /* uring (default) | h2o */
@@ -193,7 +202,8 @@ void config_free(config_t *c);
 int config_parse_duration(const char *s, uint32_t *ms);
 /* The rollout defaults (steps 10,25,50,100, hold 4h, window 5m, ...). */
 void config_rollout_defaults(config_rollout_t *r);
-/* Whether host names the loopback interface (127.x, ::1, localhost). */
+/* Whether every address host resolves to is loopback (127.0.0.0/8, ::1,
+ * ::ffff:127.x); 0 when it does not resolve. */
 int config_host_is_loopback(const char *host);
 
 const config_cluster_t *config_cluster_for_service(const config_t *c, const char *service);

@@ -142,6 +142,10 @@ void config_print_help(FILE *f)
     ref(f, "loopback; elsewhere a token is required", "  listen: \"%s:%d\"", CONFIG_DEFAULT_ADMIN_HOST,
         CONFIG_DEFAULT_ADMIN_PORT);
     ref(f, "Authorization: Bearer TOKEN", "  token: ~");
+    ref(f, "client connections", "connections:");
+    ref(f, "open at once; 0 = 90% of the open-files limit", "  max: 0");
+    ref(f, "from one client address; 0 = no cap", "  max_per_client: 0");
+    ref(f, "beyond max: /q/health only, 1 s each", "  probe_reserve: %d", CONFIG_DEFAULT_PROBE_RESERVE);
     ref(f, "token buckets (429 beyond); none by default, e.g.:", "rate_limits: []");
     ref(f, "unique: metrics and the admin API name it", "  # - name: submit");
     ref(f, NULL, "  #   method: aurigraph.v11.TransactionService.SubmitTransaction  # ~ = every method");

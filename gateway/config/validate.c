@@ -5,9 +5,12 @@
  * drain timeout, a token off loopback), and what a config built by hand
  * must hold as much as a loaded one.
  */
+#include <netdb.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "config/config.h"
@@ -134,8 +137,8 @@ int config_validate(const config_t *c, char *err, size_t errlen)
     if (c->admin_host != NULL && !config_host_is_loopback(c->admin_host) &&
         (c->admin_token == NULL || c->admin_token[0] == '\0')) {
         errf(err, errlen,
-             "admin: %s is not loopback, so the admin API needs a token (--admin-token, admin.token or "
-             "AURIGRAPH_ADMIN_TOKEN)",
+             "admin: %s does not resolve to loopback addresses only, so the admin API needs a token "
+             "(--admin-token, admin.token or AURIGRAPH_ADMIN_TOKEN)",
              c->admin_host);
         return -1;
     }
@@ -165,7 +168,27 @@ int config_validate(const config_t *c, char *err, size_t errlen)
     return 0;
 }
 
+/* By what the name resolves to, not how it is spelt: "127.evil.example"
+ * may resolve anywhere. Every address must be loopback (a name with one
+ * other address could be bound there); a name that does not resolve is
+ * not loopback. */
 int config_host_is_loopback(const char *host)
 {
-    return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 || strcmp(host, "localhost") == 0;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res;
+    if (host == NULL || host[0] == '\0' || getaddrinfo(host, NULL, &hints, &res) != 0)
+        return 0;
+    int loopback = 1;
+    for (const struct addrinfo *a = res; a != NULL && loopback; a = a->ai_next) {
+        if (a->ai_family == AF_INET) {
+            const struct sockaddr_in *in = (const struct sockaddr_in *)a->ai_addr;
+            loopback = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+        } else if (a->ai_family == AF_INET6) {
+            const struct in6_addr *in6 = &((const struct sockaddr_in6 *)a->ai_addr)->sin6_addr;
+            loopback = IN6_IS_ADDR_LOOPBACK(in6) || (IN6_IS_ADDR_V4MAPPED(in6) && in6->s6_addr[12] == 127);
+        } else {
+            loopback = 0;
+        }
+    }
+    freeaddrinfo(res);
+    return loopback;
 }

@@ -815,6 +815,16 @@ static int load_routes(loader_t *L, const yaml_node_t *n, config_t *c)
     return 0;
 }
 
+static int load_connections(loader_t *L, const yaml_node_t *n, config_connections_t *c)
+{
+    static const field_t fields[] = {
+        {"max", FIELD_U32, offsetof(config_connections_t, max)},
+        {"max_per_client", FIELD_U32, offsetof(config_connections_t, max_per_client)},
+        {"probe_reserve", FIELD_U32, offsetof(config_connections_t, probe_reserve)},
+    };
+    return load_fields(L, n, "connections", fields, NFIELDS(fields), c, NULL, NULL);
+}
+
 /* rate_limits[i].key: ~ | client_address | header:NAME */
 static int get_rate_key(loader_t *L, const yaml_node_t *v, const char *what, config_rate_limit_t *r)
 {
@@ -995,6 +1005,8 @@ static int load_root(loader_t *L, const yaml_node_t *root, config_t *c)
             rc = load_admin(L, v, c);
         else if (!strcmp(key, "rate_limits"))
             rc = load_rate_limits(L, v, c);
+        else if (!strcmp(key, "connections"))
+            rc = load_connections(L, v, &c->connections);
         else
             return unknown_key(L, k, NULL);
         if (rc < 0)

@@ -7,11 +7,14 @@
  */
 #include "control/admin.h"
 
+#include <arpa/inet.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <yajl/yajl_tree.h>
 
 #include "core/arena.h"
@@ -487,6 +490,128 @@ static int authorized(h2o_req_t *req, const char *token)
     return diff == 0;
 }
 
+/* ---- a browser on the host ---------------------------------------------------
+ *
+ * Without a token the admin API trusts whoever reaches it on loopback,
+ * and a web page in a browser on the host can: it may POST to it from its
+ * own origin (CSRF: a form, or fetch with a "simple" content type, needs
+ * no preflight), or reach it under a name of its own that it then
+ * resolves to 127.0.0.1 (DNS rebinding), reading the answers too. What
+ * gives such requests away, and what curl and the runbook's calls never
+ * send: a Host that is not one of the listener's own names, an Origin
+ * other than the listener's, a change without Content-Type:
+ * application/json (a form cannot send that one without a preflight we
+ * never answer).
+ */
+
+/* h2o's local address of the connection as [v6] or v4 text, and its port. */
+static int local_name(h2o_req_t *req, char *name, size_t cap, unsigned *port)
+{
+    struct sockaddr_storage ss;
+    if (req->conn->callbacks->get_sockname == NULL ||
+        req->conn->callbacks->get_sockname(req->conn, (struct sockaddr *)&ss) == 0)
+        return -1;
+    char text[INET6_ADDRSTRLEN];
+    if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &in->sin_addr, text, sizeof(text));
+        snprintf(name, cap, "%s", text);
+        *port = ntohs(in->sin_port);
+    } else if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof(text));
+        snprintf(name, cap, "[%s]", text);
+        *port = ntohs(in6->sin6_port);
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+/* v[0..len) as host[:port] is one of the listener's own: localhost, the
+ * address the request came to, or the configured host; a port, if given,
+ * the listener's. */
+static int own_authority(const char *v, size_t len, const char *local, unsigned port, const char *configured)
+{
+    const char *colon = NULL;
+    if (len && v[0] == '[') {
+        const char *close = memchr(v, ']', len);
+        if (close == NULL)
+            return 0;
+        if ((size_t)(close + 1 - v) < len)
+            colon = close + 1;
+    } else {
+        colon = memchr(v, ':', len);
+    }
+    size_t host_len = colon ? (size_t)(colon - v) : len;
+    if (colon) {
+        if (*colon != ':' || colon + 1 == v + len)
+            return 0;
+        unsigned p = 0;
+        for (const char *d = colon + 1; d < v + len; d++) {
+            if (*d < '0' || *d > '9' || (p = p * 10 + (unsigned)(*d - '0')) > 65535)
+                return 0;
+        }
+        if (p != port)
+            return 0;
+    }
+    char bracketed[300];
+    if (strchr(configured, ':') != NULL) /* an IPv6 address as the config has it */
+        snprintf(bracketed, sizeof(bracketed), "[%s]", configured);
+    else
+        snprintf(bracketed, sizeof(bracketed), "%s", configured);
+    return h2o_lcstris(v, host_len, H2O_STRLIT("localhost")) || h2o_lcstris(v, host_len, local, strlen(local)) ||
+           h2o_lcstris(v, host_len, bracketed, strlen(bracketed));
+}
+
+static int is_json(h2o_req_t *req)
+{
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+    if (i < 0)
+        return 0;
+    h2o_iovec_t v = req->headers.entries[i].value;
+    size_t n = 0;
+    while (n < v.len && v.base[n] != ';' && v.base[n] != ' ' && v.base[n] != '\t')
+        n++;
+    return h2o_lcstris(v.base, n, H2O_STRLIT("application/json"));
+}
+
+/* 0 when the request may go on; 1 when it was answered 403 or 415. */
+static int browser_refused(h2o_req_t *req, shared_t *sh)
+{
+    char local[INET6_ADDRSTRLEN + 2];
+    unsigned port;
+    if (local_name(req, local, sizeof(local), &port) != 0) {
+        fail(req, 403, GRPC_PERMISSION_DENIED, "the admin API cannot tell which address it was called on");
+        return 1;
+    }
+    const char *configured = sh->cfg->admin_host ? sh->cfg->admin_host : "localhost";
+    h2o_iovec_t host = req->input.authority;
+    if (host.base != NULL && !own_authority(host.base, host.len, local, port, configured)) {
+        fail(req, 403, GRPC_PERMISSION_DENIED,
+             "the admin API answers only to its own address (Host: localhost:%u or %s:%u), not \"%.*s\"", port,
+             local, port, (int)(host.len > 100 ? 100 : host.len), host.base);
+        return 1;
+    }
+    ssize_t o = h2o_find_header_by_str(&req->headers, H2O_STRLIT("origin"), -1); /* no token for it in h2o 2.2 */
+    if (o >= 0) {
+        h2o_iovec_t v = req->headers.entries[o].value;
+        if (v.len <= 7 || !h2o_lcstris(v.base, 7, H2O_STRLIT("http://")) ||
+            !own_authority(v.base + 7, v.len - 7, local, port, configured)) {
+            fail(req, 403, GRPC_PERMISSION_DENIED, "the admin API takes no calls from another origin (\"%.*s\")",
+                 (int)(v.len > 100 ? 100 : v.len), v.base);
+            return 1;
+        }
+    }
+    int changes = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")) ||
+                  h2o_memis(req->method.base, req->method.len, H2O_STRLIT("PUT"));
+    if (changes && !is_json(req)) {
+        fail(req, 415, GRPC_INVALID_ARGUMENT, "admin calls that change something take Content-Type: application/json");
+        return 1;
+    }
+    return 0;
+}
+
 /* ---- rate limits -------------------------------------------------------------- */
 
 static void render_rate_limit(buf_t *b, const shared_t *sh, size_t i)
@@ -617,6 +742,9 @@ typedef struct admin_handler {
 static int admin_handle(h2o_handler_t *self, h2o_req_t *req)
 {
     shared_t *sh = ((admin_handler_t *)self)->sh;
+    /* no token: loopback only (config_validate), where a browser is the risk */
+    if (sh->cfg->admin_token == NULL && browser_refused(req, sh))
+        return 0;
     if (!authorized(req, sh->cfg->admin_token)) {
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL, H2O_STRLIT("Bearer"));
         fail(req, 401, GRPC_UNAUTHENTICATED, "the admin API needs Authorization: Bearer TOKEN");

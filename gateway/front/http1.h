@@ -13,9 +13,14 @@
  * one after another. The parse of a head is incremental (picohttpparser's
  * last_len), so a head that arrives byte by byte costs what it costs whole.
  *
- * Parsing follows h2o 2.2's lib/http1.c (same parser, same limits, same
- * precedence: Transfer-Encoding over Content-Length, the first
- * Content-Length wins).
+ * Parsing uses h2o 2.2's parser and limits (picohttpparser, as its
+ * lib/http1.c does); the framing follows RFC 9112 where h2o 2.2 is lax, so
+ * that no two readers of the same bytes can disagree on where a request
+ * ends (request smuggling): a repeated Content-Length, Content-Length with
+ * Transfer-Encoding, a Transfer-Encoding that does not end in one
+ * "chunked" (or any in HTTP/1.0), obs-fold, and a missing, repeated or
+ * malformed Host in HTTP/1.1 are errors the connection closes on; a chunk
+ * that could never fit the body limit is a 413 as soon as its size is read.
  */
 #ifndef AG_HTTP1_H
 #define AG_HTTP1_H
@@ -57,8 +62,9 @@ typedef enum http1_event {
     HTTP1_HANDOFF,            /* HTTP/2 prior knowledge, or Upgrade: h2c: for h2o, bytes untouched */
     HTTP1_CLOSE,              /* nothing but a stray line end or two: close, no answer */
     HTTP1_BAD_REQUEST,        /* 400; req->error says why */
-    HTTP1_TOO_LARGE,          /* 413; req->body_len: the length declared, or decoded so far */
+    HTTP1_TOO_LARGE,          /* 413; req->body_len: the length declared or decoded so far (SIZE_MAX: 2^64 or more) */
     HTTP1_EXPECTATION_FAILED, /* 417: an Expect other than 100-continue */
+    HTTP1_NOT_IMPLEMENTED,    /* 501: a transfer-coding before chunked (gzip, ...); req->error says so */
 } http1_event_t;
 
 /* One request as http1_parse yields it; strings point into the buffer. */
@@ -87,6 +93,20 @@ typedef struct http1_parser {
 } http1_parser_t;
 
 void http1_parser_init(http1_parser_t *p, size_t max_body, int upgrade_h2);
+
+/* RFC 9112's rules for a parsed head (those listed at the top), alone:
+ * HTTP1_REQUEST when it keeps them, else HTTP1_BAD_REQUEST or
+ * HTTP1_NOT_IMPLEMENTED with *why. http1_parse applies them to every head;
+ * this is for a head another parser took (h2o's HTTP/1.1). */
+http1_event_t http1_check_head(const struct phr_header *headers, size_t num_headers, int minor_version,
+                               const char **why);
+/* The same for the head at the start of buf[0..len) (HTTP/1.<minor_version>),
+ * which another parser took whole: HTTP1_REQUEST at once when a quick look
+ * finds nothing those rules are about; else it is parsed again, and on an
+ * error *method and *path say what request the head is. HTTP1_NEED_MORE
+ * when buf does not start with a whole head. */
+http1_event_t http1_check_raw_head(const char *buf, size_t len, int minor_version, const char **method,
+                                   size_t *method_len, const char **path, size_t *path_len, const char **why);
 
 /* Parses buf[0..*len) from where the parser left off. *len shrinks when a
  * chunked body is decoded. On HTTP1_REQUEST, *req holds the request and the

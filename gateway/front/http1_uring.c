@@ -12,8 +12,10 @@
  *
  * The protocol follows h2o 2.2's lib/http1.c (MIT; same request setup,
  * persistence rules, response header layout) so that a client cannot tell
- * the two front ends apart, with these differences: a 413 or a 400 leaves
- * as the contract's error JSON, and a connection that closes after a
+ * the two front ends apart, with these differences: a 400, 413, 417 or
+ * 501 leaves as the contract's error JSON; the framing follows RFC 9112
+ * where h2o 2.2 is lax (http1.h: what opens the way to request
+ * smuggling is a 400 and a close); and a connection that closes after a
  * response lingers (shutdown, drain the input) so that the response is
  * not lost to a reset.
  *
@@ -33,10 +35,12 @@
  * connection (h2o 2.2 waits forever for such a reader).
  *
  * The drain follows worker.c's steps (http1_uring_drain, _close_listeners,
- * _close_idle); each connection counts in the worker's connection gauge
- * (the conn_opened/conn_closed hooks) until its memory is freed, or,
- * handed to h2o, until h2o closes its socket, so the drain waits for all
- * of them.
+ * _close_idle); each connection holds the ticket the conn_opened hook gave
+ * it (the worker's connection caps and gauge) until its memory is freed,
+ * or, handed to h2o, until h2o closes its socket, so the drain waits for
+ * all of them. Under a connection cap, http1_uring_shed_idle closes the
+ * oldest idle one; a connection the hook admitted limited gets one request
+ * and 1 s.
  *
  * This file is the glue of two modules: ring.h (the io_uring: operations,
  * completions, receive buffers) and http1.h (what the bytes of a request
@@ -100,7 +104,7 @@ typedef struct u_listener {
  *                    ostream_send sets it, progress (or init_req) clears it.
  *   resp_done        the response's last bytes (or its failure) are in: ostream_send sets it,
  *                    init_req clears it; progress then finishes the request once out is sent.
- *   close_after_send a response of our own (400, 413, 417) is queued; once sent, linger. reject
+ *   close_after_send a response of our own (400, 413, 417, 501) is queued; once sent, linger. reject
  *                    sets it; never cleared.
  *   lingering        the write side is shut, input is read and dropped until the client closes or
  *                    the timeout: linger sets it; never cleared.
@@ -120,7 +124,7 @@ struct u_conn {
     int fd;
     unsigned dirty : 1, recv_armed : 1, send_armed : 1, closing : 1, handling : 1, peer_eof : 1, recv_paused : 1,
         resp_done : 1, proceed_pending : 1, sent_headers : 1, handoff : 1, cancel_sent : 1, lingering : 1,
-        close_after_send : 1, handed_off : 1;
+        close_after_send : 1, handed_off : 1, limited : 1;
     u_bytes_t in, spill;
     u_bytes_t out[2];
     int fill;                /* out[fill] takes output; out[!fill] is on the wire while send_armed */
@@ -128,6 +132,9 @@ struct u_conn {
     size_t req_len;          /* bytes of `in` the request in progress spans */
     http1_parser_t parser;
     h2o_timeout_entry_t timeout;
+    void *ticket;            /* the conn_opened hook's, for conn_closed */
+    struct sockaddr_storage peer; /* read once at accept: get_peername needs no system call */
+    socklen_t peerlen;
     h2o_ostream_t ostr;
     h2o_req_t req;           /* last: large, and h2o_init_request zeroes it */
 };
@@ -136,9 +143,11 @@ struct http1_uring {
     h2o_context_t *ctx;
     h2o_accept_ctx_t *accept;
     const _Atomic int *shared_draining;
-    void (*conn_opened)(void *data);
-    void (*conn_closed)(void *data);
+    void *(*conn_opened)(void *data, const struct sockaddr *peer, int *limited);
+    void (*conn_closed)(void *ticket);
     void *conn_data;
+    u_conn_t *conns_tail;             /* the oldest connection: where shedding starts */
+    h2o_timeout_t limited_timeout;    /* 1 s: what a limited connection has */
     int error_field;
     ring_t ring;
     u_listener_t *listeners;
@@ -271,8 +280,9 @@ static socklen_t get_sockname(h2o_conn_t *conn, struct sockaddr *sa)
 
 static socklen_t get_peername(h2o_conn_t *conn, struct sockaddr *sa)
 {
-    socklen_t len = sizeof(struct sockaddr_storage);
-    return getpeername(((u_conn_t *)conn)->fd, sa, &len) == 0 ? len : 0;
+    u_conn_t *c = (u_conn_t *)conn;
+    memcpy(sa, &c->peer, c->peerlen);
+    return c->peerlen;
 }
 
 static h2o_socket_t *get_socket(h2o_conn_t *conn)
@@ -310,27 +320,44 @@ static void set_timeout(u_conn_t *c, int on)
     if (h2o_timeout_is_linked(&c->timeout))
         h2o_timeout_unlink(&c->timeout);
     if (on)
-        h2o_timeout_link(c->u->ctx->loop, &c->u->ctx->http1.req_timeout, &c->timeout);
+        h2o_timeout_link(c->u->ctx->loop, c->limited ? &c->u->limited_timeout : &c->u->ctx->http1.req_timeout,
+                         &c->timeout);
 }
 
 static void conn_new(http1_uring_t *u, int fd)
 {
     h2o_context_t *ctx = u->ctx;
+    /* who it is, once: the caps need it now, the handlers (get_peername) later */
+    struct sockaddr_storage peer;
+    socklen_t peerlen = sizeof(peer);
+    if (getpeername(fd, (struct sockaddr *)&peer, &peerlen) != 0)
+        peerlen = 0;
+    int limited = 0;
+    void *ticket = u->conn_opened(u->conn_data, peerlen ? (struct sockaddr *)&peer : NULL, &limited);
+    if (ticket == NULL) {
+        close(fd); /* over a cap: refused */
+        return;
+    }
     u_conn_t *c = (u_conn_t *)h2o_create_connection(sizeof(*c), ctx, u->accept->hosts,
                                                     *h2o_get_timestamp(ctx, NULL, NULL), &conn_callbacks);
     memset((char *)c + sizeof(c->super), 0, offsetof(u_conn_t, req) - sizeof(c->super));
     c->u = u;
     c->fd = fd;
+    c->ticket = ticket;
+    c->limited = limited != 0;
+    memcpy(&c->peer, &peer, peerlen);
+    c->peerlen = peerlen;
     http1_parser_init(&c->parser, ctx->globalconf->max_request_entity_size, ctx->globalconf->http1.upgrade_to_http2);
     c->timeout.cb = on_timeout;
     c->next = u->conns;
     if (u->conns)
         u->conns->prev = c;
+    else
+        u->conns_tail = c;
     u->conns = c;
     init_req(c);
     arm_recv(c);
     set_timeout(c, 1);
-    u->conn_opened(u->conn_data); /* the drain waits for every connection to be closed again */
 }
 
 /* Frees the connection once nothing of it is left in the kernel. */
@@ -341,7 +368,7 @@ static void maybe_free(u_conn_t *c)
     http1_uring_t *u = c->u;
     u->nclosing--;
     if (!c->handed_off)
-        u->conn_closed(u->conn_data);
+        u->conn_closed(c->ticket); /* the drain waits for every connection to be closed again */
     if (c->fd >= 0)
         close(c->fd);
     bytes_release(u, &c->in);
@@ -367,6 +394,8 @@ static void conn_close(u_conn_t *c)
         u->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    else
+        u->conns_tail = c->prev;
     if ((c->recv_armed || c->send_armed) && c->fd >= 0)
         ring_cancel_fd(&u->ring, c->fd);
     mark_dirty(c);
@@ -398,15 +427,22 @@ static void reject(u_conn_t *c, const char *response, size_t len)
     mark_dirty(c);
 }
 
+/* The contract's error JSON (core/status.h, with "error" when a JSON
+ * profile has it) as a whole response of our own, then close. */
 static void reject_json(u_conn_t *c, const char *status_line, int code, const char *why)
 {
-    char body[256], resp[512];
-    int bl = snprintf(body, sizeof(body), "{\"code\":%d,\"message\":\"%s\",\"details\":[]}", code, why);
+    char first[768], resp[1024];
+    arena_t a;
+    arena_init_with(&a, first, sizeof(first));
+    buf_t b;
+    buf_init(&b, &a, 384);
+    status_render_json(&b, code, why, strlen(why), NULL, 0, c->u->error_field);
     int rl = snprintf(resp, sizeof(resp),
                       "HTTP/1.1 %s\r\nContent-Type: application/json\r\nConnection: close\r\n"
-                      "Content-Length: %d\r\n\r\n%s",
-                      status_line, bl, body);
-    reject(c, resp, (size_t)rl);
+                      "Content-Length: %zu\r\n\r\n%.*s",
+                      status_line, b.len, (int)b.len, b.data);
+    arena_free(&a);
+    reject(c, resp, rl > 0 && (size_t)rl < sizeof(resp) ? (size_t)rl : 0);
 }
 
 static void bad_request(u_conn_t *c, const char *why)
@@ -438,7 +474,7 @@ static void handoff(u_conn_t *c)
     conn_close(c);
     /* the connection stays counted until h2o closes it */
     sock->on_close.cb = u->conn_closed;
-    sock->on_close.data = u->conn_data;
+    sock->on_close.data = c->ticket;
     h2o_accept(u->accept, sock);
 }
 
@@ -479,7 +515,7 @@ static void dispatch(u_conn_t *c, const http1_request_t *r)
     else
         req->http1_is_persistent = connection.base != NULL &&
                                    h2o_contains_token(connection.base, connection.len, H2O_STRLIT("keep-alive"), ',');
-    if (c->super.ctx->shutdown_requested || draining(c->u))
+    if (c->super.ctx->shutdown_requested || draining(c->u) || c->limited)
         req->http1_is_persistent = 0;
     if (r->has_body)
         req->entity = h2o_iovec_init(r->body, r->body_len);
@@ -490,23 +526,18 @@ static void dispatch(u_conn_t *c, const http1_request_t *r)
     h2o_process_request(req);
 }
 
-/* Over max_request_entity_size: the contract's 413, then close. */
+/* Over max_request_entity_size: the contract's 413, then close. have is
+ * what was declared or decoded; SIZE_MAX: a chunk size of 2^64-1 or more. */
 static void too_large(u_conn_t *c, size_t have)
 {
     size_t limit = c->super.ctx->globalconf->max_request_entity_size;
-    char msg[120], first[512], resp[600];
-    snprintf(msg, sizeof(msg), "body of %s%zu bytes is over the limit of %zu", have ? "at least " : "", have, limit);
-    arena_t a;
-    arena_init_with(&a, first, sizeof(first));
-    buf_t b;
-    buf_init(&b, &a, 256);
-    status_render_json(&b, GRPC_RESOURCE_EXHAUSTED, msg, strlen(msg), NULL, 0, c->u->error_field);
-    int rl = snprintf(resp, sizeof(resp),
-                      "HTTP/1.1 413 Payload Too Large\r\nContent-Type: application/json\r\nConnection: close\r\n"
-                      "Content-Length: %zu\r\n\r\n%.*s",
-                      b.len, (int)b.len, b.data);
-    arena_free(&a);
-    reject(c, resp, (size_t)rl);
+    char msg[120];
+    if (have == SIZE_MAX)
+        snprintf(msg, sizeof(msg), "a chunk of 2^64-1 bytes or more is over the limit of %zu", limit);
+    else
+        snprintf(msg, sizeof(msg), "body of %s%zu bytes is over the limit of %zu", have ? "at least " : "", have,
+                 limit);
+    reject_json(c, "413 Payload Too Large", GRPC_RESOURCE_EXHAUSTED, msg);
 }
 
 /* What is in c->in, request after request, until one is being handled
@@ -541,6 +572,9 @@ static void process_input(u_conn_t *c)
             return;
         case HTTP1_EXPECTATION_FAILED:
             reject_json(c, "417 Expectation Failed", GRPC_INVALID_ARGUMENT, "unknown expectation");
+            return;
+        case HTTP1_NOT_IMPLEMENTED:
+            reject_json(c, "501 Not Implemented", GRPC_UNIMPLEMENTED, r.error);
             return;
         }
     }
@@ -900,6 +934,7 @@ http1_uring_t *http1_uring_new(const http1_uring_config_t *cfg, char *err, size_
         goto fail;
     }
     ring_start(&u->ring, u->ctx->loop, on_ring_ready, u);
+    h2o_timeout_init(u->ctx->loop, &u->limited_timeout, 1000);
     u->work_entry.cb = on_work;
     u->accept_retry.cb = on_accept_retry;
     u->nlisten = cfg->nlisten;
@@ -949,6 +984,24 @@ void http1_uring_close_idle(http1_uring_t *u)
             conn_close(c);
     }
     http1_uring_flush(u);
+}
+
+/* What close_idle closes, one at a time, oldest first. */
+int http1_uring_shed_idle(http1_uring_t *u)
+{
+    for (u_conn_t *c = u->conns_tail; c; c = c->prev) {
+        if (!c->handling && c->in.len == 0 && c->parser.state == HTTP1_HEAD && !c->send_armed &&
+            c->out[c->fill].len == 0 && !c->handoff && !c->lingering && !c->limited) {
+            conn_close(c);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int http1_uring_conn_limited(const h2o_conn_t *conn)
+{
+    return conn->callbacks == &conn_callbacks && ((const u_conn_t *)conn)->limited;
 }
 
 int http1_uring_listening(const http1_uring_t *u)
@@ -1021,6 +1074,7 @@ void http1_uring_free(http1_uring_t *u)
     for (size_t k = 0; k < u->nlisten; k++)
         if (u->listeners[k].fd >= 0)
             close(u->listeners[k].fd);
+    h2o_timeout_dispose(u->ctx->loop, &u->limited_timeout);
     ring_dispose(&u->ring);
     while (u->free_blocks) {
         void *b = u->free_blocks;
@@ -1047,6 +1101,8 @@ void http1_uring_flush(http1_uring_t *u) { (void)u; }
 void http1_uring_drain(http1_uring_t *u) { (void)u; }
 void http1_uring_close_listeners(http1_uring_t *u) { (void)u; }
 void http1_uring_close_idle(http1_uring_t *u) { (void)u; }
+int http1_uring_shed_idle(http1_uring_t *u) { (void)u; return 0; }
+int http1_uring_conn_limited(const h2o_conn_t *conn) { (void)conn; return 0; }
 int http1_uring_listening(const http1_uring_t *u) { (void)u; return 0; }
 int http1_uring_listener_fd(const http1_uring_t *u, size_t i) { (void)u; (void)i; return -1; }
 void http1_uring_free(http1_uring_t *u) { (void)u; }

@@ -28,11 +28,13 @@ typedef struct http1_uring_config {
     int *listen_fds;             /* the listening sockets, taken over: each set to -1 */
     size_t nlisten;
     const _Atomic int *draining; /* the server's drain flag, set at once (SIGTERM, POST /admin/drain) */
-    /* the connection gauge: conn_opened(conn_data) for each accepted
-     * connection, conn_closed(conn_data) once it is gone (also as h2o's
-     * on_close for a socket handed off) */
-    void (*conn_opened)(void *data);
-    void (*conn_closed)(void *data);
+    /* admission and the connection gauge: conn_opened(conn_data, peer,
+     * &limited) for each accepted connection gives its ticket, or NULL to
+     * refuse it (closed at once); conn_closed(ticket) once it is gone
+     * (also as h2o's on_close for a socket handed off). A limited one may
+     * send one request (answered with Connection: close) and has 1 s to. */
+    void *(*conn_opened)(void *data, const struct sockaddr *peer, int *limited);
+    void (*conn_closed)(void *ticket);
     void *conn_data;
     int error_field;             /* the 413 body carries "error" too (a JSON profile's shape) */
 } http1_uring_config_t;
@@ -52,6 +54,12 @@ void http1_uring_flush(http1_uring_t *u);
 void http1_uring_drain(http1_uring_t *u);
 void http1_uring_close_listeners(http1_uring_t *u);
 void http1_uring_close_idle(http1_uring_t *u);
+/* Under pressure (a connection cap): closes the oldest connection with no
+ * request under way (not a limited one: those have their own 1 s); 1 when
+ * there was one. */
+int http1_uring_shed_idle(http1_uring_t *u);
+/* Whether conn is one of this front end's connections accepted limited. */
+int http1_uring_conn_limited(const h2o_conn_t *conn);
 /* 1 while a listener is still open (its accept ends asynchronously). */
 int http1_uring_listening(const http1_uring_t *u);
 /* The i-th listening socket, or -1 once closed (for the drain's SYN filter). */

@@ -11,18 +11,25 @@
  *   request bodies: a stream's window goes back to the client only as its
  *   user calls h2server_consume (when the bytes have gone on); the
  *   connection's window goes back at once, so one stalled stream does not
- *   stop the others. A stream holds at most stream_window bytes unconsumed.
+ *   stop the others. A stream holds at most stream_window bytes unconsumed
+ *   (or HTTP/2's default 65535 when the client opened it before our
+ *   SETTINGS reached it, as RFC 9113 6.9.2 lets it).
  *   responses: h2server_send copies into the stream's queue, which nghttp2
  *   drains as the client's windows admit. h2server_full says when the
  *   stream's queue or the connection's total is over its cap; the user
  *   stops producing then, and hears on_writable once both are below half.
  *
- * Limits the peer meets: SETTINGS_MAX_CONCURRENT_STREAMS (nghttp2 refuses
- * the streams beyond it), SETTINGS_MAX_HEADER_LIST_SIZE (advertised, and
- * enforced here: a request over it reaches on_request marked oversize),
- * nghttp2's own (CONTINUATION count, RST_STREAM rate: rapid reset, PING
- * and SETTINGS floods), and a handshake timeout for connections that never
- * send the preface.
+ * Limits the peer meets, as measured on Debian 12's nghttp2 1.52
+ * (tests/h2server_test.c): SETTINGS_MAX_CONCURRENT_STREAMS (nghttp2
+ * refuses the streams beyond it, REFUSED_STREAM, before and after the
+ * client ACKed it; they never reach on_request), SETTINGS_MAX_HEADER_LIST_SIZE
+ * (advertised; nghttp2 does not enforce it on what it receives, so it is
+ * enforced here: a request over it reaches on_request marked oversize,
+ * without the fields past the limit), nghttp2's own (8 CONTINUATIONs, the
+ * RST_STREAM rate limit against rapid reset: about 1000 streams reset in a
+ * burst end the connection with GOAWAY(INTERNAL_ERROR); PING and SETTINGS
+ * floods), and a handshake timeout for connections that never send the
+ * preface.
  *
  * Everything runs on the loop's thread; callbacks may call any function
  * here except h2server_ctx_free. Nothing is closed inside an nghttp2

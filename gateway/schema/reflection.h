@@ -29,7 +29,7 @@ void reflection_free(reflection_t *r);
 
 typedef enum reflection_result {
     REFLECTION_OK = 0,
-    REFLECTION_BAD_REQUEST,  /* not a ServerReflectionRequest: end the stream (INVALID_ARGUMENT) */
+    REFLECTION_BAD_REQUEST,  /* not a ServerReflectionRequest: end the stream (INTERNAL, as gRPC servers do) */
     REFLECTION_NO_MEMORY,    /* the arena's limit: RESOURCE_EXHAUSTED */
 } reflection_result_t;
 

@@ -18,12 +18,12 @@
  */
 #include "server/api.h"
 
-#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 
+#include "core/addr.h"
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/decimal.h"
@@ -316,26 +316,6 @@ static int is_json_content_type(const h2o_req_t *req)
 
 /* ---- rate limits ---------------------------------------------------------- */
 
-/* An address as the bytes that name the client: IPv4 (also mapped into
- * IPv6) in 4, IPv6 in 16. 0 for anything else. */
-static size_t address_bytes(const struct sockaddr_storage *ss, unsigned char out[16])
-{
-    if (ss->ss_family == AF_INET) {
-        memcpy(out, &((const struct sockaddr_in *)ss)->sin_addr, 4);
-        return 4;
-    }
-    if (ss->ss_family != AF_INET6)
-        return 0;
-    const unsigned char *a = ((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr;
-    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    if (memcmp(a, mapped, 12) == 0) {
-        memcpy(out, a + 12, 4);
-        return 4;
-    }
-    memcpy(out, a, 16);
-    return 16;
-}
-
 /* A keyed rate limit's key for this request (state/rate_limit.h). */
 static const void *limit_key(void *ctx, config_rate_key_t kind, const char *header, size_t *len)
 {
@@ -346,7 +326,7 @@ static const void *limit_key(void *ctx, config_rate_key_t kind, const char *head
         struct sockaddr_storage ss;
         if (req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss) == 0)
             return NULL;
-        *len = address_bytes(&ss, r->peer);
+        *len = addr_client_bytes((const struct sockaddr *)&ss, r->peer);
         return *len ? r->peer : NULL;
     }
     ssize_t i = h2o_find_header_by_str(&req->headers, header, strlen(header), -1);

@@ -615,6 +615,11 @@ int grpc_door_start(worker_t *w, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    if (grpc_local_start(w, err, errlen) != 0) {
+        h2server_ctx_free(d->h2);
+        free(d);
+        return -1;
+    }
     w->grpc = d;
     return 0;
 }
@@ -640,6 +645,7 @@ void grpc_door_stop(worker_t *w)
     if (d == NULL)
         return;
     h2server_ctx_free(d->h2); /* every call still open closes: cancelled */
+    grpc_local_stop(w);
     while (d->free_calls != NULL) {
         door_call_t *c = d->free_calls;
         d->free_calls = c->next_free;

@@ -13,8 +13,9 @@
  * on_cancel, whichever first; after that the handle is dead to it.
  * Everything runs on the worker's loop thread: no locks.
  *
- * Registering: one line in grpc_local.c's table, with the service's own
- * header (the service lives in its own file of gateway/server/).
+ * Registering: one line in grpc_local_services.c's table, with the
+ * service's own header (the service lives in its own file of
+ * gateway/server/).
  */
 #ifndef AG_GRPC_LOCAL_H
 #define AG_GRPC_LOCAL_H
@@ -44,7 +45,20 @@ typedef struct grpc_local_service {
     void (*on_cancel)(grpc_local_call_t *call);
     /* Optional: the client caught up after grpc_local_send returned 1. */
     void (*on_writable)(grpc_local_call_t *call);
+    /* Optional: once per worker when its door starts, on the worker's
+     * thread, before it serves (-1 with err: the gateway does not start),
+     * and when the door stops (after its calls are gone). */
+    int (*start)(struct worker *w, char *err, size_t errlen);
+    void (*stop)(struct worker *w);
 } grpc_local_service_t;
+
+/* The door's start and stop: every service's start (all or none: one
+ * that fails stops those started before it), and every stop. */
+int grpc_local_start(struct worker *w, char *err, size_t errlen);
+void grpc_local_stop(struct worker *w);
+
+/* Every service, NULL-terminated (grpc_local_services.c). */
+extern const grpc_local_service_t *const grpc_local_services[];
 
 /* The service registered for a method path, or NULL. */
 const grpc_local_service_t *grpc_local_find(const char *path, size_t len);

@@ -617,6 +617,11 @@ static void render(buf_t *b, shared_t *sh, int om)
         conns += atomic_load_explicit(&sh->worker_metrics[w]->connections, memory_order_relaxed);
     family(b, om, "gateway_connections_active", "gauge", "Client connections open now.");
     buf_printf(b, "gateway_connections_active %llu\n", (unsigned long long)conns);
+    family(b, om, "gateway_connections_max", "gauge", "The cap on client connections (connections.max, or 90% of the open-files limit).");
+    buf_printf(b, "gateway_connections_max %u\n", sh->connections_max);
+    family(b, om, "gateway_connections_refused_total", "counter",
+           "Client connections closed at once: over a cap (connections:), with no room in the probe reserve.");
+    buf_printf(b, "gateway_connections_refused_total %llu\n", (unsigned long long)atomic_load(&sh->connections_refused));
     family(b, om, "gateway_workers", "gauge", "Worker threads.");
     buf_printf(b, "gateway_workers %u\n", sh->nworkers);
     process_metrics(b, om);

@@ -21,7 +21,9 @@
 #include <unistd.h>
 
 #include "control/admin.h"
+#include "front/http1_h2o.h"
 #include "server/api.h"
+#include "server/conn_limit.h"
 #include "server/health.h"
 #include "server/listener.h"
 #include "server/metrics.h"
@@ -30,6 +32,8 @@
 #include "server/worker.h"
 #include "server/worker_loop.h"
 #include "control/rollout.h"
+#include "front/http1_uring.h"
+#include "http/response.h"
 #include "state/rate_limit.h"
 #include "transcode/profile.h"
 
@@ -47,10 +51,30 @@ struct server {
     swagger_ui_t *swagger_ui;
 };
 
+/* A connection past the cap, in the probe reserve (conn_limit.h): it gets
+ * health answers and nothing else, and closes after its answer. */
+static int probe_only(h2o_req_t *req)
+{
+    if (!http1_uring_conn_limited(req->conn) && !conn_limit_ticket_probe_only(conn_limit_ticket_of(req->conn)))
+        return 0;
+    req->http1_is_persistent = 0;
+    return 1;
+}
+
 static int dispatch(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
-    if (health_handle(req) || metrics_handle(req))
+    int limited = probe_only(req);
+    if (health_handle(req))
+        return 0;
+    if (limited) {
+        worker_t *w = worker_of(req->conn->ctx);
+        response_error(req, 503, GRPC_UNAVAILABLE,
+                       H2O_STRLIT("the gateway is at its connection limit: this connection may only ask /q/health"),
+                       NULL, 0, w->shared->error_field);
+        return 0;
+    }
+    if (metrics_handle(req))
         return 0;
     if (openapi_handle(req) || swagger_ui_handle(req))
         return 0;
@@ -161,12 +185,16 @@ static int build_listeners(server_t *s, char *err, size_t errlen)
     shared_t *sh = &s->shared;
     const config_t *cfg = sh->cfg;
     h2o_hostconf_t *rest = h2o_config_register_host(&sh->h2o, h2o_iovec_init(H2O_STRLIT("default")), 65535);
-    h2o_handler_t *h = h2o_create_handler(h2o_config_register_path(rest, "/", 0), sizeof(*h));
+    h2o_pathconf_t *rest_path = h2o_config_register_path(rest, "/", 0);
+    http1_h2o_register(rest_path, sh->error_field); /* first: h2o's HTTP/1.1 framing, checked */
+    h2o_handler_t *h = h2o_create_handler(rest_path, sizeof(*h));
     h->on_req = dispatch;
     h2o_hostconf_t *admin = NULL;
     if (cfg->admin_host != NULL) {
         admin = h2o_config_register_host(&sh->h2o, h2o_iovec_init(H2O_STRLIT("admin")), 65535);
-        admin_register(h2o_config_register_path(admin, "/", 0), sh);
+        h2o_pathconf_t *admin_path = h2o_config_register_path(admin, "/", 0);
+        http1_h2o_register(admin_path, 0);
+        admin_register(admin_path, sh);
     }
     size_t n = cfg->nlisteners + cfg->ngrpc_listeners + (admin != NULL);
     s->listeners = calloc(n ? n : 1, sizeof(*s->listeners));
@@ -273,7 +301,8 @@ server_t *server_new(const config_t *cfg, const schema_t *schema, const binding_
     }
     if (method_table_init(&sh->methods, cfg, schema, err, errlen) != 0 || resolve_routes(s, err, errlen) != 0)
         goto fail;
-    if ((sh->rate_limits = rate_limits_new(cfg, &sh->methods, err, errlen)) == NULL)
+    if ((sh->rate_limits = rate_limits_new(cfg, &sh->methods, err, errlen)) == NULL ||
+        (sh->conn_limits = conn_limits_new(&cfg->connections, sh, err, errlen)) == NULL)
         goto fail;
     if (build_api_docs(s, err, errlen) != 0)
         goto fail;
@@ -374,6 +403,7 @@ void server_free(server_t *s)
     free(s->shared.endpoints);
     free(s->shared.rollouts);
     rate_limits_free(s->shared.rate_limits);
+    conn_limits_free(s->shared.conn_limits);
     free(s->shared.routes);
     openapi_doc_free(&s->openapi);
     swagger_ui_free(s->swagger_ui);

@@ -28,6 +28,7 @@ typedef struct worker_listener {
     h2o_socket_t *sock;      /* h2o accepting on it; NULL when closed, not this worker's, or io_uring's */
     int uring_index;         /* the io_uring front end's listener number for it; -1 */
     h2o_accept_ctx_t accept; /* its own: its hosts (its TLS settings, later) */
+    h2o_timeout_entry_t accept_retry; /* out of descriptors: accepting again 100 ms later */
 } worker_listener_t;
 
 typedef struct worker {
@@ -42,6 +43,8 @@ typedef struct worker {
     uint32_t *passive_counts;       /* one per endpoint, what passive[] point into */
     uint64_t rng;                   /* the version choice's own random state */
     uint64_t retry_at;              /* worker 0: loop ms of the next try for a taken port */
+    struct conn_ticket *free_tickets; /* recycled connection tickets (conn_limit.h) */
+    size_t nfree_tickets;
     api_request_t *free_requests;   /* recycled request contexts */
     size_t nfree_requests;
     uint64_t in_flight;

@@ -27,6 +27,7 @@
  */
 #include "server/worker_loop.h"
 
+#include <errno.h>
 #include <linux/filter.h>
 #include <stdio.h>
 #include <string.h>
@@ -36,7 +37,9 @@
 #include "control/rollout.h"
 #include "front/http1_uring.h"
 #include "server/api.h"
+#include "server/conn_limit.h"
 #include "server/grpc_door.h"
+#include "server/grpc_health.h"
 #include "server/health.h"
 #include "server/listener.h"
 #include "server/metrics.h"
@@ -47,10 +50,50 @@
 #define WORKER_IDLE_GRACE_MS 900
 #define WORKER_FINAL_GOAWAY_MS 1000
 
-static void on_conn_close(void *data)
+static int shed_idle(worker_t *w);
+
+/* The connection caps (conn_limit.h) on a socket h2o accepted: 0 when it
+ * was refused (and is closed). Its ticket rides on the socket's on_close:
+ * h2o 2.2 tells no one when a connection ends, whatever its protocol; the
+ * socket does, and an accepted one has no other use for its on_close. */
+static int admit(worker_listener_t *wl, h2o_socket_t *sock)
 {
-    worker_t *w = data;
-    metrics_connections_add(w->metrics, -1);
+    struct sockaddr_storage ss;
+    socklen_t len = h2o_socket_getpeername(sock, (struct sockaddr *)&ss);
+    int probe_only;
+    conn_ticket_t *t = conn_limit_open(wl->w, len ? (struct sockaddr *)&ss : NULL, shed_idle, &probe_only);
+    if (t != NULL && probe_only && wl->l->kind != LISTENER_REST) {
+        conn_limit_close(t); /* only the REST port answers probes */
+        t = NULL;
+    }
+    if (t == NULL) {
+        h2o_socket_close(sock);
+        return 0;
+    }
+    sock->on_close.cb = conn_limit_close;
+    sock->on_close.data = t;
+    return 1;
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err);
+
+static void on_accept_retry(h2o_timeout_entry_t *e)
+{
+    worker_listener_t *wl = H2O_STRUCT_FROM_MEMBER(worker_listener_t, accept_retry, e);
+    if (wl->sock)
+        h2o_socket_read_start(wl->sock, on_accept);
+}
+
+/* Out of descriptors (or kernel memory): the listener stays readable, so
+ * accepting again at once would spin; 100 ms later instead. */
+static void accept_failed(worker_listener_t *wl)
+{
+    if (errno != EMFILE && errno != ENFILE && errno != ENOBUFS && errno != ENOMEM)
+        return; /* EAGAIN: nothing more queued */
+    h2o_socket_read_stop(wl->sock);
+    wl->accept_retry.cb = on_accept_retry;
+    if (!h2o_timeout_is_linked(&wl->accept_retry))
+        h2o_timeout_link(wl->w->h2o.loop, &wl->w->h2o.hundred_ms_timeout, &wl->accept_retry);
 }
 
 /* Up to max connections from the listener's queue; the number taken. */
@@ -60,16 +103,12 @@ static int accept_some(worker_listener_t *wl, int max)
     int i = 0;
     for (; i < max; i++) {
         h2o_socket_t *sock = h2o_evloop_socket_accept(wl->sock);
-        if (sock == NULL)
+        if (sock == NULL) {
+            accept_failed(wl);
             break;
-        if (counted) {
-            /* h2o 2.2 tells no one when a connection ends, whatever its
-             * protocol; the socket does, and an accepted one has no other
-             * use for its on_close */
-            sock->on_close.cb = on_conn_close;
-            sock->on_close.data = wl->w;
-            metrics_connections_add(wl->w->metrics, 1);
         }
+        if (counted && !admit(wl, sock))
+            continue;
         if (wl->l->kind == LISTENER_GRPC)
             grpc_door_accept(wl->w, sock); /* its own HTTP/2 server: h2o's has no trailers */
         else
@@ -122,6 +161,8 @@ static void close_listeners(worker_t *w)
             /* what completed its handshake since the last wake-up */
             for (int round = 0; round < 64 && accept_some(wl, 16) == 16; round++)
                 ;
+            if (h2o_timeout_is_linked(&wl->accept_retry))
+                h2o_timeout_unlink(&wl->accept_retry);
             h2o_socket_read_stop(wl->sock);
             h2o_socket_close(wl->sock);
             wl->sock = NULL;
@@ -173,6 +214,28 @@ static void close_idle_http1(worker_t *w)
         if (set.n < sizeof(set.socks) / sizeof(set.socks[0]))
             break;
     }
+}
+
+/* At a connection cap (conn_limit.h): closes one idle HTTP/1.1 keep-alive
+ * connection of w, io_uring's oldest, else one of h2o's; 1 when it did. */
+static int shed_idle(worker_t *w)
+{
+    if (w->uring && http1_uring_shed_idle(w->uring))
+        return 1;
+    h2o_protocol_callbacks_t *cb = &w->shared->h2o.http1.callbacks;
+    if (cb->foreach_request == NULL)
+        return 0;
+    idle_set_t set = {.n = 0};
+    cb->foreach_request(&w->h2o, collect_idle, &set);
+    for (size_t i = 0; i < set.n; i++) {
+        h2o_socket_t *sock = set.socks[i];
+        /* the probe reserve's are not the ones to make room in the cap */
+        if (sock->on_close.cb == conn_limit_close && conn_limit_ticket_probe_only(sock->on_close.data))
+            continue;
+        sock->_cb.read(sock, "shed: at the connection limit");
+        return 1;
+    }
+    return 0;
 }
 
 static void start_drain(worker_t *w)
@@ -306,18 +369,19 @@ static void on_tick(h2o_timeout_entry_t *entry)
         if (ports_waiting(w))
             retry_taken_ports(w);
     }
+    grpc_health_tick(w); /* Watch calls: a change, or the drain */
     if (atomic_load(&sh->stop_requested))
         drain_tick(w);
     if (!w->stop)
         h2o_timeout_link(w->h2o.loop, &w->tick, &w->tick_entry);
 }
 
-/* the io_uring front end's half of the connection gauge (on_conn_close is the other) */
-static void on_conn_open(void *data)
+/* the io_uring front end's admission: the caps, as admit() for h2o */
+static void *on_conn_open(void *data, const struct sockaddr *peer, int *limited)
 {
-    worker_t *w = data;
-    metrics_connections_add(w->metrics, 1);
+    return conn_limit_open(data, peer, shed_idle, limited);
 }
+
 
 /* io_uring takes the listeners of the kinds it serves (h2c and prior
  * knowledge go on to h2o from there); where it cannot run, h2o serves,
@@ -347,7 +411,7 @@ static void start_uring(worker_t *w)
         .nlisten = n,
         .draining = &sh->draining,
         .conn_opened = on_conn_open,
-        .conn_closed = on_conn_close,
+        .conn_closed = conn_limit_close,
         .conn_data = w,
         .error_field = sh->error_field,
     };
@@ -432,6 +496,8 @@ static void stop(worker_t *w)
     if (w->tick_entry.cb && h2o_timeout_is_linked(&w->tick_entry))
         h2o_timeout_unlink(&w->tick_entry);
     for (size_t i = 0; i < w->nlisteners; i++) {
+        if (h2o_timeout_is_linked(&w->listeners[i].accept_retry))
+            h2o_timeout_unlink(&w->listeners[i].accept_retry);
         if (w->listeners[i].sock)
             h2o_socket_close(w->listeners[i].sock);
         w->listeners[i].sock = NULL;
@@ -450,6 +516,7 @@ static void stop(worker_t *w)
     w->uring = NULL;
     access_log_dispose(&w->log);
     api_worker_dispose(w);
+    conn_limit_worker_dispose(w);
     free(w->upstreams);
     w->upstreams = NULL;
     free(w->passive);

@@ -34,6 +34,7 @@ typedef struct route_info {
 struct rollout;
 struct metrics;
 struct rate_limits;
+struct conn_limits;
 
 typedef struct shared {
     const config_t *cfg;
@@ -46,6 +47,9 @@ typedef struct shared {
     endpoint_health_t *endpoints;   /* one per target of every version: split.nendpoints */
     struct rollout *rollouts;       /* one per cluster; worker 0's to change */
     struct rate_limits *rate_limits; /* rate_limits: the pools (state/rate_limit.h); the admin API changes them */
+    struct conn_limits *conn_limits; /* connections: the counts against the caps (server/conn_limit.h) */
+    uint32_t connections_max;       /* the global cap in force (conn_limit sets it) */
+    _Atomic uint64_t connections_refused; /* closed at once, over a cap (conn_limit counts) */
     unsigned nworkers;
     struct metrics **worker_metrics; /* one block per worker, summed at scrape */
     /* A version's totals over the workers: server/metrics' sum, reached

@@ -90,7 +90,7 @@ check "alice: her burst of 5, then 429 ($a)" [ "$a" -ge 5 ] && [ "$a" -le 6 ] &&
 check "bob has a bucket of his own ($b)" [ "$b" -ge 5 ] && [ "$b" -le 6 ]
 curl -s --max-time 5 "$admin/admin/rate_limits" >"$work/limits.json"
 check "GET /admin/rate_limits lists both" jqt 'input | [.rate_limits[].name] == ["stats", "per-key"] and .rate_limits[1].key == "header:x-api-key"' "$work/limits.json"
-check "PUT with a bad rate: 400, nothing changes" [ "$(curl -s -o /dev/null -w '%{http_code}' -X PUT -d '{"rate": -1}' "$admin/admin/rate_limits/stats")" = 400 ] && \
+check "PUT with a bad rate: 400, nothing changes" [ "$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H 'content-type: application/json' -d '{"rate": -1}' "$admin/admin/rate_limits/stats")" = 400 ] && \
   jqt 'input | .rate == 400' <(curl -s "$admin/admin/rate_limits/stats")
 check "an unknown limit: 404" [ "$(curl -s -o /dev/null -w '%{http_code}' "$admin/admin/rate_limits/nope")" = 404 ]
 summary

@@ -66,6 +66,15 @@ static int fail(const char *fmt, ...)
         if (!(cond))                                                                       \
             return fail(__VA_ARGS__);                                                      \
     } while (0)
+/* the same, releasing call k first (after the message used its fields) */
+#define EXPECT_CALL(k, cond, ...)                                                          \
+    do {                                                                                   \
+        if (!(cond)) {                                                                     \
+            fail(__VA_ARGS__);                                                             \
+            call_free(k);                                                                  \
+            return 0;                                                                      \
+        }                                                                                  \
+    } while (0)
 
 static void run(const char *name, int (*fn)(char *detail, size_t len))
 {
@@ -355,7 +364,7 @@ static int v11_submit_get(char *detail, size_t len)
 {
     struct call k;
     Tx *t = submit(&k, tx_user);
-    EXPECT(t, "SubmitTransaction: %s %s", code_name(k.code), k.message);
+    EXPECT_CALL(&k, t, "SubmitTransaction: %s %s", code_name(k.code), k.message);
     snprintf(tx_hash, sizeof(tx_hash), "%s", t->tx_hash);
     int pending = strcmp(t->status, "PENDING") == 0;
     protobuf_c_message_free_unpacked(&t->base, NULL);
@@ -365,7 +374,7 @@ static int v11_submit_get(char *detail, size_t len)
     Aurigraph__V11__GetTransactionRequest g = AURIGRAPH__V11__GET_TRANSACTION_REQUEST__INIT;
     g.tx_hash = tx_hash;
     t = (Tx *)unary(&k, v11, TX("GetTransaction"), CALL_MS, &g.base, &aurigraph__v11__transaction__descriptor, NULL, 0);
-    EXPECT(t, "GetTransaction: %s %s", code_name(k.code), k.message);
+    EXPECT_CALL(&k, t, "GetTransaction: %s %s", code_name(k.code), k.message);
     int same = strcmp(t->tx_hash, tx_hash) == 0 && strcmp(t->user_id, tx_user) == 0 && t->amount &&
                strncmp(t->amount->value, "12.5", 4) == 0;
     protobuf_c_message_free_unpacked(&t->base, NULL);
@@ -381,7 +390,7 @@ static int v11_submit_get(char *detail, size_t len)
     Aurigraph__V11__GetTransactionStatsRequest sq = AURIGRAPH__V11__GET_TRANSACTION_STATS_REQUEST__INIT;
     Aurigraph__V11__TransactionStats *st = (Aurigraph__V11__TransactionStats *)unary(
         &k, v11, TX("GetTransactionStats"), CALL_MS, &sq.base, &aurigraph__v11__transaction_stats__descriptor, NULL, 0);
-    EXPECT(st, "GetTransactionStats: %s %s", code_name(k.code), k.message);
+    EXPECT_CALL(&k, st, "GetTransactionStats: %s %s", code_name(k.code), k.message);
     long long npending = (long long)st->pending_transactions;
     protobuf_c_message_free_unpacked(&st->base, NULL);
     call_free(&k);
@@ -405,14 +414,14 @@ static int v11_lifecycle(char *detail, size_t len)
     c.block_number = &bn;
     m = (Aurigraph__V11__TransactionMessage *)unary(&k, v11, TX("ConfirmTransaction"), CALL_MS, &c.base,
                                                    &aurigraph__v11__transaction_message__descriptor, NULL, 0);
-    EXPECT(m && strcmp(m->message, "Transaction confirmed") == 0, "ConfirmTransaction: %s %s", code_name(k.code),
+    EXPECT_CALL(&k, m && strcmp(m->message, "Transaction confirmed") == 0, "ConfirmTransaction: %s %s", code_name(k.code),
            k.message);
     protobuf_c_message_free_unpacked(&m->base, NULL);
     call_free(&k);
     f.tx_hash = tx_hash;
     m = (Aurigraph__V11__TransactionMessage *)unary(&k, v11, TX("FinalizeTransaction"), CALL_MS, &f.base,
                                                    &aurigraph__v11__transaction_message__descriptor, NULL, 0);
-    EXPECT(m && strcmp(m->message, "Transaction finalized") == 0, "FinalizeTransaction: %s %s", code_name(k.code),
+    EXPECT_CALL(&k, m && strcmp(m->message, "Transaction finalized") == 0, "FinalizeTransaction: %s %s", code_name(k.code),
            k.message);
     protobuf_c_message_free_unpacked(&m->base, NULL);
     call_free(&k);
@@ -435,7 +444,7 @@ static int v11_stream(char *detail, size_t len)
 
     snprintf(user, sizeof(user), "core-stream-%d", (int)getpid());
     q.user_id = user;
-    EXPECT(call_open(&s, v11, TX("StreamTransactionEvents"), CALL_MS, NULL, 0) && call_send(&s, &q.base, 1),
+    EXPECT_CALL(&s, call_open(&s, v11, TX("StreamTransactionEvents"), CALL_MS, NULL, 0) && call_send(&s, &q.base, 1),
            "StreamTransactionEvents did not start");
     /* a submission for that user is an event on the stream: live, or, if
      * the stream is not registered yet, in the snapshot of pending
@@ -483,7 +492,7 @@ static int v11_stream_deadline(char *detail, size_t len)
     int64_t t0 = now_ms();
 
     q.user_id = "core-nobody";
-    EXPECT(call_open(&s, v11, TX("StreamTransactionEvents"), 400, NULL, 0) && call_send(&s, &q.base, 1),
+    EXPECT_CALL(&s, call_open(&s, v11, TX("StreamTransactionEvents"), 400, NULL, 0) && call_send(&s, &q.base, 1),
            "StreamTransactionEvents did not start");
     ProtobufCMessage *m = call_recv(&s, &aurigraph__v11__transaction_event__descriptor);
     if (m)
@@ -617,7 +626,7 @@ static int echo_server_stream(char *detail, size_t len)
 
     q.replies = 30;
     q.reply_size = 4000;
-    EXPECT(call_open(&k, echo, ECHO("ServerStream"), CALL_MS, NULL, 0) && call_send(&k, &q.base, 1),
+    EXPECT_CALL(&k, call_open(&k, echo, ECHO("ServerStream"), CALL_MS, NULL, 0) && call_send(&k, &q.base, 1),
            "ServerStream did not start");
     EchoRep *r;
     while ((r = (EchoRep *)call_recv(&k, REPLY))) {
@@ -641,7 +650,7 @@ static int echo_client_stream(char *detail, size_t len)
     uint32_t crc = 0;
     size_t total = 0;
 
-    EXPECT(call_open(&k, echo, ECHO("ClientStream"), CALL_MS, NULL, 0), "ClientStream did not start");
+    EXPECT_CALL(&k, call_open(&k, echo, ECHO("ClientStream"), CALL_MS, NULL, 0), "ClientStream did not start");
     for (int i = 0; i < 40; i++) {
         EchoReq q = AURIGRAPH__TEST__ECHO_REQUEST__INIT;
         size_t n = 100 + (size_t)i * 70;
@@ -672,7 +681,7 @@ static int echo_bidi(char *detail, size_t len)
     struct call k;
     int i;
 
-    EXPECT(call_open(&k, echo, ECHO("Bidi"), CALL_MS, NULL, 0), "Bidi did not start");
+    EXPECT_CALL(&k, call_open(&k, echo, ECHO("Bidi"), CALL_MS, NULL, 0), "Bidi did not start");
     for (i = 0; i < 8; i++) {
         EchoReq q = AURIGRAPH__TEST__ECHO_REQUEST__INIT;
         uint8_t p[16];
@@ -745,7 +754,7 @@ static int echo_cancel(char *detail, size_t len)
     q.tag = tag;
     q.replies = 100000;
     q.delay_ms = 5;
-    EXPECT(call_open(&k, echo, ECHO("ServerStream"), CALL_MS, NULL, 0) && call_send(&k, &q.base, 1),
+    EXPECT_CALL(&k, call_open(&k, echo, ECHO("ServerStream"), CALL_MS, NULL, 0) && call_send(&k, &q.base, 1),
            "ServerStream did not start");
     for (; got < 3; got++) {
         ProtobufCMessage *m = call_recv(&k, REPLY);
@@ -774,7 +783,7 @@ static int echo_abort(char *detail, size_t len)
     q.fail_after = 2;
     q.status_code = GRPC_STATUS_ABORTED;
     q.status_message = "stopped by the server";
-    EXPECT(call_open(&k, echo, ECHO("ServerStream"), CALL_MS, NULL, 0) && call_send(&k, &q.base, 1),
+    EXPECT_CALL(&k, call_open(&k, echo, ECHO("ServerStream"), CALL_MS, NULL, 0) && call_send(&k, &q.base, 1),
            "ServerStream did not start");
     ProtobufCMessage *m;
     while ((m = call_recv(&k, REPLY))) {
@@ -863,10 +872,10 @@ static int gzip_reply(char *detail, size_t len)
     struct call k;
     EchoReq q = AURIGRAPH__TEST__ECHO_REQUEST__INIT;
     size_t n = 300000;
-    uint8_t *p = malloc(n);
+    uint8_t *p;
 
     EXPECT(gzip_echo, "no --gzip target given");
-    EXPECT(p, "out of memory");
+    EXPECT((p = malloc(n)) != NULL, "out of memory");
     compressible(p, n);
     q.payload.data = p;
     q.payload.len = n;
@@ -965,6 +974,7 @@ int main(int argc, char **argv)
     run("echo-large", echo_large);
 
     printf("%s: %d passed, %d failed (%.1f s)\n", label, passed, failed, (double)(now_ms() - t0) / 1000);
+    fflush(stdout); /* before a sanitizer's report at exit, which may abort */
     grpc_channel_destroy(v11);
     grpc_channel_destroy(echo);
     grpc_channel_destroy(echo_gzip);

@@ -83,4 +83,5 @@ module.exports = {
   crc32js, grpc, packageDef, loaded, types, DETAIL_TYPE_URL, patternPayload, compressiblePayload, crc32, frame, sleep,
   echoService: packageDef['aurigraph.test.EchoService'],
   gzipService: packageDef['aurigraph.test.GzipEchoService'],
+  timedService: packageDef['aurigraph.test.TimedEchoService'],
 };

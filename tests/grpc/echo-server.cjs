@@ -1,6 +1,6 @@
 'use strict';
 // echo-server.cjs [--listen HOST:PORT]: aurigraph.test.EchoService
-// (tests/proto/echo.proto) on @grpc/grpc-js, loopback, port 0 unless told.
+// (and TimedEchoService, its Unary under another name; tests/proto/echo.proto) on @grpc/grpc-js, loopback, port 0 unless told.
 // Prints "echo-server listening on HOST:PORT" once bound. Each request
 // says how to answer (reply size and count, delay, status to end with);
 // x-echo-* metadata comes back in headers and trailers; message limits are
@@ -10,9 +10,10 @@
 // gzip-compressed requests are read; grpc-js cannot compress replies (see
 // GzipEchoService in echo.proto). grpc.health.v1.Health answers SERVING.
 // Stops on SIGTERM/SIGINT.
+const http2 = require('http2');
 const path = require('path');
 const protoLoader = require('@grpc/proto-loader');
-const { grpc, echoService, types, DETAIL_TYPE_URL, patternPayload, crc32, sleep } = require('./echo-common.cjs');
+const { grpc, echoService, timedService, types, DETAIL_TYPE_URL, patternPayload, crc32, sleep } = require('./echo-common.cjs');
 
 let listen = '127.0.0.1:0';
 for (let i = 2; i < process.argv.length; i++) {
@@ -67,11 +68,27 @@ function startCall(call, req) {
   const s = observed(req.tag || '');
   s.started++;
   s.deadline_left_ms = deadlineLeft(call);
-  call.on('cancelled', () => { s.cancelled++; });
+  // a cancel counts only while the call runs: not a stream closed oddly
+  // after the server ended it
+  call.on('cancelled', () => cancelled(call, s));
   const md = echoed(call.metadata);
   md.set('x-echo-initial', 'headers');
   call.sendMetadata(md);
   return s;
+}
+
+// the server ends the call itself (a reply and status, or a status)
+const endedCalls = new WeakSet();
+function serverEnded(call, s) {
+  s.finished++;
+  endedCalls.add(call);
+}
+// the call was cancelled (counted once, and only while it ran: not a
+// stream closed oddly after the server ended it)
+function cancelled(call, s) {
+  if (endedCalls.has(call)) return;
+  endedCalls.add(call);
+  s.cancelled++;
 }
 
 function reply(call, req, index, extra) {
@@ -99,6 +116,20 @@ function endStatus(call, req) {
   return { code: req.status_code, details: req.status_message, metadata: trailers };
 }
 
+// The HTTP/2 stream under a grpc-js server call: grpc-js has no API to
+// reset a call, so this reaches into it (call.call is the intercepting
+// call, .stream its Http2Stream, when the server has no interceptors).
+// Throws when grpc-js is laid out otherwise, rather than answer normally.
+function breakCall(call, how) {
+  const stream = call.call && call.call.stream;
+  if (!stream || typeof stream.close !== 'function') throw new Error('echo-server: no Http2Stream under the grpc-js call');
+  // let the replies written so far go out first
+  setTimeout(() => {
+    if (how === 'RESET_STREAM') stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+    else stream.session.destroy();
+  }, 50);
+}
+
 function writeWhenDrained(call, msg) {
   if (call.write(msg)) return Promise.resolve();
   return new Promise((resolve) => {
@@ -108,7 +139,8 @@ function writeWhenDrained(call, msg) {
 }
 
 // Reads a client's request stream one message at a time, waiting
-// read_delay_ms (of the first request) before each next read.
+// read_delay_ms (of the first request) before each next read. Resolves
+// true at the client's half-close, false when the client cancelled.
 function readAll(call, onRequest) {
   return new Promise((resolve) => {
     let delay = -1;
@@ -118,21 +150,23 @@ function readAll(call, onRequest) {
       if (delay > 0) { call.pause(); setTimeout(() => call.resume(), delay); }
       chain = chain.then(() => onRequest(req));
     });
-    const end = () => chain.then(resolve);
-    call.on('end', end);
-    call.on('error', end);
-    call.on('cancelled', end);
+    // grpc-js ends the request stream of a call the client reset, and says
+    // 'cancelled' only ticks later (both from the one RST_STREAM): decide
+    // after those ticks whether this end was a half-close
+    call.on('end', () => chain.then(() => setTimeout(() => resolve(!call.cancelled), 5)));
+    call.on('error', () => chain.then(() => resolve(false)));
+    call.on('cancelled', () => chain.then(() => resolve(false)));
   });
 }
 
-server.addService(echoService, {
+const handlers = {
   Unary(call, callback) {
     const req = call.request;
     const s = startCall(call, req);
     (async () => {
       if (req.delay_ms) await sleep(req.delay_ms);
       if (call.cancelled) return;
-      s.finished++;
+      serverEnded(call, s);
       const st = endStatus(call, req);
       if (st.code !== grpc.status.OK) { callback(st); return; }
       s.replies_sent++;
@@ -146,14 +180,15 @@ server.addService(echoService, {
     const n = req.replies || 1;
     (async () => {
       for (let i = 0; i < n && !call.cancelled; i++) {
-        if (req.status_code && req.fail_after === i) break;
+        if ((req.status_code || req.reset !== 'RESET_NONE') && req.fail_after === i) break;
         if (req.delay_ms) await sleep(req.delay_ms);
         if (call.cancelled) break;
         await writeWhenDrained(call, reply(call, req, i));
         s.replies_sent++;
       }
       if (call.cancelled) return;
-      s.finished++;
+      if (req.reset !== 'RESET_NONE') { breakCall(call, req.reset); serverEnded(call, s); return; }
+      serverEnded(call, s);
       const st = endStatus(call, req);
       if (st.code !== grpc.status.OK) call.emit('error', st);
       else call.end(st.metadata);
@@ -166,12 +201,12 @@ server.addService(echoService, {
       if (!first) { first = req; s = startCall(call, req); }
       count++; bytes += req.payload.length; crc = crc32(req.payload, crc);
       s.requests_received++;
-    }).then(async () => {
-      if (call.cancelled) return;
+    }).then(async (halfClosed) => {
+      if (!halfClosed) { if (s) cancelled(call, s); return; }
       if (!first) { first = { tag: '', payload: Buffer.alloc(0) }; s = startCall(call, first); }
       if (first.delay_ms) await sleep(first.delay_ms);
       if (call.cancelled) return;
-      s.finished++;
+      serverEnded(call, s);
       const st = endStatus(call, first);
       if (st.code !== grpc.status.OK) { callback(st); return; }
       s.replies_sent++;
@@ -180,7 +215,7 @@ server.addService(echoService, {
   },
 
   Bidi(call) {
-    let s = null, first = null, count = 0, bytes = 0, crc = 0, ended = false;
+    let s = null, first = null, count = 0, bytes = 0, crc = 0, ended = false, sent = 0;
     readAll(call, async (req) => {
       if (ended || call.cancelled) return;
       if (!first) { first = req; s = startCall(call, req); }
@@ -191,18 +226,19 @@ server.addService(echoService, {
         if (req.status_code && req.fail_after === i) break;
         if (req.delay_ms) await sleep(req.delay_ms);
         if (call.cancelled) return;
-        await writeWhenDrained(call, reply(call, req, s.replies_sent, { received: count, received_bytes: bytes, received_crc32: crc }));
+        await writeWhenDrained(call, reply(call, req, sent++, { received: count, received_bytes: bytes, received_crc32: crc }));
         s.replies_sent++;
       }
       if (req.status_code && !call.cancelled) {
         ended = true;
-        s.finished++;
+        serverEnded(call, s);
         call.emit('error', endStatus(call, req));
       }
-    }).then(() => {
-      if (ended || call.cancelled) return;
+    }).then((halfClosed) => {
+      if (ended) return;
+      if (!halfClosed) { if (s) cancelled(call, s); return; }
       if (!first) { first = { tag: '' }; s = startCall(call, first); }
-      s.finished++;
+      serverEnded(call, s);
       call.end(endStatus(call, { tag: first.tag }).metadata);
     });
   },
@@ -210,7 +246,9 @@ server.addService(echoService, {
   Observe(call, callback) {
     callback(null, { ...observed(call.request.tag) });
   },
-});
+};
+server.addService(echoService, handlers);
+server.addService(timedService, { Unary: handlers.Unary });
 
 // grpc.health.v1.Health/Check SERVING: the gateway health-checks every target
 const health = protoLoader.loadSync('grpc/health/v1/health.proto', { includeDirs: [path.join(__dirname, '..', '..', 'proto')] });

@@ -1,5 +1,5 @@
 'use strict';
-// passthrough.cjs TARGET [--gzip-target T] [--down-target T] [--only a,b] [--slow-mib N] [--label L]
+// passthrough.cjs TARGET [--gzip-target T] [--down-target T] [--max-message N] [--timed-ms N] [--only a,b] [--slow-mib N] [--stall-ms N] [--label L]
 //
 // The gRPC pass-through as @grpc/grpc-js (and, for what grpc-js hides, Node's
 // own http2 client) sees it: EchoService (tests/grpc/echo-server.cjs) at
@@ -7,8 +7,13 @@
 // (grpc-timeout passed on), cancels both ways, metadata and trailers both
 // ways, google.rpc.Status details, gzip both ways (replies from
 // GzipEchoService at --gzip-target, tests/grpc/gzip_echo.py), large messages,
-// a slow reader both ways, unknown methods, a backend that is down
-// (aurigraph.test.DownService at --down-target must have no live backend).
+// a slow reader both ways, a backend that breaks a stream or drops its
+// connection, unknown methods, a backend that is down
+// (aurigraph.test.DownService at --down-target must have no live backend),
+// and through a gateway: with --max-message N (its grpc.max_message) a
+// request message over it refused RESOURCE_EXHAUSTED before the backend,
+// with --timed-ms N (timeout_ms of TimedEchoService's cluster) a call with
+// no deadline of its own cut at N ms, the deadline passed on.
 // One line per check, then "LABEL: N passed, M failed"; exit 1 on a failure.
 // Every call has a deadline and every check a bound.
 const http2 = require('http2');
@@ -19,7 +24,7 @@ const {
 } = require('./echo-common.cjs');
 
 const argv = process.argv.slice(2);
-const opt = { gzip: null, down: null, only: null, slowMib: 32, label: 'passthrough' };
+const opt = { gzip: null, down: null, only: null, slowMib: 32, label: 'passthrough', maxMessage: 0 };
 let target = null;
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
@@ -27,11 +32,14 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === '--down-target') opt.down = argv[++i];
   else if (a === '--only') opt.only = new Set(argv[++i].split(','));
   else if (a === '--slow-mib') opt.slowMib = Number(argv[++i]);
+  else if (a === '--stall-ms') opt.stallMs = Number(argv[++i]);
   else if (a === '--label') opt.label = argv[++i];
+  else if (a === '--max-message') opt.maxMessage = Number(argv[++i]);
+  else if (a === '--timed-ms') opt.timedMs = Number(argv[++i]);
   else if (!target && !a.startsWith('--')) target = a;
   else { console.error(`passthrough: unknown argument ${a}`); process.exit(2); }
 }
-if (!target) { console.error('usage: passthrough.cjs TARGET [--gzip-target T] [--down-target T] [--only a,b] [--slow-mib N] [--label L]'); process.exit(2); }
+if (!target) { console.error('usage: passthrough.cjs TARGET [--gzip-target T] [--down-target T] [--max-message N] [--timed-ms N] [--only a,b] [--slow-mib N] [--stall-ms N] [--label L]'); process.exit(2); }
 
 const LIMIT = 256 << 20;
 const channelOptions = { 'grpc.max_receive_message_length': LIMIT, 'grpc.max_send_message_length': LIMIT };
@@ -213,6 +221,25 @@ check('bidi', async () => {
   return '10 requests, each answered before the next was sent';
 });
 
+check('bidi-full-duplex', async () => {
+  // 16 MiB each way at once: the client writes while replies come back,
+  // so neither direction's flow control may wait on the other's
+  const call = echo.Bidi(new grpc.Metadata(), { deadline: deadline() });
+  const n = 128, size = 128 << 10;
+  let got = 0, bad = 0;
+  call.on('data', (m) => { if (m.index !== got++ || m.payload.length !== size || crc32(m.payload) !== m.crc32) bad++; });
+  call.on('error', () => {});
+  const st = new Promise((resolve) => call.on('status', resolve));
+  const ended = new Promise((resolve) => call.on('end', resolve));
+  for (let i = 0; i < n; i++) await writeDrained(call, { payload: patternPayload(size, i), reply_size: size });
+  call.end();
+  const s = await st;
+  await Promise.race([ended, sleep(5000)]);
+  expectCode(s.code, grpc.status.OK, 'a full-duplex bidi');
+  expect(got === n && bad === 0, `${got} of ${n} replies, ${bad} bad`);
+  return `${n} x 128 KiB each way at once, in order, intact`;
+});
+
 check('concurrent-unary', async () => {
   const n = 200;
   const reqs = Array.from({ length: n }, (_, i) => ({ payload: patternPayload(256, i) }));
@@ -259,6 +286,7 @@ check('client-cancel-server-stream', async () => {
   expectCode(r.status.code, grpc.status.CANCELLED, 'the client side of a cancelled call');
   const o = await observe(tag, (x) => x.cancelled > 0);
   expect(o.cancelled === 1, 'the server never saw the cancel');
+  expect(o.finished === 0, 'the server ended the call itself: the cancel did not stop it');
   const later = await observe(tag, null);
   await sleep(200);
   const after = await observe(tag, null);
@@ -276,6 +304,7 @@ check('client-cancel-client-stream', async () => {
   expectCode(r.status.code, grpc.status.CANCELLED, 'the client side of a cancelled upload');
   const o = await observe(tag, (x) => x.cancelled > 0);
   expect(o.cancelled === 1, 'the server never saw the cancel of the upload');
+  expect(o.finished === 0, 'the server ended the call itself: the cancel did not stop it');
   return 'the server saw it';
 });
 
@@ -291,6 +320,7 @@ check('client-cancel-bidi', async () => {
   expectCode((await st).code, grpc.status.CANCELLED, 'the client side of a cancelled bidi');
   const o = await observe(tag, (x) => x.cancelled > 0);
   expect(o.cancelled === 1, 'the server never saw the bidi cancelled');
+  expect(o.finished === 0, 'the server ended the call itself: the cancel did not stop it');
   return 'the server saw it';
 });
 
@@ -316,6 +346,22 @@ check('server-abort-bidi', async () => {
   call.end();
   return 'the client saw the status while still sending';
 });
+
+// the backend breaks a stream after 3 replies: the client must hear of it
+// (a status that is not OK), not wait for its deadline
+async function brokenStream(reset) {
+  const t0 = Date.now();
+  const r = await serverStream(echo, { replies: 10, fail_after: 3, reset }, { deadlineMs: 20000 });
+  const took = Date.now() - t0;
+  expect(r.status.code !== grpc.status.OK && r.status.code !== grpc.status.DEADLINE_EXCEEDED,
+    `the client saw ${codeName(r.status.code)} after ${took} ms`);
+  expect(r.replies.length === 3, `${r.replies.length} replies before the break, want 3`);
+  const after = await unary(echo, { payload: Buffer.from('after') });
+  expectCode(after.status.code, grpc.status.OK, 'the next call');
+  return `3 replies, then ${codeName(r.status.code)} ("${r.status.details}") after ${took} ms; the next call OK`;
+}
+check('upstream-reset-stream', () => brokenStream('RESET_STREAM'));
+check('upstream-connection-lost', () => brokenStream('RESET_CONNECTION'));
 
 function expectDetails(status, code, message, tag) {
   expectCode(status.code, code, 'the status asked for');
@@ -434,7 +480,10 @@ check('large-unary', async () => {
   const r2 = await unary(echo, { reply_size: 3 << 20 });
   expectCode(r2.status.code, grpc.status.OK, '3 MiB reply');
   expect(r2.reply.payload.length === 3 << 20 && crc32(r2.reply.payload) === r2.reply.crc32, 'the 3 MiB reply changed');
-  return '3 MiB up and back, 3 MiB down';
+  const r3 = await unary(echo, { reply_size: 16 << 20 });
+  expectCode(r3.status.code, grpc.status.OK, 'a 16 MiB reply');
+  expect(r3.reply.payload.length === 16 << 20 && crc32(r3.reply.payload) === r3.reply.crc32, 'the 16 MiB reply changed');
+  return '3 MiB up and back, 3 MiB down, one 16 MiB reply down';
 });
 
 check('large-stream', async () => {
@@ -461,7 +510,7 @@ check('slow-reader', async () => {
     onData: (m, call, rr) => {
       if (m.index !== next++ || crc32(m.payload) !== m.crc32) bad++;
       rr.replies.length = 0;
-      if (next % 16 === 0) { call.pause(); setTimeout(() => call.resume(), 40); }
+      if (next % 16 === 0) { call.pause(); setTimeout(() => call.resume(), next === 16 ? opt.stallMs || 40 : 40); }
     },
   });
   expectCode(r.status.code, grpc.status.OK, 'a slowly read stream');
@@ -478,7 +527,8 @@ check('slow-reader', async () => {
   }, { deadlineMs: 120000 });
   expectCode(c.status.code, grpc.status.OK, 'a slowly read upload');
   expect(c.reply.received === 256 && c.reply.received_bytes === 256 * (64 << 10), `the server got ${c.reply.received} of 256`);
-  return `${opt.slowMib} MiB read at ~1 MiB per 40 ms (${Date.now() - t0} ms), and 16 MiB read by the server 64 KiB per 4 ms: nothing lost`;
+  const stall = opt.stallMs ? `, after a ${opt.stallMs} ms stall at 1 MiB` : '';
+  return `${opt.slowMib} MiB read at ~1 MiB per 40 ms${stall} (${Date.now() - t0} ms), and 16 MiB read by the server 64 KiB per 4 ms: nothing lost`;
 });
 
 function genericUnary(addr, path, ms) {
@@ -489,6 +539,40 @@ function genericUnary(addr, path, ms) {
       client.close();
       resolve(s);
     });
+  });
+}
+
+if (opt.timedMs) {
+  check('gateway-deadline', async () => {
+    // no deadline from the client: TimedEchoService's cluster has timeout_ms
+    // (--timed-ms), a deadline only the gateway can set and pass on
+    const timed = new loaded.TimedEchoService(target, insecure, channelOptions);
+    const tag = tagOf('timed');
+    const t0 = Date.now();
+    const r = await new Promise((resolve) => {
+      timed.Unary({ tag, delay_ms: 10000 }, (err) => resolve(err ? err.code : grpc.status.OK));
+    });
+    const took = Date.now() - t0;
+    timed.close();
+    expectCode(r, grpc.status.DEADLINE_EXCEEDED, `a call with no deadline to a cluster with timeout_ms ${opt.timedMs}`);
+    expect(took < opt.timedMs + 3000, `DEADLINE_EXCEEDED after ${took} ms`);
+    const o = await observe(tag, (x) => x.started > 0);
+    expect(o.deadline_left_ms > 0 && o.deadline_left_ms <= opt.timedMs * 1.1,
+      `the server saw a deadline of ${o.deadline_left_ms} ms, want (0, ${opt.timedMs}]`);
+    return `DEADLINE_EXCEEDED after ${took} ms; the gateway passed its deadline on (${o.deadline_left_ms} ms left)`;
+  });
+}
+
+if (opt.maxMessage) {
+  check('message-limit', async () => {
+    const tag = tagOf('limit');
+    const ok = await unary(echo, { tag, payload: Buffer.alloc(opt.maxMessage - 64) });
+    expectCode(ok.status.code, grpc.status.OK, `a request just under the limit (${opt.maxMessage} bytes)`);
+    const over = await unary(echo, { tag: `${tag}-over`, payload: Buffer.alloc(opt.maxMessage + 1) });
+    expectCode(over.status.code, grpc.status.RESOURCE_EXHAUSTED, 'a request message over the limit');
+    const o = await observe(`${tag}-over`, null);
+    expect(o.started === 0, 'the message over the limit reached the server');
+    return `${opt.maxMessage + 1} bytes: RESOURCE_EXHAUSTED ("${over.status.details}"), kept from the server`;
   });
 }
 

@@ -138,6 +138,7 @@ if (gw) {
     const cmd = pre && pre.exec ? pre.exec.command.join(' ') : pre && pre.httpGet ? pre.httpGet.path : '';
     if (!/\/admin\/drain\b/.test(cmd)) bad('gateway: preStop does not drain through the admin API (POST /admin/drain)');
     if (pre && pre.exec && !/-X\s+POST|--request\s+POST|--data|-d\s/.test(cmd)) bad('gateway: preStop must POST /admin/drain');
+    if (pre && pre.exec && !/content-type:\s*application\/json/i.test(cmd)) bad('gateway: preStop must say Content-Type: application/json (the admin API answers other changes 415)');
     if (gwCfg) {
       const adminListen = (gwCfg.admin && (gwCfg.admin.listen || gwCfg.admin)) || '127.0.0.1:9005';
       const port = String(adminListen).split(':').pop();

@@ -64,6 +64,7 @@ if [ -s "$work/staging.yaml" ]; then
   mutate grace-shorter-than-drain 's/terminationGracePeriodSeconds: 45/terminationGracePeriodSeconds: 20/'
   mutate replicas-not-a-number 's/^  replicas: 1$/  replicas: one/'
   mutate no-drain-prestop 's|http://127.0.0.1:9005/admin/drain|http://127.0.0.1:9005/admin/clusters|'
+  mutate prestop-not-json "/- 'Content-Type: application\/json'/d"
   mutate readiness-on-live '/readinessProbe:/,/path:/ s|path: /q/health/ready|path: /q/health/live|'
   mutate selector-mismatch '/^kind: Service$/,/^---$/ s|app.kubernetes.io/name: aurigraph-services$|app.kubernetes.io/name: aurigraph-service|'
   mutate writable-root 's/readOnlyRootFilesystem: true/readOnlyRootFilesystem: false/'
