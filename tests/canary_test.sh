@@ -205,7 +205,7 @@ check "the admin API is not reachable on the REST port" [ "$code" = 404 ]
 check "the gateway still serves" [ "$(version_of -H 'x-user-id: alice')" = "$(head -n1 "$work/one")" ]
 kill "$gw_pid"; wait "$gw_pid" 2>/dev/null
 
-"$gateway_bin" --listen 127.0.0.1:0 --admin 0.0.0.0:0 --upstream "127.0.0.1:$blue_port" >"$work/notoken.out" 2>&1
+"$gateway_bin" --listen 127.0.0.1:0 --listen-grpc off --admin 0.0.0.0:0 --upstream "127.0.0.1:$blue_port" >"$work/notoken.out" 2>&1
 rc=$?
 check "admin off loopback without a token refuses to start (exit 2)" [ "$rc" = 2 ]
 check "... and says why" grep -q 'needs a token' "$work/notoken.out"

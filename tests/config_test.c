@@ -116,6 +116,8 @@ static void check_defaults(const config_t *c)
     CHECK_STREQ(config_json_profile(c, cl, NULL, NULL), "proto3");
     CHECK_STREQ(config_json_profile(c, cl, NULL, "v11"), "v11");
     CHECK_INTEQ(c->check_only, 0);
+    CHECK_INTEQ(c->grpc_web.enabled, 1);
+    CHECK_INTEQ(c->grpc_web.ncors_origins, 0);
 }
 
 static void test_defaults(void)
@@ -924,6 +926,75 @@ static void test_validate(void)
     config_free(&c);
 }
 
+/* grpc_web: enabled, and the CORS origins (lower-cased, checked, replaced as a list) */
+static void test_grpc_web(void)
+{
+    config_t c;
+    config_defaults(&c);
+    CHECK_INTEQ(load_text(&c, "grpc_web:\n  enabled: false\n  cors_origins: [\"https://App.Example.com\", "
+                              "\"http://localhost:8080\", \"http://[::1]:3000\", \"*\"]\n"),
+                0);
+    if (err[0])
+        fprintf(stderr, "%s\n", err);
+    CHECK_INTEQ(c.grpc_web.enabled, 0);
+    CHECK_INTEQ(c.grpc_web.ncors_origins, 4);
+    if (c.grpc_web.ncors_origins == 4) {
+        CHECK_STREQ(c.grpc_web.cors_origins[0], "https://app.example.com");
+        CHECK_STREQ(c.grpc_web.cors_origins[1], "http://localhost:8080");
+        CHECK_STREQ(c.grpc_web.cors_origins[2], "http://[::1]:3000");
+        CHECK_STREQ(c.grpc_web.cors_origins[3], "*");
+    }
+    /* only the keys given change (each load works on a deep copy, and
+     * frees the config it replaces); a list given replaces the one before */
+    CHECK_INTEQ(load_text(&c, "grpc_web: {cors_origins: \"https://one.example\"}\n"), 0);
+    CHECK_INTEQ(c.grpc_web.enabled, 0);
+    CHECK(c.grpc_web.ncors_origins == 1 && strcmp(c.grpc_web.cors_origins[0], "https://one.example") == 0);
+    CHECK_INTEQ(load_text(&c, "grpc_web: {enabled: true}\n"), 0);
+    CHECK_INTEQ(c.grpc_web.enabled, 1);
+    CHECK_INTEQ(c.grpc_web.ncors_origins, 1);
+    CHECK_INTEQ(load_text(&c, "grpc_web: {cors_origins: []}\n"), 0);
+    CHECK_INTEQ(c.grpc_web.ncors_origins, 0);
+    CHECK_INTEQ(load_text(&c, "grpc_web: {cors_origins: [\"https://a.example\"]}\n"), 0);
+    CHECK_INTEQ(load_text(&c, "grpc_web: {cors_origins: ~}\n"), 0);
+    CHECK_INTEQ(c.grpc_web.ncors_origins, 0);
+
+    static const struct {
+        const char *yaml;
+        int line;
+        const char *what;
+    } bad[] = {
+        {"grpc_web:\n  enabled: yes\n", 2, "grpc_web.enabled: expected true or false, got \"yes\""},
+        {"grpc_web:\n  origins: []\n", 2, "unknown key \"origins\" in grpc_web"},
+        {"grpc_web: true\n", 1, "grpc_web: expected a mapping, got \"true\""},
+        {"grpc_web:\n  cors_origins:\n    - \"https://ok.example\"\n    - \"ftp://x.example\"\n", 4,
+         "grpc_web.cors_origins[1]: \"ftp://x.example\": an origin starts with http:// or https://"},
+        {"grpc_web: {cors_origins: [\"https://x.example/\"]}\n", 1,
+         "grpc_web.cors_origins[0]: \"https://x.example/\": an origin has no path (not even \"/\"), query or "
+         "anything after the port"},
+        {"grpc_web: {cors_origins: [\"https://x.example:0\"]}\n", 1,
+         "grpc_web.cors_origins[0]: \"https://x.example:0\": the port must be 1..65535"},
+        {"grpc_web: {cors_origins: [\"https://x.example:\"]}\n", 1,
+         "grpc_web.cors_origins[0]: \"https://x.example:\": the port must be 1..65535"},
+        {"grpc_web: {cors_origins: [\"https://\"]}\n", 1,
+         "grpc_web.cors_origins[0]: \"https://\": an origin needs a host"},
+        {"grpc_web: {cors_origins: [\"http://[::1\"]}\n", 1,
+         "grpc_web.cors_origins[0]: \"http://[::1\": an IPv6 host goes in brackets"},
+        {"grpc_web: {cors_origins: \"app.example.com\"}\n", 1,
+         "grpc_web.cors_origins: \"app.example.com\": an origin starts with http:// or https://"},
+        {"grpc_web: {cors_origins: [[\"https://a.example\"]]}\n", 1,
+         "grpc_web.cors_origins[0]: expected a string, got a list"},
+        {"grpc_web: {cors_origins: [\"\"]}\n", 1, "grpc_web.cors_origins[0]: expected a non-empty string"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        CHECK_INTEQ(load_text(&c, bad[i].yaml), -1);
+        CHECK_STREQ(err, at(bad[i].line, bad[i].what));
+    }
+    /* the failed loads changed nothing */
+    CHECK_INTEQ(c.grpc_web.enabled, 1);
+    CHECK_INTEQ(c.grpc_web.ncors_origins, 0);
+    config_free(&c);
+}
+
 /* listen_grpc and grpc: (issue 12): the file, the flag, the checks. */
 static void test_grpc(void)
 {
@@ -998,6 +1069,7 @@ int main(void)
     test_help_is_a_config();
     test_errors();
     test_http1();
+    test_grpc_web();
     test_json_profile();
     test_all_or_nothing();
     test_sections();

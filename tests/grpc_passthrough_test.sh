@@ -116,7 +116,8 @@ while running "$slow_pid"; do
   sleep 0.1
 done
 wait "$slow_pid"
-check "a 64 MiB stream read slowly through the gateway: complete, nothing lost" [ $? = 0 ]
+rc=$?
+check "a 64 MiB stream read slowly through the gateway: complete, nothing lost" [ "$rc" = 0 ]
 sed 's/^/   /' "$work/slow.out"
 echo "   gateway VmRSS: $rss0 kB before, at most $rss_max kB while the 64 MiB stream was read slowly (with a 2 s stall)"
 
@@ -137,7 +138,8 @@ pids+=("$inflight_pid")
 if wait_line "$work/inflight.out" '^in flight' 30 >/dev/null; then
   kill -TERM "$gw_pid"
   wait "$inflight_pid"
-  check "SIGTERM: the 8 gRPC calls in flight finish OK ($(tail -n1 "$work/inflight.out"))" [ $? = 0 ]
+  rc=$? # (a $(...) in check's arguments would run before a $? after it)
+  check "SIGTERM: the 8 gRPC calls in flight finish OK ($(tail -n1 "$work/inflight.out"))" [ "$rc" = 0 ]
   check "... and the gateway exits 0 after them" wait_exit "$gw_pid" 40
   wait "$gw_pid"; rc=$?
   check "... status 0 (got $rc)" [ "$rc" = 0 ]
@@ -197,13 +199,16 @@ gwg=127.0.0.1:$gw_grpc_port
 admin_line=$(wait_line "$work/gw_bg.err" 'admin listening on' 10) || give_up "no admin listener"
 admin=http://127.0.0.1:${admin_line##*:}
 wait_ready "$gw" 15 || give_up "the blue-green gateway is not ready"
+# both loads going, then the switch 1 s into h2load's 4 s
+node "$grpc_dir/calls.cjs" load "$gwg" 6 8 >"$work/load.out" 2>&1 &
+load_pid=$!
+pids+=("$load_pid")
+wait_line "$work/load.out" '^load: calling' 20 >/dev/null || bad "the grpc-js load did not start: $(cat "$work/load.out")"
 timeout 60 h2load -D 4 -c 4 -m 8 --rps 250 -H 'content-type: application/grpc' -H 'te: trailers' -d "$work/submit.grpc" \
   "http://$gwg/aurigraph.v11.TransactionService/SubmitTransaction" >"$work/h2load_bg.out" 2>&1 &
 h2load_pid=$!
-node "$grpc_dir/calls.cjs" load "$gwg" 4 8 >"$work/load.out" 2>&1 &
-load_pid=$!
-pids+=("$h2load_pid" "$load_pid")
-sleep 1.5
+pids+=("$h2load_pid")
+sleep 1
 code=$(curl -s -o "$work/r.json" -w '%{http_code}' -X PUT -H 'content-type: application/json' "$admin/admin/clusters/default/weights" -d '{"blue":0,"green":100}')
 check "weights to green through the admin API: 200" [ "$code" = 200 ]
 wait "$h2load_pid"
@@ -211,7 +216,9 @@ sed -n '/^requests:/p;/^status codes:/p' "$work/h2load_bg.out" | sed 's/^/   h2l
 check "h2load: every call answered 200 (0 failed, 0 errored)" \
   bash -c "grep -qE '^requests: ([1-9][0-9]*) total, [0-9]+ started, \\1 done, \\1 succeeded, 0 failed, 0 errored, 0 timeout' '$work/h2load_bg.out'"
 wait "$load_pid"
-check "grpc-js under the switch: every call OK ($(cat "$work/load.out"))" [ $? = 0 ]
+rc=$?
+tail -n1 "$work/load.out" | sed 's/^/   grpc-js /'
+check "grpc-js under the switch: every call OK ($(tail -n1 "$work/load.out"))" [ "$rc" = 0 ]
 check "... served by blue (tagged stable), then green" grep -qE 'versions .*stable=[1-9].*green=[1-9]|versions .*green=[1-9].*stable=[1-9]' "$work/load.out"
 bg_codes=$(curl -s --max-time 5 "$gw/q/metrics" | grep '^grpc_requests_total{service="aurigraph.v11.TransactionService".*source="grpc"')
 # h2load abandons the calls still in flight when -D ends (started - done):
@@ -238,7 +245,8 @@ if wait_line "$work/inflight2.out" '^in flight' 30 >/dev/null; then
   code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'content-type: application/json' "$admin/admin/drain")
   check "POST /admin/drain: 202" [ "$code" = 202 ]
   wait "$inflight_pid"
-  check "/admin/drain: the 8 gRPC calls in flight finish OK ($(tail -n1 "$work/inflight2.out"))" [ $? = 0 ]
+  rc=$?
+  check "/admin/drain: the 8 gRPC calls in flight finish OK ($(tail -n1 "$work/inflight2.out"))" [ "$rc" = 0 ]
   check "... and the gateway exits after them" wait_exit "$gw_pid" 40
 else
   bad "the in-flight calls did not all start: $(cat "$work/inflight2.out")"

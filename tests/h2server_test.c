@@ -577,6 +577,75 @@ static void test_flow_control(void)
     h2server_ctx_free(ctx);
 }
 
+/* A HEADERS frame written raw (END_HEADERS | END_STREAM), its block the
+ * fields given: literal, never indexed, so the client's HPACK state is not
+ * touched. */
+static void raw_request(client_t *c, uint32_t id, const char *const *fields, size_t n)
+{
+    uint8_t f[1024];
+    size_t len = 9;
+    for (size_t i = 0; i < n; i += 2) {
+        size_t nl = strlen(fields[i]), vl = strlen(fields[i + 1]);
+        f[len++] = 0x10; /* literal never indexed, new name */
+        f[len++] = (uint8_t)nl;
+        memcpy(f + len, fields[i], nl);
+        len += nl;
+        f[len++] = (uint8_t)vl;
+        memcpy(f + len, fields[i + 1], vl);
+        len += vl;
+    }
+    size_t plen = len - 9;
+    uint8_t hd[9] = {(uint8_t)(plen >> 16), (uint8_t)(plen >> 8), (uint8_t)plen, 1, 5,
+                     (uint8_t)(id >> 24), (uint8_t)(id >> 16), (uint8_t)(id >> 8), (uint8_t)id};
+    memcpy(f, hd, 9);
+    CHECK_INTEQ(write(c->fd, f, len), (ssize_t)len);
+}
+
+/* Requests RFC 9113 calls malformed never reach the user (nghttp2's HTTP
+ * messaging is off; h2server checks them itself). */
+static void test_malformed(void)
+{
+    h2server_ctx_t *ctx = ctx_new((h2server_config_t){0});
+    client_t c;
+    client_open(ctx, &c, 1, 0);
+    for (int i = 0; i < 5; i++)
+        pump(&c);
+#define REQ ":method", "POST", ":scheme", "http", ":path", "/only"
+    static const char *const good[] = {REQ, "x-ok", "fine"};
+    static const char *const upper[] = {REQ, "X-Bad", "v"};
+    static const char *const late_pseudo[] = {":method", "POST", ":scheme", "http", "x-a", "b", ":path", "/only"};
+    static const char *const no_path[] = {":method", "POST", ":scheme", "http"};
+    static const char *const twice[] = {REQ, ":path", "/again"};
+    static const char *const conn[] = {REQ, "connection", "close"};
+    static const char *const te[] = {REQ, "te", "gzip"};
+    static const char *const crlf[] = {REQ, "x-v", "a\r\nb"};
+    static const char *const status[] = {REQ, ":status", "200"};
+    static const char *const space[] = {REQ, "x y", "v"};
+    raw_request(&c, 201, good, 8);
+    raw_request(&c, 203, upper, 8);
+    raw_request(&c, 205, late_pseudo, 8);
+    raw_request(&c, 207, no_path, 4);
+    raw_request(&c, 209, twice, 8);
+    raw_request(&c, 211, conn, 8);
+    raw_request(&c, 213, te, 8);
+    raw_request(&c, 215, crlf, 8);
+    raw_request(&c, 217, status, 8);
+    raw_request(&c, 219, space, 8);
+    for (int i = 0; i < 20; i++)
+        pump(&c);
+    CHECK_INTEQ(nrequests, 1); /* only the good one */
+    CHECK(find("/only", 0) != NULL);
+    /* (this client takes the resets of streams it never opened as a
+     * connection error and leaves: a fresh connection shows the server on) */
+    client_close(&c);
+    client_open(ctx, &c, 1, 0);
+    cstream_t *e = request(&c, "/echo", "ok", 2, 1, NULL, 0);
+    PUMP_UNTIL(&c, e->closed, 3000);
+    CHECK_STREQ(e->grpc_status, "0");
+    client_close(&c);
+    h2server_ctx_free(ctx);
+}
+
 static void test_handshake_timeout(void)
 {
     h2server_ctx_t *ctx = ctx_new((h2server_config_t){.handshake_timeout_ms = 100});
@@ -640,6 +709,7 @@ int main(void)
     test_header_list();
     test_rapid_reset();
     test_flow_control();
+    test_malformed();
     test_handshake_timeout();
     test_shutdown();
     app_reset();

@@ -63,7 +63,7 @@ services:
   aurigraph.v11.ConsensusService: failing
   aurigraph.v11.AIOptimizationService: slow
 EOF
-"$gateway_bin" --listen 127.0.0.1:0 --workers 2 --access-log off --config "$work/gw.yaml" "${admin[@]}" \
+"$gateway_bin" --listen 127.0.0.1:0 --listen-grpc off --workers 2 --access-log off --config "$work/gw.yaml" "${admin[@]}" \
   >"$work/gw.out" 2>"$work/gw.err" &
 gw_pid=$!
 pids+=("$gw_pid")

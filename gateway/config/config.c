@@ -40,6 +40,7 @@
  *   services: {SERVICE: CLUSTER}
  *   json_profile: proto3      routes whose .proto names none (transcode/profile.h)
  *   routes: [{method, timeout_ms, success_status, json_profile}]
+ *   grpc_web: {enabled: true, cors_origins: []}   origins: "*" or scheme://host[:port]
  *   (clusters take json_profile too: it wins over their routes' .proto)
  *
  * Merging: scalars override. A list or map section that is present
@@ -282,7 +283,8 @@ config_cluster_t *config_cluster_find(config_t *c, const char *name)
 
 void config_defaults(config_t *c)
 {
-    *c = (config_t){.drain_timeout_ms = CONFIG_DEFAULT_DRAIN_MS, .http1 = CONFIG_DEFAULT_HTTP1};
+    *c = (config_t){.drain_timeout_ms = CONFIG_DEFAULT_DRAIN_MS, .http1 = CONFIG_DEFAULT_HTTP1,
+                    .grpc_web = {.enabled = 1}};
     c->connections.probe_reserve = CONFIG_DEFAULT_PROBE_RESERVE;
     config_add_listener(c, CONFIG_DEFAULT_LISTEN_HOST, CONFIG_DEFAULT_LISTEN_PORT);
     config_listener_append(&c->grpc_listeners, &c->ngrpc_listeners, CONFIG_DEFAULT_GRPC_HOST, CONFIG_DEFAULT_GRPC_PORT);
@@ -313,6 +315,7 @@ void config_free(config_t *c)
     config_rate_limits_free(c->rate_limits, c->nrate_limits);
     free(c->config_path);
     free(c->json_profile);
+    config_strings_free(c->grpc_web.cors_origins, c->grpc_web.ncors_origins);
     *c = (config_t){0};
 }
 
@@ -362,6 +365,16 @@ void config_copy(config_t *dst, const config_t *src)
     }
     dst->config_path = xstrdup(src->config_path);
     dst->json_profile = xstrdup(src->json_profile);
+    dst->grpc_web.cors_origins = xcalloc(src->grpc_web.ncors_origins, sizeof(char *));
+    for (size_t i = 0; i < src->grpc_web.ncors_origins; i++)
+        dst->grpc_web.cors_origins[i] = xstrdup(src->grpc_web.cors_origins[i]);
+}
+
+void config_strings_free(char **s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(s[i]);
+    free(s);
 }
 
 /* ---- lookups ------------------------------------------------------------------ */

@@ -150,6 +150,14 @@ typedef enum config_http1 {
 } config_http1_t;
 #define CONFIG_DEFAULT_HTTP1 CONFIG_HTTP1_URING
 
+/* gRPC-Web on the REST port (server/grpc_web). */
+typedef struct config_grpc_web {
+    uint8_t enabled;              /* 1: grpc-web content types on POST /pkg.Service/Method are calls */
+    char **cors_origins;          /* origins (lower case) browsers may call from cross-origin, "*" for
+                                   * any; none: same-origin pages only */
+    size_t ncors_origins;
+} config_grpc_web_t;
+
 typedef struct config {
     config_listener_t *listeners;
     size_t nlisteners;
@@ -178,6 +186,7 @@ typedef struct config {
     uint32_t drain_grace_ms;     /* drain: keep accepting this long first (0) */
     uint32_t drain_timeout_ms;   /* graceful shutdown: 30000 */
     config_http1_t http1;        /* uring (default) | h2o */
+    config_grpc_web_t grpc_web;
     int check_only;              /* --check-config: validate everything, then exit */
     char *config_path;           /* the file loaded, for messages */
 } config_t;

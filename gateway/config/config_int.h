@@ -103,6 +103,7 @@ config_route_t *config_route_get(config_t *c, const char *method);
 void config_listeners_free(config_listener_t *l, size_t n);
 void config_clusters_free(config_cluster_t *cl, size_t n);
 void config_services_free(config_service_t *s, size_t n);
+void config_strings_free(char **s, size_t n);
 void config_rate_limits_free(config_rate_limit_t *r, size_t n);
 /* A deep copy: every load and every command line works on one. */
 void config_copy(config_t *dst, const config_t *src);

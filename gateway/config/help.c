@@ -142,6 +142,11 @@ void config_print_help(FILE *f)
     ref(f, "loopback; elsewhere a token is required", "  listen: \"%s:%d\"", CONFIG_DEFAULT_ADMIN_HOST,
         CONFIG_DEFAULT_ADMIN_PORT);
     ref(f, "Authorization: Bearer TOKEN", "  token: ~");
+    ref(f, "gRPC-Web calls on the listen ports", "grpc_web:");
+    ref(f, "application/grpc-web(-text) POST /pkg.Svc/M", "  enabled: true");
+    ref(f, "browser origins allowed cross-origin", "  cors_origins: []");
+    ref(f, "(\"https://app.example.com\", \"*\" = any);", "%s", "");
+    ref(f, "[] = same-origin pages only", "%s", "");
     ref(f, "client connections", "connections:");
     ref(f, "open at once; 0 = 90% of the open-files limit", "  max: 0");
     ref(f, "from one client address; 0 = no cap", "  max_per_client: 0");

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <yaml.h>
 
 #include "config/config.h"
@@ -815,6 +816,81 @@ static int load_routes(loader_t *L, const yaml_node_t *n, config_t *c)
     return 0;
 }
 
+/*
+ * An origin as browsers send it (RFC 6454's serialization): http or https,
+ * a host, maybe a port, nothing after; or "*". Kept in lower case, since
+ * browsers send scheme and host so and the handler compares bytes.
+ */
+static const char *origin_problem(const char *s)
+{
+    if (strcmp(s, "*") == 0)
+        return NULL;
+    const char *host = !strncasecmp(s, "https://", 8) ? s + 8 : !strncasecmp(s, "http://", 7) ? s + 7 : NULL;
+    if (host == NULL)
+        return "an origin starts with http:// or https://";
+    const char *p = host;
+    if (*p == '[') {
+        while (*p && *p != ']')
+            p++;
+        if (*p++ != ']' || p == host + 2)
+            return "an IPv6 host goes in brackets";
+    } else {
+        while (isalnum((unsigned char)*p) || *p == '-' || *p == '.' || *p == '_')
+            p++;
+        if (p == host)
+            return "an origin needs a host";
+    }
+    if (*p == ':') {
+        uint64_t port;
+        const char *digits = ++p;
+        while (isdigit((unsigned char)*p))
+            p++;
+        if (!syntax_parse_u64(digits, (size_t)(p - digits), &port) || port < 1 || port > 65535)
+            return "the port must be 1..65535";
+    }
+    if (*p != '\0')
+        return "an origin has no path (not even \"/\"), query or anything after the port";
+    return NULL;
+}
+
+/* grpc_web: {enabled, cors_origins: [ORIGIN...] (or one)}; cors_origins replaces the list. */
+static int grpc_web_origins(loader_t *L, const char *key, const yaml_node_t *v, const char *what, void *ctx)
+{
+    if (strcmp(key, "cors_origins") != 0)
+        return 1;
+    config_grpc_web_t *g = ctx;
+    const yaml_node_t *one = v->type == YAML_SEQUENCE_NODE ? NULL : v;
+    size_t n = one ? 1 : (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    if (one && is_null(one))
+        n = 0;
+    char **list = xcalloc(n, sizeof(*list));
+    for (size_t i = 0; i < n; i++) {
+        const yaml_node_t *item = one ? one : node(L, v->data.sequence.items.start[i]);
+        char at[200];
+        snprintf(at, sizeof(at), one ? "%s" : "%s[%zu]", what, i);
+        int rc = get_string(L, item, at, &list[i]);
+        const char *why = rc == 0 ? origin_problem(list[i]) : NULL;
+        if (why != NULL)
+            rc = fail(L, item, "%s: \"%s\": %s", at, list[i], why);
+        if (rc < 0) {
+            config_strings_free(list, n);
+            return -1;
+        }
+        for (char *c = list[i]; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+    }
+    config_strings_free(g->cors_origins, g->ncors_origins);
+    g->cors_origins = list;
+    g->ncors_origins = n;
+    return 0;
+}
+
+static int load_grpc_web(loader_t *L, const yaml_node_t *n, config_t *c)
+{
+    static const field_t fields[] = {{"enabled", FIELD_BOOL, offsetof(config_grpc_web_t, enabled)}};
+    return load_fields(L, n, "grpc_web", fields, NFIELDS(fields), &c->grpc_web, grpc_web_origins, &c->grpc_web);
+}
+
 static int load_connections(loader_t *L, const yaml_node_t *n, config_connections_t *c)
 {
     static const field_t fields[] = {
@@ -1003,6 +1079,8 @@ static int load_root(loader_t *L, const yaml_node_t *root, config_t *c)
             rc = load_routes(L, v, c);
         else if (!strcmp(key, "admin"))
             rc = load_admin(L, v, c);
+        else if (!strcmp(key, "grpc_web"))
+            rc = load_grpc_web(L, v, c);
         else if (!strcmp(key, "rate_limits"))
             rc = load_rate_limits(L, v, c);
         else if (!strcmp(key, "connections"))

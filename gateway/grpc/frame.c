@@ -53,6 +53,22 @@ grpc_frame_result_t grpc_frame_follow(grpc_frame_reader_t *r, const uint8_t *p, 
             inm = left != 0;
             continue;
         }
+        if (hlen == 0 && n - i >= GRPC_FRAME_PREFIX) {
+            /* a whole prefix in this piece: the common case */
+            if ((rc = check_flags(r, p[i])) != GRPC_FRAME_OK)
+                return rc;
+            flags = p[i];
+            len = be32(p + i + 1);
+            if (len > r->max) {
+                r->refused_len = len;
+                return GRPC_FRAME_TOO_LARGE;
+            }
+            i += GRPC_FRAME_PREFIX;
+            msgs++;
+            left = len;
+            inm = len != 0;
+            continue;
+        }
         uint8_t b = p[i++];
         if (hlen == 0) {
             if ((rc = check_flags(r, b)) != GRPC_FRAME_OK)

@@ -67,6 +67,8 @@ struct h2server_stream {
     void *data;
     uint8_t requested;  /* on_request ran: on_close is due */
     uint8_t oversize;   /* the request header block passed max_header_list */
+    uint8_t malformed;  /* RFC 9113 8.2.1/8.3.1: answered RST_STREAM(PROTOCOL_ERROR), never reaches the user */
+    uint8_t pseudo;     /* the pseudo-headers seen (PSEUDO_*), and PSEUDO_REGULAR once a regular field came */
     uint8_t req_ended;  /* END_STREAM from the client */
     uint8_t responded;  /* response HEADERS submitted */
     uint8_t ending;     /* h2server_end: trailers (or END_STREAM) after the queue */
@@ -91,6 +93,10 @@ struct h2server_conn {
     h2o_linklist_t streams;
     h2o_linklist_t full;
     size_t queued;               /* response bytes queued over all streams */
+    /* the last stream looked up: a header block's callbacks ask for the
+     * same stream once per field, and nghttp2's lookup is a hash probe */
+    int32_t last_id;
+    h2server_stream_t *last_stream;
     h2o_timeout_entry_t handshake_entry;
     uint8_t closing;             /* the session is being torn down: its callbacks are ignored */
     uint8_t fatal;               /* nghttp2 gave up on the session: close once its GOAWAY is out */
@@ -196,7 +202,8 @@ static h2server_stream_t *stream_alloc(h2server_conn_t *conn, int32_t id)
     s->id = id;
     s->data = NULL;
     s->next_free = NULL;
-    s->requested = s->oversize = s->req_ended = s->responded = s->ending = s->ended = s->deferred = 0;
+    s->requested = s->oversize = s->malformed = s->pseudo = 0;
+    s->req_ended = s->responded = s->ending = s->ended = s->deferred = 0;
     s->hsize = 0;
     s->req.len = s->req.n = 0;
     s->trailers.len = s->trailers.n = 0;
@@ -255,7 +262,11 @@ static h2server_stream_t *stream_of(h2server_conn_t *conn, int32_t id)
 {
     if (conn->closing || id <= 0)
         return NULL;
-    return nghttp2_session_get_stream_user_data(conn->io.ng, id);
+    if (id != conn->last_id) {
+        conn->last_id = id;
+        conn->last_stream = nghttp2_session_get_stream_user_data(conn->io.ng, id);
+    }
+    return conn->last_stream;
 }
 
 /* ---- nghttp2 callbacks ------------------------------------------------- */
@@ -269,7 +280,89 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, voi
     if (s == NULL)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* RST_STREAM(INTERNAL_ERROR) */
     nghttp2_session_set_stream_user_data(ng, frame->hd.stream_id, s);
+    conn->last_id = frame->hd.stream_id;
+    conn->last_stream = s;
     return 0;
+}
+
+/*
+ * What nghttp2's HTTP messaging would check, checked here instead (it is
+ * off: its per-field token lookups cost more than this, see
+ * h2server_ctx_new): RFC 9113's malformed requests. Field names are
+ * lower-case tokens, values hold no NUL, CR or LF; pseudo-headers come
+ * first, once each, only the four of a request; no connection-specific
+ * field, no te but "trailers". Returns the PSEUDO_ bit of the field, 0 for
+ * a regular one, -1 when the request is malformed.
+ */
+enum { PSEUDO_METHOD = 1, PSEUDO_SCHEME = 2, PSEUDO_PATH = 4, PSEUDO_AUTHORITY = 8, PSEUDO_REGULAR = 16 };
+
+static const uint8_t token_char[256] = {
+    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1,
+    ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1,
+    ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1,
+    ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1,
+    ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1,
+    ['z'] = 1,
+};
+
+/* Whether NUL, CR or LF is among the n bytes at p: eight at a time (the
+ * classic has-zero-byte test on the word and on it XOR each of CR and LF);
+ * a request's values are a few hundred bytes, checked on every call. */
+static int value_has_nul_cr_lf(const uint8_t *p, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    if (n < 8) {
+        for (size_t i = 0; i < n; i++)
+            if (p[i] == 0 || p[i] == '\r' || p[i] == '\n')
+                return 1;
+        return 0;
+    }
+    /* whole words, the last one overlapping the one before */
+    for (size_t i = 0;; i += 8) {
+        if (i + 8 > n)
+            i = n - 8;
+        uint64_t x;
+        memcpy(&x, p + i, 8);
+        uint64_t cr = x ^ (ones * '\r'), lf = x ^ (ones * '\n');
+        if (((x - ones) & ~x & highs) | ((cr - ones) & ~cr & highs) | ((lf - ones) & ~lf & highs))
+            return 1;
+        if (i + 8 == n)
+            return 0;
+    }
+}
+
+#define IS_NAME(lit) (nl == sizeof(lit) - 1 && memcmp(name, lit, nl) == 0)
+
+static int field_check(const uint8_t *name, size_t nl, const uint8_t *value, size_t vl)
+{
+    if (nl == 0)
+        return -1;
+    if (value_has_nul_cr_lf(value, vl))
+        return -1;
+    if (name[0] == ':') {
+        return IS_NAME(":path") ? (vl ? PSEUDO_PATH : -1)
+               : IS_NAME(":method") ? PSEUDO_METHOD
+               : IS_NAME(":scheme") ? PSEUDO_SCHEME
+               : IS_NAME(":authority") ? PSEUDO_AUTHORITY
+                                       : -1;
+    }
+    for (size_t i = 0; i < nl; i++)
+        if (!token_char[name[i]])
+            return -1;
+    switch (nl) {
+    case 2:
+        return IS_NAME("te") && !(vl == 8 && memcmp(value, "trailers", 8) == 0) ? -1 : 0;
+    case 7:
+        return IS_NAME("upgrade") ? -1 : 0;
+    case 10:
+        return IS_NAME("connection") || IS_NAME("keep-alive") ? -1 : 0;
+    case 16:
+        return IS_NAME("proxy-connection") ? -1 : 0;
+    case 17:
+        return IS_NAME("transfer-encoding") ? -1 : 0;
+    default:
+        return 0;
+    }
 }
 
 static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint8_t *name, size_t nl,
@@ -278,8 +371,16 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
     (void)ng, (void)flags;
     h2server_conn_t *conn = ud;
     h2server_stream_t *s = stream_of(conn, frame->hd.stream_id);
-    if (s == NULL || frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST || s->oversize)
+    if (s == NULL || frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST || s->malformed)
         return 0; /* trailers of a request carry nothing gRPC uses */
+    int kind = field_check(name, nl, value, vl);
+    if (kind < 0 || (kind != 0 && (s->pseudo & (kind | PSEUDO_REGULAR)))) {
+        s->malformed = 1; /* the block is decoded to its end (HPACK needs it), then the stream is reset */
+        return 0;
+    }
+    s->pseudo |= kind ? kind : PSEUDO_REGULAR;
+    if (s->oversize)
+        return 0;
     s->hsize += nl + vl + 32;
     if (s->hsize > conn->ctx->cfg.max_header_list) {
         s->oversize = 1; /* the rest is decoded by nghttp2 (HPACK needs it) and dropped here */
@@ -318,8 +419,13 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
     case NGHTTP2_HEADERS:
         if ((s = stream_of(conn, frame->hd.stream_id)) == NULL)
             break;
-        if (frame->headers.cat == NGHTTP2_HCAT_REQUEST && !s->requested)
-            request_ready(conn, s, end);
+        if (frame->headers.cat == NGHTTP2_HCAT_REQUEST && !s->requested) {
+            if (s->malformed || (s->pseudo & (PSEUDO_METHOD | PSEUDO_SCHEME | PSEUDO_PATH)) !=
+                                    (PSEUDO_METHOD | PSEUDO_SCHEME | PSEUDO_PATH))
+                nghttp2_submit_rst_stream(conn->io.ng, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_PROTOCOL_ERROR);
+            else
+                request_ready(conn, s, end);
+        }
         else if (end && s->requested && !s->req_ended) {
             s->req_ended = 1; /* request trailers: the body is over */
             if (!s->ended)
@@ -368,6 +474,8 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t err, void *
     if (s == NULL)
         return 0;
     nghttp2_session_set_stream_user_data(ng, id, NULL);
+    if (conn->last_id == id)
+        conn->last_id = 0;
     stream_close(s, err);
     return 0;
 }
@@ -593,6 +701,8 @@ h2server_conn_t *h2server_accept(h2server_ctx_t *ctx, h2o_socket_t *sock, void *
         {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, cfg->max_concurrent_streams},
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, cfg->stream_window},
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, cfg->max_header_list},
+        /* no RFC 7540 dependency tree to keep per stream: gRPC never uses it */
+        {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
     };
     if (nghttp2_session_server_new3(&conn->io.ng, ctx->cbs, conn, ctx->opt, &ctx->mem) != 0) {
         free(conn);
@@ -680,6 +790,10 @@ h2server_ctx_t *h2server_ctx_new(h2o_loop_t *loop, const h2server_config_t *cfg,
     /* stream windows go back as the bytes go on (h2server_consume) */
     nghttp2_option_set_no_auto_window_update(ctx->opt, 1);
     nghttp2_option_set_no_closed_streams(ctx->opt, 1);
+    /* RFC 9113's checks of a request are on_header's (field_check): nghttp2's
+     * HTTP messaging layer looks every field up by name and validates it
+     * again, about 2,500 instructions of a relayed call's 36,000 */
+    nghttp2_option_set_no_http_messaging(ctx->opt, 1);
     if (c->reset_burst != 0)
         nghttp2_option_set_stream_reset_rate_limit(ctx->opt, c->reset_burst, c->reset_rate);
     return ctx;
@@ -753,8 +867,9 @@ static void resume(h2server_stream_t *s)
     schedule(s->conn);
 }
 
-int h2server_send(h2server_stream_t *s, const void *p, size_t n)
+int h2server_send2(h2server_stream_t *s, const void *a, size_t alen, const void *b, size_t blen)
 {
+    size_t n = alen + blen;
     if (!s->responded || s->ending || s->ended)
         return -1;
     if (n == 0)
@@ -766,11 +881,19 @@ int h2server_send(h2server_stream_t *s, const void *p, size_t n)
     }
     if (grow((void **)&s->q, &s->qcap, s->qlen + n, 1) != 0)
         return -1;
-    memcpy(s->q + s->qlen, p, n);
+    if (alen)
+        memcpy(s->q + s->qlen, a, alen);
+    if (blen)
+        memcpy(s->q + s->qlen + alen, b, blen);
     s->qlen += n;
     s->conn->queued += n;
     resume(s);
     return 0;
+}
+
+int h2server_send(h2server_stream_t *s, const void *p, size_t n)
+{
+    return h2server_send2(s, p, n, NULL, 0);
 }
 
 int h2server_end(h2server_stream_t *s, const h2server_header_t *trailers, size_t n)

@@ -31,6 +31,12 @@
  * floods), and a handshake timeout for connections that never send the
  * preface.
  *
+ * Requests reach the user well-formed (RFC 9113 8.2.1, 8.3.1: lower-case
+ * field names, no NUL/CR/LF in values, the pseudo-headers :method,
+ * :scheme and :path present, first and once, no connection-specific
+ * fields); a malformed one is reset with PROTOCOL_ERROR and never seen.
+ * Content-length is not checked against the body: gRPC frames its own.
+ *
  * Everything runs on the loop's thread; callbacks may call any function
  * here except h2server_ctx_free. Nothing is closed inside an nghttp2
  * callback: closes happen once nghttp2 has returned.
@@ -119,6 +125,8 @@ int h2server_respond(h2server_stream_t *s, int status, const h2server_header_t *
 /* Queues response body bytes (copied); after h2server_respond. 0 / -1 (out
  * of memory, or the response has ended). */
 int h2server_send(h2server_stream_t *s, const void *p, size_t n);
+/* The same with two pieces (a gRPC prefix and its message): one queueing. */
+int h2server_send2(h2server_stream_t *s, const void *a, size_t alen, const void *b, size_t blen);
 /* Ends the response once the queue is out: with these trailers (copied),
  * or none (n 0: END_STREAM on the last DATA). */
 int h2server_end(h2server_stream_t *s, const h2server_header_t *trailers, size_t n);

@@ -219,8 +219,8 @@ int door_send_message(door_call_t *c, uint8_t flags, const uint8_t *msg, size_t 
 {
     uint8_t prefix[GRPC_FRAME_PREFIX];
     grpc_frame_prefix(prefix, flags, (uint32_t)len);
-    if ((!c->headers_sent && door_send_headers(c, NULL, 0) != 0) || h2server_send(c->s, prefix, sizeof(prefix)) != 0 ||
-        h2server_send(c->s, msg, len) != 0)
+    if ((!c->headers_sent && door_send_headers(c, NULL, 0) != 0) ||
+        h2server_send2(c->s, prefix, sizeof(prefix), msg, len) != 0)
         return -1;
     c->bytes_sent += sizeof(prefix) + len;
     return h2server_full(c->s);
@@ -457,9 +457,7 @@ static void relay_open(door_call_t *c, uint32_t client_timeout)
     uint32_t timeout = row->timeout_ms;
     if (client_timeout != 0 && (timeout == 0 || client_timeout < timeout))
         timeout = client_timeout;
-    size_t len;
-    const char *enc = door_header(c, "grpc-encoding", &len);
-    grpc_frame_reader_init(&c->fr, c->door->max_message, enc != NULL && !NAME_IS(enc, len, "identity"));
+    grpc_frame_reader_init(&c->fr, c->door->max_message, c->compressed);
     upstream_header_t *md = NULL;
     size_t nmd = relay_metadata(c, &md);
     c->up_active = 1;
@@ -482,13 +480,45 @@ static void *on_request(void *conn_data, h2server_stream_t *s, const h2server_he
     }
     c->hs = hs;
     c->nhs = n;
-    size_t len = 0, method_len = 0, ct_len = 0;
-    const char *method = door_header(c, ":method", &method_len), *ct = door_header(c, "content-type", &ct_len);
-    c->path = door_header(c, ":path", &len);
-    c->path_len = c->path ? len : 0;
-    if (c->path == NULL)
-        c->path = "";
-    c->request_id = door_header(c, "x-request-id", &c->request_id_len);
+    /* the fields the door reads, in one pass (h2server gives them well-formed) */
+    const char *method = NULL, *ct = NULL, *tmo = NULL;
+    size_t method_len = 0, ct_len = 0, tmo_len = 0;
+    c->path = "";
+    for (size_t i = 0; i < n; i++) {
+        const h2server_header_t *h = &hs[i];
+        switch (h->name_len) {
+        case 5:
+            if (memcmp(h->name, ":path", 5) == 0) {
+                c->path = h->value;
+                c->path_len = h->value_len;
+            }
+            break;
+        case 7:
+            if (memcmp(h->name, ":method", 7) == 0) {
+                method = h->value;
+                method_len = h->value_len;
+            }
+            break;
+        case 12:
+            if (memcmp(h->name, "content-type", 12) == 0) {
+                ct = h->value;
+                ct_len = h->value_len;
+            } else if (memcmp(h->name, "grpc-timeout", 12) == 0) {
+                tmo = h->value;
+                tmo_len = h->value_len;
+            } else if (memcmp(h->name, "x-request-id", 12) == 0) {
+                c->request_id = h->value;
+                c->request_id_len = h->value_len;
+            }
+            break;
+        case 13:
+            if (memcmp(h->name, "grpc-encoding", 13) == 0)
+                c->compressed = !(h->value_len == 8 && memcmp(h->value, "identity", 8) == 0);
+            break;
+        default:
+            break;
+        }
+    }
     if (oversize) {
         door_finishf(c, GRPC_RESOURCE_EXHAUSTED, "request metadata over the limit of %u bytes",
                      (unsigned)d->w->shared->cfg->grpc.max_header_list);
@@ -503,8 +533,7 @@ static void *on_request(void *conn_data, h2server_stream_t *s, const h2server_he
         refuse_http(c, 415, "content-type must be application/grpc\n", NULL);
         return c;
     }
-    const char *tmo = door_header(c, "grpc-timeout", &len);
-    uint32_t client_timeout = tmo ? request_path_grpc_timeout(tmo, len) : 0;
+    uint32_t client_timeout = tmo ? request_path_grpc_timeout(tmo, tmo_len) : 0;
     const grpc_local_service_t *svc = grpc_local_find(c->path, c->path_len);
     if (svc != NULL) {
         door_local_open(c, svc);

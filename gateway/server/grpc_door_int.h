@@ -48,6 +48,7 @@ typedef struct grpc_local_call {
     size_t path_len;
     size_t row;                  /* its method-table row, when has_row */
     uint8_t has_row;
+    uint8_t compressed;          /* its grpc-encoding names a compression */
     const split_version_t *version;
     /* the relay */
     upstream_call_t *up;

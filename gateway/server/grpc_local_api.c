@@ -20,9 +20,7 @@ void door_local_open(door_call_t *c, const grpc_local_service_t *svc)
 {
     c->kind = CALL_LOCAL;
     c->svc = svc;
-    size_t len;
-    const char *enc = door_header(c, "grpc-encoding", &len);
-    if (enc != NULL && !(len == 8 && memcmp(enc, "identity", 8) == 0)) {
+    if (c->compressed) {
         /* nothing here decompresses: gRPC's answer to an encoding a server lacks */
         static const upstream_header_t accept = {"grpc-accept-encoding", 20, "identity", 8};
         door_finish(c, GRPC_UNIMPLEMENTED, "compressed requests are not supported by this service", 53, &accept, 1);

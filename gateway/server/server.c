@@ -23,6 +23,7 @@
 #include "control/admin.h"
 #include "front/http1_h2o.h"
 #include "server/api.h"
+#include "server/grpc_web.h"
 #include "server/conn_limit.h"
 #include "server/health.h"
 #include "server/listener.h"
@@ -74,7 +75,7 @@ static int dispatch(h2o_handler_t *self, h2o_req_t *req)
                        NULL, 0, w->shared->error_field);
         return 0;
     }
-    if (metrics_handle(req))
+    if (metrics_handle(req) || grpc_web_handle(req))
         return 0;
     if (openapi_handle(req) || swagger_ui_handle(req))
         return 0;

@@ -47,6 +47,8 @@ typedef struct worker {
     size_t nfree_tickets;
     api_request_t *free_requests;   /* recycled request contexts */
     size_t nfree_requests;
+    struct grpc_web_call *free_grpc_web; /* recycled gRPC-Web call contexts */
+    size_t nfree_grpc_web;
     uint64_t in_flight;
     access_log_t log;
     struct metrics *metrics;        /* shared->worker_metrics[id]: written only here */

@@ -37,6 +37,7 @@
 #include "control/rollout.h"
 #include "front/http1_uring.h"
 #include "server/api.h"
+#include "server/grpc_web.h"
 #include "server/conn_limit.h"
 #include "server/grpc_door.h"
 #include "server/grpc_health.h"
@@ -516,6 +517,7 @@ static void stop(worker_t *w)
     w->uring = NULL;
     access_log_dispose(&w->log);
     api_worker_dispose(w);
+    grpc_web_worker_dispose(w);
     conn_limit_worker_dispose(w);
     free(w->upstreams);
     w->upstreams = NULL;

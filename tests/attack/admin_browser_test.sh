@@ -33,8 +33,13 @@ ready() { [ "$(curl -s --max-time 3 -o /dev/null -w '%{http_code}' "$gw/q/health
 not_draining() { [ "$(curl -s --max-time 3 "$adm/admin/clusters" | jq -r .draining)" = false ]; }
 
 start_services svc || give_up "services did not start"
+# the drain keeps answering (readiness 503) for 3 s before its SYN filter
+# drops new connections: the readiness poll after POST /admin/drain opens
+# new ones, and on a loaded machine its first try can come late
+printf 'drain_grace_ms: 3000\n' >"$work/grace.yaml"
 for front in uring h2o; do
-  start_gateway "gw-$front" --upstream "127.0.0.1:$svc_port" --http1 "$front" || give_up "gateway ($front) did not start"
+  start_gateway "gw-$front" --config "$work/grace.yaml" --upstream "127.0.0.1:$svc_port" --http1 "$front" ||
+    give_up "gateway ($front) did not start"
   wait_ready "$gw" 10 || give_up "gateway ($front) not ready"
   line=$(wait_line "$work/gw-$front.err" 'admin listening on' 5) || give_up "no admin listener"
   port=${line##*:}
@@ -107,12 +112,12 @@ wait "$gw_pid" 2>/dev/null
 # ---- "loopback" by resolution ---------------------------------------------------------
 # one DNS try of a second, where no resolver answers
 export RES_OPTIONS="timeout:1 attempts:1"
-timeout 20 "$gateway_bin" --listen 127.0.0.1:0 --admin 127.attacker.invalid:0 --upstream "127.0.0.1:$svc_port" \
+timeout 20 "$gateway_bin" --listen 127.0.0.1:0 --listen-grpc off --admin 127.attacker.invalid:0 --upstream "127.0.0.1:$svc_port" \
   >"$work/prefix.out" 2>&1
 rc=$?
 check "--admin 127.attacker.invalid:0 without a token: refuses to start (exit 2)" [ "$rc" = 2 ]
 check "... because it is not loopback and has no token" grep -q 'does not resolve to loopback addresses only, so the admin API needs a token' "$work/prefix.out"
-timeout 20 "$gateway_bin" --listen 127.0.0.1:0 --admin 127.attacker.invalid:0 --admin-token x \
+timeout 20 "$gateway_bin" --listen 127.0.0.1:0 --listen-grpc off --admin 127.attacker.invalid:0 --admin-token x \
   --upstream "127.0.0.1:$svc_port" >"$work/prefix-token.out" 2>&1
 rc=$?
 check "... with a token: it fails to resolve (exit $rc, not 0 or 124)" [ "$rc" != 0 -a "$rc" != 124 ]

@@ -10,8 +10,9 @@
 //   calls.cjs load TARGET SECONDS CONCURRENCY
 //     TransactionService/GetTransactionStats (empty request, reply not
 //     decoded) on CONCURRENCY streams, 5 ms between calls, for SECONDS; prints
-//     "load: N calls, codes OK=N ..., versions TAG=n ..." (x-version-tag of
-//     the answers: which version served them).
+//     "load: calling" once the first is answered, then "load: N calls, codes
+//     OK=N ..., versions TAG=n ..." (x-version-tag of the answers: which
+//     version served them).
 const crypto = require('crypto');
 const { grpc, loaded, sleep } = require('./echo-common.cjs');
 
@@ -67,7 +68,11 @@ async function load(seconds, concurrency) {
     const call = client.makeUnaryRequest(path, id, id, Buffer.alloc(0), new grpc.Metadata(),
       { deadline: new Date(Date.now() + 10000) }, () => {});
     call.on('metadata', (md) => { const v = md.get('x-version-tag')[0] || '-'; versions[v] = (versions[v] || 0) + 1; });
-    call.on('status', (s) => { codes[codeName(s.code)] = (codes[codeName(s.code)] || 0) + 1; calls++; resolve(); });
+    call.on('status', (s) => {
+      codes[codeName(s.code)] = (codes[codeName(s.code)] || 0) + 1;
+      if (++calls === 1) console.log('load: calling');
+      resolve();
+    });
   });
   // a pause between calls: load beside h2load's, not a flood on 2 cores
   await Promise.all(Array.from({ length: concurrency }, async () => { while (Date.now() < end) { await one(); await sleep(5); } }));
