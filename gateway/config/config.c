@@ -21,6 +21,7 @@
  *   workers: 0                 0 = one per core, at most 1024
  *   descriptors: ~             FileDescriptorSet path; ~/null/empty = built one
  *   access_log: stdout         stdout | stderr | off | a file path
+ *   swagger_ui_dir: ~          swagger-ui-dist's files for /q/swagger-ui; ~ = off
  *   drain_timeout_ms: 30000
  *   drain_grace_ms: 0          keep accepting this long after a drain starts
  *   http1: uring               uring | h2o: HTTP/1.1 front end (HTTP/2 is h2o's);
@@ -305,6 +306,7 @@ void config_free(config_t *c)
     config_listeners_free(c->grpc_listeners, c->ngrpc_listeners);
     free(c->descriptors);
     free(c->access_log);
+    free(c->swagger_ui_dir);
     free(c->admin_host);
     free(c->admin_token);
     config_clusters_free(c->clusters, c->nclusters);
@@ -324,6 +326,7 @@ void config_copy(config_t *dst, const config_t *src)
     dst->grpc_listeners = listeners_copy(src->grpc_listeners, src->ngrpc_listeners);
     dst->descriptors = xstrdup(src->descriptors);
     dst->access_log = xstrdup(src->access_log);
+    dst->swagger_ui_dir = xstrdup(src->swagger_ui_dir);
     dst->admin_host = xstrdup(src->admin_host);
     dst->admin_token = xstrdup(src->admin_token);
     dst->clusters = xcalloc(src->nclusters, sizeof(*dst->clusters));

@@ -171,6 +171,7 @@ typedef struct config {
     unsigned workers;            /* 0 = one per core */
     char *descriptors;           /* NULL = the built descriptor set of proto/ */
     char *access_log;            /* "stdout" (default), "stderr", "off" or a path */
+    char *swagger_ui_dir;        /* swagger-ui-dist's files for /q/swagger-ui; NULL = off */
     transcode_options_t transcode; /* limits, and mapping flags added to every route's profile */
     char *json_profile;          /* routes whose .proto names no profile; NULL = "proto3" */
     config_cluster_t *clusters;

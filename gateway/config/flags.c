@@ -31,6 +31,7 @@ typedef enum {
     F_HTTP1,
     F_JSON_PROFILE,
     F_LISTEN_GRPC,
+    F_SWAGGER_UI_DIR,
 } flag_id_t;
 
 typedef struct {
@@ -47,6 +48,7 @@ static const flag_t flags[] = {
     {"admin", F_ADMIN, true},           {"admin-token", F_ADMIN_TOKEN, true},
     {"http1", F_HTTP1, true},           {"json-profile", F_JSON_PROFILE, true},
     {"listen-grpc", F_LISTEN_GRPC, true},
+    {"swagger-ui-dir", F_SWAGGER_UI_DIR, true},
 };
 
 /*
@@ -146,6 +148,9 @@ static int apply_flag(config_t *c, const flag_t *flag, const char *val, seen_t *
         return 0;
     case F_ACCESS_LOG:
         set_str(&c->access_log, val);
+        return 0;
+    case F_SWAGGER_UI_DIR:
+        set_str(&c->swagger_ui_dir, val);
         return 0;
     case F_JSON_PROFILE:
         if (json_profile_find(val) == NULL) {

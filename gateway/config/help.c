@@ -58,6 +58,8 @@ void config_print_help(FILE *f)
             "                        uring; h2o wherever io_uring is unusable). HTTP/2 is h2o's\n"
             "  --json-profile NAME   JSON profile of routes whose .proto names none: proto3 |\n"
             "                        v11 (default proto3; the V11 .protos name v11)\n"
+            "  --swagger-ui-dir DIR  serve Swagger UI on /q/swagger-ui from DIR, the swagger-ui-dist\n"
+            "                        files (scripts/install-swagger-ui DIR); default: off\n"
             "  --check-config        load and validate everything, then exit: 0 if valid\n"
             "  -h, --help            print this text and exit\n"
             "A value follows its flag (--workers 4) or an equals sign (--workers=4).\n"
@@ -81,6 +83,7 @@ void config_print_help(FILE *f)
     ref(f, "0 = one per core; at most 1024", "workers: 0");
     ref(f, "~ = the descriptor set built from proto/", "descriptors: ~");
     ref(f, "stdout | stderr | off | a file path", "access_log: stdout");
+    ref(f, "/q/swagger-ui's files (swagger-ui-dist); ~ = off", "swagger_ui_dir: ~");
     ref(f, "SIGTERM or POST /admin/drain: in-flight calls get this long", "drain_timeout_ms: %d",
         CONFIG_DEFAULT_DRAIN_MS);
     ref(f, "drain: accept and answer (readiness 503) this long first", "drain_grace_ms: 0");

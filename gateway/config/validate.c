@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "config/config.h"
 #include "config/config_int.h"
@@ -54,6 +55,16 @@ int config_validate(const config_t *c, char *err, size_t errlen)
     if (c->access_log == NULL || c->access_log[0] == '\0') {
         errf(err, errlen, "access_log: empty");
         return -1;
+    }
+    if (c->swagger_ui_dir != NULL) {
+        /* the page itself: --check-config catches a directory never filled */
+        char page[4096];
+        int n = snprintf(page, sizeof(page), "%s/index.html", c->swagger_ui_dir);
+        if (c->swagger_ui_dir[0] == '\0' || n < 0 || (size_t)n >= sizeof(page) || access(page, R_OK) != 0) {
+            errf(err, errlen, "swagger_ui_dir \"%s\": no index.html there (install the files with "
+                 "scripts/install-swagger-ui DIR)", c->swagger_ui_dir);
+            return -1;
+        }
     }
     const transcode_options_t *o = &c->transcode;
     const char *zero = o->max_depth == 0      ? "max_depth"

@@ -1044,6 +1044,14 @@ static int load_root(loader_t *L, const yaml_node_t *root, config_t *c)
                 rc = get_string(L, v, "descriptors", &c->descriptors);
         } else if (!strcmp(key, "access_log"))
             rc = get_string(L, v, "access_log", &c->access_log);
+        else if (!strcmp(key, "swagger_ui_dir")) {
+            if (is_null(v)) {
+                free(c->swagger_ui_dir);
+                c->swagger_ui_dir = NULL;
+                rc = 0;
+            } else
+                rc = get_string(L, v, "swagger_ui_dir", &c->swagger_ui_dir);
+        }
         else if (!strcmp(key, "drain_timeout_ms"))
             rc = get_duration(L, v, "drain_timeout_ms", &c->drain_timeout_ms);
         else if (!strcmp(key, "drain_grace_ms"))

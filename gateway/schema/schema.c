@@ -586,6 +586,125 @@ static int define_method(loader_t *l, const char *service, const Google__Protobu
     return 0;
 }
 
+/* ---- comments (a set built with --include_source_info) ---------------- */
+
+/* descriptor.proto's field numbers, as SourceCodeInfo paths spell them */
+enum {
+    PATH_FILE_MESSAGE = 4, PATH_FILE_ENUM = 5, PATH_FILE_SERVICE = 6,
+    PATH_MESSAGE_FIELD = 2, PATH_MESSAGE_NESTED = 3, PATH_MESSAGE_ENUM = 4,
+    PATH_SERVICE_METHOD = 2,
+};
+
+/* protoc keeps the space after "//" and the newline of every line: " a\n b\n"
+ * -> "a\nb". NULL when nothing but blanks is left. */
+static const char *clean_comment(arena_t *a, const char *text)
+{
+    size_t n = strlen(text);
+    char *out = arena_alloc_aligned(a, n + 1, 1);
+    if (out == NULL)
+        return NULL;
+    size_t o = 0;
+    for (const char *p = text; *p;) {
+        if (*p == ' ')
+            p++;
+        while (*p && *p != '\n')
+            out[o++] = *p++;
+        if (*p == '\n') {
+            out[o++] = '\n';
+            p++;
+        }
+    }
+    while (o > 0 && (out[o - 1] == '\n' || out[o - 1] == ' ' || out[o - 1] == '\t' || out[o - 1] == '\r'))
+        o--;
+    out[o] = '\0';
+    return o ? out : NULL;
+}
+
+/* "scope.name" into buf; 0 when it fits. */
+static int scoped(char *buf, size_t len, const char *scope, const char *name)
+{
+    int n = scope ? snprintf(buf, len, "%s.%s", scope, name) : snprintf(buf, len, "%s", name);
+    return n > 0 && (size_t)n < len ? 0 : -1;
+}
+
+/* The element a location's path names, in file fp whose services start at
+ * svcs, gets text. Paths this does not know (options, extensions, enum
+ * values) are left alone. */
+static void attach_comment(loader_t *l, const file_proto_t *fp, schema_service_t *svcs, const int32_t *path,
+                           size_t n, const char *text)
+{
+    const char *pkg = (fp->package && fp->package[0]) ? fp->package : NULL;
+    if (n < 2 || path[1] < 0)
+        return;
+    size_t i = (size_t)path[1];
+    char name[1024], inner[1024];
+    if (path[0] == PATH_FILE_SERVICE && i < fp->n_service) {
+        schema_service_t *sv = &svcs[i];
+        if (n == 2)
+            sv->comment = text;
+        else if (n == 4 && path[2] == PATH_SERVICE_METHOD && path[3] >= 0 && (uint32_t)path[3] < sv->nmethods)
+            ((schema_method_t *)sv->methods)[path[3]].comment = text;
+        return;
+    }
+    if (path[0] == PATH_FILE_ENUM && i < fp->n_enum_type && n == 2) {
+        schema_enum_t *e = NULL;
+        if (scoped(name, sizeof(name), pkg, fp->enum_type[i]->name) == 0)
+            e = name_table_get(&l->s->enums, name, strlen(name));
+        if (e)
+            e->comment = text;
+        return;
+    }
+    if (path[0] != PATH_FILE_MESSAGE || i >= fp->n_message_type)
+        return;
+    const message_proto_t *mp = fp->message_type[i];
+    if (scoped(name, sizeof(name), pkg, mp->name) != 0)
+        return;
+    size_t at = 2;
+    while (at + 1 < n && path[at] == PATH_MESSAGE_NESTED) {
+        if (path[at + 1] < 0 || (size_t)path[at + 1] >= mp->n_nested_type)
+            return;
+        mp = mp->nested_type[path[at + 1]];
+        memcpy(inner, name, sizeof(inner));
+        if (scoped(name, sizeof(name), inner, mp->name) != 0)
+            return;
+        at += 2;
+    }
+    schema_message_t *m = name_table_get(&l->s->messages, name, strlen(name));
+    if (m == NULL)
+        return;
+    if (at == n) {
+        m->comment = text;
+    } else if (at + 2 == n && path[at + 1] >= 0) {
+        size_t k = (size_t)path[at + 1];
+        if (path[at] == PATH_MESSAGE_FIELD && k < m->nfields) {
+            ((schema_field_t *)m->fields)[k].comment = text;
+        } else if (path[at] == PATH_MESSAGE_ENUM && k < mp->n_enum_type &&
+                   scoped(inner, sizeof(inner), name, mp->enum_type[k]->name) == 0) {
+            schema_enum_t *e = name_table_get(&l->s->enums, inner, strlen(inner));
+            if (e)
+                e->comment = text;
+        }
+    }
+}
+
+static void attach_comments(loader_t *l, const Google__Protobuf__FileDescriptorSet *set)
+{
+    size_t first_service = 0;
+    for (size_t f = 0; f < set->n_file; f++) {
+        const file_proto_t *fp = set->file[f];
+        const Google__Protobuf__SourceCodeInfo *info = fp->source_code_info;
+        for (size_t k = 0; info && k < info->n_location; k++) {
+            const Google__Protobuf__SourceCodeInfo__Location *loc = info->location[k];
+            const char *raw = loc->leading_comments && loc->leading_comments[0] ? loc->leading_comments
+                                                                                  : loc->trailing_comments;
+            const char *text = raw ? clean_comment(&l->s->arena, raw) : NULL;
+            if (text)
+                attach_comment(l, fp, &l->s->services[first_service], loc->path, loc->n_path, text);
+        }
+        first_service += fp->n_service;
+    }
+}
+
 static int load_set(loader_t *l, const Google__Protobuf__FileDescriptorSet *set)
 {
     arena_t *a = &l->s->arena;
@@ -640,6 +759,7 @@ static int load_set(loader_t *l, const Google__Protobuf__FileDescriptorSet *set)
     }
     l->s->services = svcs;
     l->s->nservices = nsvc;
+    attach_comments(l, set);
     return 0;
 }
 

@@ -8,6 +8,11 @@
  * request does (field by JSON or proto name, field by number, enum value by
  * name, message by full name for Any) are O(1) hash or direct-index probes.
  * A loaded schema is immutable and shared by all workers without locks.
+ *
+ * Comments: a set built with protoc --include_source_info carries the
+ * .proto's comments; each element's (leading, else trailing), with the one
+ * space after "//" and the trailing newline taken off, is its `comment`
+ * (the API documentation reads them). NULL without source info.
  */
 #ifndef AG_SCHEMA_H
 #define AG_SCHEMA_H
@@ -66,6 +71,7 @@ typedef struct schema_field {
     uint8_t packed_tag[5];  /* key with wire type LEN, for packed encoding */
     const schema_message_t *message; /* MESSAGE/GROUP */
     const schema_enum_t *enumeration; /* ENUM */
+    const char *comment;    /* the .proto's comment (leading, else trailing), or NULL */
 } schema_field_t;
 
 struct schema_message {
@@ -82,6 +88,7 @@ struct schema_message {
     uint32_t number_direct;        /* numbers below this index number_slots directly */
     const uint16_t *number_slots;  /* field index + 1; else sorted search */
     const uint16_t *by_number;     /* field indexes sorted by number */
+    const char *comment;           /* as schema_field_t's */
 };
 
 typedef struct schema_enum_value {
@@ -97,6 +104,7 @@ struct schema_enum {
     uint32_t name_mask;
     const uint16_t *name_slots;
     const uint16_t *by_number;         /* indexes sorted by number, first declared wins */
+    const char *comment;
 };
 
 /* One google.api.HttpRule (or additional binding) of a method. */
@@ -119,12 +127,14 @@ typedef struct schema_method {
     uint32_t nhttp_rules;
     int success_status;        /* (aurigraph.api.success_status); 0 when not set */
     const char *json_profile;  /* its file's (aurigraph.api.json_profile), or NULL */
+    const char *comment;
 } schema_method_t;
 
 typedef struct schema_service {
     const char *full_name;
     const schema_method_t *methods;
     uint32_t nmethods;
+    const char *comment;
 } schema_service_t;
 
 typedef struct schema schema_t;

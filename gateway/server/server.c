@@ -28,6 +28,8 @@
 #include "server/health.h"
 #include "server/listener.h"
 #include "server/metrics.h"
+#include "server/openapi.h"
+#include "server/swagger_ui.h"
 #include "server/worker.h"
 #include "server/worker_loop.h"
 #include "control/rollout.h"
@@ -46,6 +48,8 @@ struct server {
     size_t nlisteners;
     int log_fd_owned;
     int h2o_configured;
+    openapi_doc_t openapi;
+    swagger_ui_t *swagger_ui;
 };
 
 /* A connection past the cap, in the probe reserve (conn_limit.h): it gets
@@ -72,6 +76,8 @@ static int dispatch(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     if (metrics_handle(req) || grpc_web_handle(req))
+        return 0;
+    if (openapi_handle(req) || swagger_ui_handle(req))
         return 0;
     return api_handle(req);
 }
@@ -146,6 +152,27 @@ static int resolve_routes(server_t *s, char *err, size_t errlen)
         ri->opt.enums_as_ints |= cfg->transcode.enums_as_ints;
         ri->error_field = p->error_field;
         sh->error_field |= p->error_field;
+    }
+    return 0;
+}
+
+/* /q/openapi from the routes as resolved, and the Swagger UI's files when
+ * the config names their directory: both once, before any worker starts. */
+static int build_api_docs(server_t *s, char *err, size_t errlen)
+{
+    shared_t *sh = &s->shared;
+    if (openapi_build(sh->schema, sh->bindings, sh->routes, &s->openapi) != 0) {
+        snprintf(err, errlen, "out of memory generating the OpenAPI document");
+        return -1;
+    }
+    sh->openapi = &s->openapi;
+    if (sh->cfg->swagger_ui_dir != NULL) {
+        s->swagger_ui = swagger_ui_load(sh->cfg->swagger_ui_dir, err, errlen);
+        if (s->swagger_ui == NULL)
+            return -1;
+        sh->swagger_ui = s->swagger_ui;
+        fprintf(stderr, "aurigraph-gateway: Swagger UI on /q/swagger-ui (%zu KiB from %s)\n",
+                swagger_ui_bytes(s->swagger_ui) / 1024, sh->cfg->swagger_ui_dir);
     }
     return 0;
 }
@@ -278,6 +305,8 @@ server_t *server_new(const config_t *cfg, const schema_t *schema, const binding_
     if ((sh->rate_limits = rate_limits_new(cfg, &sh->methods, err, errlen)) == NULL ||
         (sh->conn_limits = conn_limits_new(&cfg->connections, sh, err, errlen)) == NULL)
         goto fail;
+    if (build_api_docs(s, err, errlen) != 0)
+        goto fail;
     sh->log_fd = open_log(cfg->access_log, &s->log_fd_owned, err, errlen);
     if (sh->log_fd == -2)
         goto fail;
@@ -377,6 +406,8 @@ void server_free(server_t *s)
     rate_limits_free(s->shared.rate_limits);
     conn_limits_free(s->shared.conn_limits);
     free(s->shared.routes);
+    openapi_doc_free(&s->openapi);
+    swagger_ui_free(s->swagger_ui);
     method_table_free(&s->shared.methods);
     free(s);
 }

@@ -57,6 +57,9 @@ typedef struct shared {
     void (*version_totals)(const struct shared *sh, size_t row, histogram_totals_t *out);
     h2o_globalconf_t h2o;
     int log_fd;                     /* -1: access log off */
+    /* API docs, made at start (server/openapi.h, server/swagger_ui.h) */
+    const struct openapi_doc *openapi;  /* GET /q/openapi's document */
+    const struct swagger_ui *swagger_ui; /* the UI's files; NULL when not enabled */
     _Atomic int started;            /* every worker is serving */
     _Atomic int draining;
     _Atomic int stop_requested;     /* workers see it at their next tick */

@@ -144,6 +144,10 @@ post=$(code -X POST "$G/api/v11/transactions" -H 'content-type: application/json
 check "API through the container: POST /api/v11/transactions 2xx ($post)" bash -c "[[ $post == 2?? ]]"
 curl -s "$G/q/metrics" >"$work/metrics.txt"
 check "gateway container: /q/metrics has http_requests_total" grep -q '^http_requests_total{' "$work/metrics.txt"
+check "gateway container: /q/openapi describes the V11 routes" \
+  bash -c "curl -s '$G/q/openapi?format=json' | jq -e '.paths[\"/api/v11/transactions\"].post.responses[\"202\"]' >/dev/null"
+check "gateway container: Swagger UI on /q/swagger-ui/ (AURIGRAPH_SWAGGER_UI_DIR, the image's files)" \
+  test "$(code "$G/q/swagger-ui/")" = 200
 check "gateway container: the admin API on its port" test "$(code "http://127.0.0.1:$admin_port/admin/clusters")" = 200
 check "gateway container: HEALTHCHECK healthy" wait_health "$p-gw" 40
 check "services container: HEALTHCHECK (grpc.health.v1) healthy" wait_health "$p-svc" 40
