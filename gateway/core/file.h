@@ -7,5 +7,7 @@
 
 /* NULL on a read error or out of memory; the caller frees. */
 char *file_read_all(FILE *f, size_t *len);
+/* The file at path, the same way; NULL with "PATH: why" in err. */
+char *file_read_path(const char *path, size_t *len, char *err, size_t errlen);
 
 #endif

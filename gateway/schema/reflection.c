@@ -13,7 +13,6 @@
  */
 #include "schema/reflection.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -448,18 +447,10 @@ reflection_t *reflection_new(const void *fds, size_t len, char *err, size_t errl
 
 reflection_t *reflection_load_file(const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
     size_t len = 0;
-    char *data = file_read_all(f, &len);
-    fclose(f);
-    if (data == NULL) {
-        snprintf(err, errlen, "%s: read error or out of memory", path);
+    char *data = file_read_path(path, &len, err, errlen);
+    if (data == NULL)
         return NULL;
-    }
     char inner[200];
     reflection_t *r = reflection_new(data, len, inner, sizeof(inner));
     free(data);

@@ -7,7 +7,6 @@
  */
 #include "schema/schema.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -797,18 +796,10 @@ schema_t *schema_load(const void *data, size_t len, char *err, size_t errlen)
 
 schema_t *schema_load_file(const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
     size_t len = 0;
-    char *data = file_read_all(f, &len);
-    fclose(f);
-    if (data == NULL) {
-        snprintf(err, errlen, "%s: read error or out of memory", path);
+    char *data = file_read_path(path, &len, err, errlen);
+    if (data == NULL)
         return NULL;
-    }
     char inner[200];
     schema_t *s = schema_load(data, len, inner, sizeof(inner));
     free(data);
