@@ -16,6 +16,7 @@
  * the end of it: the pool's dispose hook runs after the last byte is sent
  * or the connection is gone, whichever first.
  */
+#include "core/clock.h"
 #include "server/api.h"
 
 #include <stdio.h>
@@ -123,19 +124,12 @@ static void respond_error(api_request_t *r, int http_status, int grpc_code, cons
 
 /* ---- contexts ---------------------------------------------------------- */
 
-static uint64_t us_since(const struct timespec *t0)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (uint64_t)(now.tv_sec - t0->tv_sec) * 1000000u + (uint64_t)((now.tv_nsec - t0->tv_nsec) / 1000);
-}
-
 /* The request is over: metrics and the access log. */
 static void record_request(api_request_t *r)
 {
     worker_t *w = r->w;
     h2o_req_t *req = r->req;
-    uint64_t us = us_since(&r->started);
+    uint64_t us = clock_us_since(&r->started);
     size_t bi = r->binding ? (size_t)(r->binding - binding_at(w->shared->bindings, 0)) : SIZE_MAX;
     /* nginx's 499: whatever had been sent, the client ended it, not us */
     int status = r->client_cancelled ? 499 : req->res.status;
@@ -201,7 +195,7 @@ static void on_pool_dispose(void *p)
         r->call_active = 0;
         r->grpc_code = GRPC_CANCELLED;
         r->client_cancelled = 1;
-        r->call_us = us_since(&r->call_started);
+        r->call_us = clock_us_since(&r->call_started);
     }
     record_request(r);
     release(r);
@@ -496,7 +490,7 @@ static void stream_stop(h2o_generator_t *g, h2o_req_t *req)
         r->call_active = 0;
         r->grpc_code = GRPC_CANCELLED;
         r->client_cancelled = 1;
-        r->call_us = us_since(&r->call_started);
+        r->call_us = clock_us_since(&r->call_started);
     }
     r->state = API_RESPONDED;
 }
@@ -606,7 +600,7 @@ static void on_close(void *ctx, int code, const char *message, size_t message_le
 {
     api_request_t *r = ctx;
     r->call_active = 0;
-    r->call_us = us_since(&r->call_started);
+    r->call_us = clock_us_since(&r->call_started);
     r->grpc_code = code;
     if (code == GRPC_OK && r->response_error)
         r->grpc_code = r->st.code;

@@ -29,6 +29,7 @@
  * cap the upstream call is paused, and resumed when the client has read
  * half of it.
  */
+#include "core/clock.h"
 #include "server/grpc_door.h"
 
 #include <stdarg.h>
@@ -56,13 +57,6 @@
 #define KEEP_BUF_MAX (256u << 10)   /* request buffers larger than this are not kept for the next call */
 
 /* ---- small helpers ----------------------------------------------------- */
-
-static uint64_t us_since(const struct timespec *t0)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (uint64_t)(now.tv_sec - t0->tv_sec) * 1000000u + (uint64_t)((now.tv_nsec - t0->tv_nsec) / 1000);
-}
 
 static int name_is(const char *name, size_t len, const char *lit, size_t lit_len)
 {
@@ -154,7 +148,7 @@ static void call_release(door_call_t *c)
 static void record(door_call_t *c)
 {
     worker_t *w = c->w;
-    uint64_t us = us_since(&c->started);
+    uint64_t us = clock_us_since(&c->started);
     int code = c->code >= 0 ? c->code : GRPC_CANCELLED;
     if (c->has_row)
         metrics_record_grpc(w->metrics, c->row, METRICS_SOURCE_GRPC, code, c->kind == CALL_RELAY ? c->call_us : us);
@@ -364,7 +358,7 @@ static void relay_data(door_call_t *c, const uint8_t *p, size_t n, int end)
     if (r != GRPC_FRAME_OK) {
         upstream_call_cancel(c->up);
         c->up_active = 0;
-        c->call_us = us_since(&c->call_started);
+        c->call_us = clock_us_since(&c->call_started);
         h2server_consume(c->s, n);
         if (r == GRPC_FRAME_TOO_LARGE)
             door_finishf(c, GRPC_RESOURCE_EXHAUSTED, "request message of %u bytes is over the limit of %u bytes",
@@ -416,7 +410,7 @@ static void up_on_close(void *ctx, int code, const char *message, size_t message
     door_call_t *c = ctx;
     c->up_active = 0;
     c->up_code = code;
-    c->call_us = us_since(&c->call_started);
+    c->call_us = clock_us_since(&c->call_started);
     /* the request bytes the upstream still held are ours again */
     h2server_consume(c->s, c->sending_len + c->arrived_len);
     c->sending_len = c->arrived_len = 0;
@@ -647,7 +641,7 @@ static void on_close(void *stream_data, uint32_t err)
         upstream_call_cancel(c->up);
         c->up_active = 0;
         c->client_cancelled = 1;
-        c->call_us = us_since(&c->call_started);
+        c->call_us = clock_us_since(&c->call_started);
     } else if (c->kind == CALL_LOCAL) {
         door_local_cancel(c);
     }

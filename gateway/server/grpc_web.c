@@ -38,6 +38,7 @@
  * slow client has taken half of it, so a stream holds at most that plus
  * one message.
  */
+#include "core/clock.h"
 #include "server/grpc_web.h"
 
 #include <netinet/in.h>
@@ -112,18 +113,11 @@ struct grpc_web_call {
 
 /* ---- contexts ---------------------------------------------------------- */
 
-static uint64_t us_since(const struct timespec *t0)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (uint64_t)(now.tv_sec - t0->tv_sec) * 1000000u + (uint64_t)((now.tv_nsec - t0->tv_nsec) / 1000);
-}
-
 static void record(grpc_web_call_t *c)
 {
     worker_t *w = c->w;
     h2o_req_t *req = c->req;
-    uint64_t us = us_since(&c->started);
+    uint64_t us = clock_us_since(&c->started);
     /* gRPC-Web calls count as gRPC calls (source grpc-web), not in the
      * REST routes' http_* series */
     if (c->row != NULL && c->grpc_code >= 0)
@@ -167,7 +161,7 @@ static void cancel_call(grpc_web_call_t *c, int code)
     upstream_call_cancel(c->call);
     c->call_active = 0;
     c->grpc_code = code;
-    c->call_us = us_since(&c->call_started);
+    c->call_us = clock_us_since(&c->call_started);
 }
 
 static void release(grpc_web_call_t *c)
@@ -539,7 +533,7 @@ static void on_close(void *ctx, int code, const char *message, size_t message_le
 {
     grpc_web_call_t *c = ctx;
     c->call_active = 0;
-    c->call_us = us_since(&c->call_started);
+    c->call_us = clock_us_since(&c->call_started);
     c->grpc_code = code;
     if (c->state == GW_ENDED || c->call_over)
         return;
