@@ -16,7 +16,6 @@
  * the end of it: the pool's dispose hook runs after the last byte is sent
  * or the connection is gone, whichever first.
  */
-#include "core/clock.h"
 #include "server/api.h"
 
 #include <stdio.h>
@@ -27,7 +26,9 @@
 #include "core/addr.h"
 #include "core/arena.h"
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/decimal.h"
+#include "core/rng.h"
 #include "core/status.h"
 #include "http/response.h"
 #include "route/route.h"
@@ -243,26 +244,13 @@ static int header_is(const h2o_header_t *h, const char *name, size_t len)
     return h->name->len == len && h2o_lcstris(h->name->base, h->name->len, name, len);
 }
 
-/* 16 hex digits from a per-thread xorshift: unique enough to correlate
- * logs, and no syscall per request. */
+/* An id to correlate the logs by, when the client sent none. */
 static void make_request_id(api_request_t *r)
 {
-    static _Thread_local uint64_t state;
-    if (state == 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        state = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)r->w->id << 56) ^ 0x9e3779b97f4a7c15u;
-    }
-    state ^= state << 13;
-    state ^= state >> 7;
-    state ^= state << 17;
     char *id = arena_alloc_aligned(&r->arena, 16, 1);
     if (id == NULL)
         return;
-    static const char hex[] = "0123456789abcdef";
-    uint64_t v = state;
-    for (int i = 15; i >= 0; i--, v >>= 4)
-        id[i] = hex[v & 15];
+    rng_hex(&r->w->id_rng, id, 16);
     r->request_id = id;
     r->request_id_len = 16;
 }

@@ -29,7 +29,6 @@
  * cap the upstream call is paused, and resumed when the client has read
  * half of it.
  */
-#include "core/clock.h"
 #include "server/grpc_door.h"
 
 #include <stdarg.h>
@@ -40,6 +39,7 @@
 
 #include "core/addr.h"
 #include "core/arena.h"
+#include "core/clock.h"
 #include "core/status.h"
 #include "grpc/frame.h"
 #include "grpc/h2server.h"

@@ -38,7 +38,6 @@
  * slow client has taken half of it, so a stream holds at most that plus
  * one message.
  */
-#include "core/clock.h"
 #include "server/grpc_web.h"
 
 #include <netinet/in.h>
@@ -47,6 +46,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
+#include "core/rng.h"
 #include "core/status.h"
 #include "http/grpc_web_frame.h"
 #include "http/response.h"
@@ -578,23 +579,11 @@ static int stays_here(const h2o_iovec_t *name)
     return 0;
 }
 
-/* 16 hex digits from a per-thread xorshift (as the REST handler's). */
+/* An id to correlate the logs by, when the client sent none. */
 static void make_request_id(grpc_web_call_t *c)
 {
-    static _Thread_local uint64_t state;
-    if (state == 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        state = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)c->w->id << 56) ^ 0xd1b54a32d192ed03u;
-    }
-    state ^= state << 13;
-    state ^= state >> 7;
-    state ^= state << 17;
     char *id = h2o_mem_alloc_pool(&c->req->pool, 16);
-    static const char hex[] = "0123456789abcdef";
-    uint64_t v = state;
-    for (int i = 15; i >= 0; i--, v >>= 4)
-        id[i] = hex[v & 15];
+    rng_hex(&c->w->id_rng, id, 16);
     c->request_id = id;
     c->request_id_len = 16;
 }

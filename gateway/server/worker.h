@@ -42,6 +42,7 @@ typedef struct worker {
     endpoints_passive_t *passive;   /* one per split row: this thread's failure counts (passive ejection) */
     uint32_t *passive_counts;       /* one per endpoint, what passive[] point into */
     uint64_t rng;                   /* the version choice's own random state */
+    uint64_t id_rng;                /* request ids' random state, from the clock (rng.h) */
     uint64_t retry_at;              /* worker 0: loop ms of the next try for a taken port */
     struct conn_ticket *free_tickets; /* recycled connection tickets (conn_limit.h) */
     size_t nfree_tickets;

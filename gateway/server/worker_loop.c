@@ -35,12 +35,13 @@
 #include <unistd.h>
 
 #include "control/rollout.h"
+#include "core/rng.h"
 #include "front/http1_uring.h"
 #include "server/api.h"
-#include "server/grpc_web.h"
 #include "server/conn_limit.h"
 #include "server/grpc_door.h"
 #include "server/grpc_health.h"
+#include "server/grpc_web.h"
 #include "server/health.h"
 #include "server/listener.h"
 #include "server/metrics.h"
@@ -435,6 +436,7 @@ static int start(worker_t *w)
     for (size_t i = 0; i < w->nlisteners; i++)
         w->listeners[i].accept = (h2o_accept_ctx_t){.ctx = &w->h2o, .hosts = w->listeners[i].l->hosts};
     w->rng = 0x9e3779b97f4a7c15ull * (w->id + 1);
+    w->id_rng = rng_seed_clock(w->id + 1);
     access_log_init(&w->log, sh->log_fd);
 
     w->upstreams = calloc(sh->split.nrows ? sh->split.nrows : 1, sizeof(*w->upstreams));

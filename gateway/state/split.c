@@ -8,6 +8,7 @@
  * order, cumulatively.
  */
 #include "state/split.h"
+#include "core/rng.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -136,17 +137,6 @@ int split_cookie_value(const char *header, size_t len, const char *name, const c
     return 0;
 }
 
-/* xorshift64*: the worker's own state, so no sharing and no lock. */
-static uint64_t next_random(uint64_t *s)
-{
-    uint64_t x = *s ? *s : 0x9e3779b97f4a7c15ull;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545f4914f6cdd1dull;
-}
-
 size_t split_pick(const split_cluster_t *c, const split_hints_t *h, uint64_t *rng)
 {
     if (c->nversions == 1)
@@ -169,7 +159,7 @@ size_t split_pick(const split_cluster_t *c, const split_hints_t *h, uint64_t *rn
                 return v;
         return 0;
     }
-    uint64_t point = (h->has_hash ? h->hash : next_random(rng)) % total;
+    uint64_t point = (h->has_hash ? h->hash : rng_next(rng)) % total;
     for (size_t v = 0; v < c->nversions; v++) {
         if (point < w[v])
             return v;

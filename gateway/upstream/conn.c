@@ -9,6 +9,7 @@
  * with writev(), and a peer that closed would otherwise raise it.
  */
 #include "upstream/upstream_int.h"
+#include "core/rng.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -16,15 +17,6 @@
 #include <stdio.h>
 
 /* ---- connections ------------------------------------------------------- */
-
-static uint32_t rnd32(upstream_cluster_t *c)
-{
-    /* xorshift64*: jitter only, no need for quality */
-    c->rnd ^= c->rnd >> 12;
-    c->rnd ^= c->rnd << 25;
-    c->rnd ^= c->rnd >> 27;
-    return (uint32_t)((c->rnd * 2685821657736338717ULL) >> 32);
-}
 
 void up_conn_arm_keepalive(conn_t *conn, uint64_t from)
 {
@@ -189,7 +181,7 @@ static void target_failed(target_t *t, const char *why)
         delay *= 2;
     if (delay > BACKOFF_MAX_MS)
         delay = BACKOFF_MAX_MS;
-    delay = delay * (80 + rnd32(c) % 41) / 100; /* +-20 %: targets restarted together are not hit together */
+    delay = delay * (80 + (uint32_t)(rng_next(&c->rnd) >> 32) % 41) / 100; /* +-20 %: targets restarted together are not hit together */
     t->retry_at = now_ms(c) + delay;
     if (t->naddrs != 0)
         t->next_addr = (t->next_addr + 1) % t->naddrs;

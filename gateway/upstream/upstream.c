@@ -13,6 +13,7 @@
  */
 #include "upstream/upstream_int.h"
 #include "core/decimal.h"
+#include "core/rng.h"
 
 #include <netdb.h>
 #include <netinet/in.h>
@@ -424,9 +425,7 @@ upstream_cluster_t *upstream_cluster_new(h2o_loop_t *loop, const upstream_cluste
     c->wake_entry.cb = on_wake;
     c->pump_entry.cb = on_pump;
     c->resolve_timer = (timer_heap_timer_t){0, TIMER_HEAP_IDLE, on_resolve};
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    c->rnd = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)(uintptr_t)c ^ 0x9e3779b97f4a7c15ULL;
+    c->rnd = rng_seed_clock((uint64_t)(uintptr_t)c);
     block_cache_init(&c->blocks, 1024);
     c->mem = (nghttp2_mem){c, ng_malloc, ng_free, ng_calloc, ng_realloc};
 
