@@ -41,6 +41,8 @@
  *   json_profile: proto3      routes whose .proto names none (transcode/profile.h)
  *   routes: [{method, timeout_ms, success_status, json_profile}]
  *   grpc_web: {enabled: true, cors_origins: []}   origins: "*" or scheme://host[:port]
+ *   tracing: {endpoint: ~, sample: 1.0, service_name: ~, queue_size, batch_size,
+ *             export_timeout_ms, interval_ms}       OTLP/HTTP traces; ~ = off
  *   (clusters take json_profile too: it wins over their routes' .proto)
  *
  * Merging: scalars override. A list or map section that is present
@@ -286,6 +288,10 @@ void config_defaults(config_t *c)
     *c = (config_t){.drain_timeout_ms = CONFIG_DEFAULT_DRAIN_MS, .http1 = CONFIG_DEFAULT_HTTP1,
                     .grpc_web = {.enabled = 1}};
     c->connections.probe_reserve = CONFIG_DEFAULT_PROBE_RESERVE;
+    c->tracing = (config_tracing_t){.sample = 1.0, .queue_size = CONFIG_DEFAULT_TRACE_QUEUE,
+                                    .batch_size = CONFIG_DEFAULT_TRACE_BATCH,
+                                    .export_timeout_ms = CONFIG_DEFAULT_TRACE_TIMEOUT_MS,
+                                    .interval_ms = CONFIG_DEFAULT_TRACE_INTERVAL_MS};
     config_add_listener(c, CONFIG_DEFAULT_LISTEN_HOST, CONFIG_DEFAULT_LISTEN_PORT);
     config_listener_append(&c->grpc_listeners, &c->ngrpc_listeners, CONFIG_DEFAULT_GRPC_HOST, CONFIG_DEFAULT_GRPC_PORT);
     c->grpc = (config_grpc_t){CONFIG_DEFAULT_GRPC_MAX_MESSAGE, CONFIG_DEFAULT_GRPC_MAX_STREAMS,
@@ -316,6 +322,8 @@ void config_free(config_t *c)
     free(c->config_path);
     free(c->json_profile);
     config_strings_free(c->grpc_web.cors_origins, c->grpc_web.ncors_origins);
+    free(c->tracing.endpoint);
+    free(c->tracing.service_name);
     *c = (config_t){0};
 }
 
@@ -368,6 +376,8 @@ void config_copy(config_t *dst, const config_t *src)
     dst->grpc_web.cors_origins = xcalloc(src->grpc_web.ncors_origins, sizeof(char *));
     for (size_t i = 0; i < src->grpc_web.ncors_origins; i++)
         dst->grpc_web.cors_origins[i] = xstrdup(src->grpc_web.cors_origins[i]);
+    dst->tracing.endpoint = xstrdup(src->tracing.endpoint);
+    dst->tracing.service_name = xstrdup(src->tracing.service_name);
 }
 
 void config_strings_free(char **s, size_t n)

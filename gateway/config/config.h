@@ -158,6 +158,22 @@ typedef struct config_grpc_web {
     size_t ncors_origins;
 } config_grpc_web_t;
 
+/* Traces (tracing:, server/trace.h): OpenTelemetry spans exported over
+ * OTLP/HTTP (protobuf) to endpoint/v1/traces. */
+typedef struct config_tracing {
+    char *endpoint;               /* OTLP/HTTP base URL, http://HOST:PORT[/PREFIX]; NULL = no traces */
+    double sample;                /* share of new traces recorded, 0..1 (1.0); a parent's flag wins */
+    char *service_name;           /* resource service.name; NULL = "aurigraph-gateway" */
+    uint32_t queue_size;          /* spans waiting per worker; beyond: dropped, counted (2048) */
+    uint32_t batch_size;          /* spans per export request (512) */
+    uint32_t export_timeout_ms;   /* one export, connect to answer (2000) */
+    uint32_t interval_ms;         /* a partial batch goes out this often (1000) */
+} config_tracing_t;
+#define CONFIG_DEFAULT_TRACE_QUEUE 2048
+#define CONFIG_DEFAULT_TRACE_BATCH 512
+#define CONFIG_DEFAULT_TRACE_TIMEOUT_MS 2000
+#define CONFIG_DEFAULT_TRACE_INTERVAL_MS 1000
+
 typedef struct config {
     config_listener_t *listeners;
     size_t nlisteners;
@@ -187,6 +203,7 @@ typedef struct config {
     uint32_t drain_timeout_ms;   /* graceful shutdown: 30000 */
     config_http1_t http1;        /* uring (default) | h2o */
     config_grpc_web_t grpc_web;
+    config_tracing_t tracing;
     int check_only;              /* --check-config: validate everything, then exit */
     char *config_path;           /* the file loaded, for messages */
 } config_t;

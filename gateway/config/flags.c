@@ -32,6 +32,8 @@ typedef enum {
     F_JSON_PROFILE,
     F_LISTEN_GRPC,
     F_SWAGGER_UI_DIR,
+    F_OTLP_ENDPOINT,
+    F_TRACE_SAMPLE,
 } flag_id_t;
 
 typedef struct {
@@ -49,6 +51,7 @@ static const flag_t flags[] = {
     {"http1", F_HTTP1, true},           {"json-profile", F_JSON_PROFILE, true},
     {"listen-grpc", F_LISTEN_GRPC, true},
     {"swagger-ui-dir", F_SWAGGER_UI_DIR, true},
+    {"otlp-endpoint", F_OTLP_ENDPOINT, true}, {"trace-sample", F_TRACE_SAMPLE, true},
 };
 
 /*
@@ -152,6 +155,25 @@ static int apply_flag(config_t *c, const flag_t *flag, const char *val, seen_t *
     case F_SWAGGER_UI_DIR:
         set_str(&c->swagger_ui_dir, val);
         return 0;
+    case F_OTLP_ENDPOINT:
+        /* "off" takes back a file's endpoint */
+        if (strcmp(val, "off") == 0) {
+            free(c->tracing.endpoint);
+            c->tracing.endpoint = NULL;
+        } else {
+            set_str(&c->tracing.endpoint, val);
+        }
+        return 0;
+    case F_TRACE_SAMPLE: {
+        char *end;
+        double d = strtod(val, &end);
+        if (end == val || *end != '\0' || !(d >= 0 && d <= 1)) {
+            errf(err, errlen, "--trace-sample: expected a number 0..1 (0.01 = 1%%), got \"%s\"", val);
+            return -1;
+        }
+        c->tracing.sample = d;
+        return 0;
+    }
     case F_JSON_PROFILE:
         if (json_profile_find(val) == NULL) {
             errf(err, errlen, "--json-profile: expected one of %s, got \"%s\"", json_profile_names(), val);

@@ -60,6 +60,11 @@ void config_print_help(FILE *f)
             "                        v11 (default proto3; the V11 .protos name v11)\n"
             "  --swagger-ui-dir DIR  serve Swagger UI on /q/swagger-ui from DIR, the swagger-ui-dist\n"
             "                        files (scripts/install-swagger-ui DIR); default: off\n"
+            "  --otlp-endpoint URL   export traces (OpenTelemetry spans) with OTLP/HTTP protobuf,\n"
+            "                        POSTed to URL/v1/traces (http://HOST:PORT[/PREFIX]); \"off\"\n"
+            "                        for none (default: none, no traces)\n"
+            "  --trace-sample RATIO  share of new traces recorded, 0..1 (default 1.0); a request\n"
+            "                        with a traceparent follows its sampled flag instead\n"
             "  --check-config        load and validate everything, then exit: 0 if valid\n"
             "  -h, --help            print this text and exit\n"
             "A value follows its flag (--workers 4) or an equals sign (--workers=4).\n"
@@ -151,6 +156,14 @@ void config_print_help(FILE *f)
     ref(f, "open at once; 0 = 90% of the open-files limit", "  max: 0");
     ref(f, "from one client address; 0 = no cap", "  max_per_client: 0");
     ref(f, "beyond max: /q/health only, 1 s each", "  probe_reserve: %d", CONFIG_DEFAULT_PROBE_RESERVE);
+    ref(f, "OpenTelemetry traces over OTLP/HTTP", "tracing:");
+    ref(f, "spans POSTed to URL/v1/traces; ~ = off", "  endpoint: ~");
+    ref(f, "new traces recorded (a parent's flag wins)", "  sample: 1.0");
+    ref(f, "resource service.name; ~ = aurigraph-gateway", "  service_name: ~");
+    ref(f, "spans waiting per worker; beyond: dropped", "  queue_size: %d", CONFIG_DEFAULT_TRACE_QUEUE);
+    ref(f, "spans per export request", "  batch_size: %d", CONFIG_DEFAULT_TRACE_BATCH);
+    ref(f, "one export, connect to answer", "  export_timeout_ms: %d", CONFIG_DEFAULT_TRACE_TIMEOUT_MS);
+    ref(f, "a partial batch goes out this often", "  interval_ms: %d", CONFIG_DEFAULT_TRACE_INTERVAL_MS);
     ref(f, "token buckets (429 beyond); none by default, e.g.:", "rate_limits: []");
     ref(f, "unique: metrics and the admin API name it", "  # - name: submit");
     ref(f, NULL, "  #   method: aurigraph.v11.TransactionService.SubmitTransaction  # ~ = every method");

@@ -66,6 +66,26 @@ int config_validate(const config_t *c, char *err, size_t errlen)
             return -1;
         }
     }
+    const config_tracing_t *t = &c->tracing;
+    if (t->endpoint != NULL) {
+        /* plain http only: the exporter speaks HTTP/1.1 over TCP (server/trace_export.c) */
+        const char *host = strncmp(t->endpoint, "http://", 7) == 0 ? t->endpoint + 7 : NULL;
+        if (host == NULL || *host == '\0' || *host == '/' || *host == ':') {
+            errf(err, errlen, "tracing.endpoint \"%s\": expected http://HOST:PORT[/PREFIX] (https is not supported)",
+                 t->endpoint);
+            return -1;
+        }
+    }
+    if (!(t->sample >= 0 && t->sample <= 1)) {
+        errf(err, errlen, "tracing.sample: %g is out of range 0..1", t->sample);
+        return -1;
+    }
+    if (t->queue_size < 2 || t->queue_size > (1u << 20) || t->batch_size == 0 || t->batch_size > 8192 ||
+        t->export_timeout_ms == 0 || t->interval_ms == 0) {
+        errf(err, errlen, "tracing: queue_size 2..1048576, batch_size 1..8192, export_timeout_ms and interval_ms "
+                          "over 0");
+        return -1;
+    }
     const transcode_options_t *o = &c->transcode;
     const char *zero = o->max_depth == 0      ? "max_depth"
                        : o->max_body == 0     ? "max_body"

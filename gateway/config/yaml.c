@@ -891,6 +891,20 @@ static int load_grpc_web(loader_t *L, const yaml_node_t *n, config_t *c)
     return load_fields(L, n, "grpc_web", fields, NFIELDS(fields), &c->grpc_web, grpc_web_origins, &c->grpc_web);
 }
 
+static int load_tracing(loader_t *L, const yaml_node_t *n, config_tracing_t *t)
+{
+    static const field_t fields[] = {
+        {"endpoint", FIELD_STRING, offsetof(config_tracing_t, endpoint)},
+        {"sample", FIELD_FRACTION, offsetof(config_tracing_t, sample)},
+        {"service_name", FIELD_STRING, offsetof(config_tracing_t, service_name)},
+        {"queue_size", FIELD_U32_POS, offsetof(config_tracing_t, queue_size)},
+        {"batch_size", FIELD_U32_POS, offsetof(config_tracing_t, batch_size)},
+        {"export_timeout_ms", FIELD_DURATION, offsetof(config_tracing_t, export_timeout_ms)},
+        {"interval_ms", FIELD_DURATION, offsetof(config_tracing_t, interval_ms)},
+    };
+    return load_fields(L, n, "tracing", fields, NFIELDS(fields), t, NULL, NULL);
+}
+
 static int load_connections(loader_t *L, const yaml_node_t *n, config_connections_t *c)
 {
     static const field_t fields[] = {
@@ -1085,6 +1099,8 @@ static int load_root(loader_t *L, const yaml_node_t *root, config_t *c)
             rc = load_rate_limits(L, v, c);
         else if (!strcmp(key, "connections"))
             rc = load_connections(L, v, &c->connections);
+        else if (!strcmp(key, "tracing"))
+            rc = load_tracing(L, v, &c->tracing);
         else
             return unknown_key(L, k, NULL);
         if (rc < 0)

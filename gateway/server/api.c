@@ -34,6 +34,7 @@
 #include "route/route.h"
 #include "server/metrics.h"
 #include "server/request_path.h"
+#include "server/trace.h"
 #include "server/worker.h"
 #include "state/rate_limit.h"
 #include "state/shared.h"
@@ -95,6 +96,7 @@ struct api_request {
     const char *request_id;
     size_t request_id_len;
     unsigned char peer[16];   /* the client's address, as a rate limit's key */
+    trace_span_t trace;       /* its spans' context (server/trace.h) */
     arena_t arena;
     _Alignas(16) char first_block[API_ARENA_FIRST];
 };
@@ -125,6 +127,48 @@ static void respond_error(api_request_t *r, int http_status, int grpc_code, cons
 
 /* ---- contexts ---------------------------------------------------------- */
 
+static const char *header_value(const h2o_req_t *req, const char *name, size_t name_len, size_t *len)
+{
+    ssize_t i = h2o_find_header_by_str(&req->headers, name, name_len, -1);
+    if (i < 0) {
+        *len = 0;
+        return NULL;
+    }
+    *len = req->headers.entries[i].value.len;
+    return req->headers.entries[i].value.base;
+}
+
+/* The request's spans, to the exporter (server/trace.h). */
+static void trace_request(api_request_t *r, int status, int called)
+{
+    h2o_req_t *req = r->req;
+    const split_version_t *v = r->version;
+    trace_end_info_t e = {
+        .door = TRACE_DOOR_REST,
+        .started = &r->started,
+        .call_started = called ? &r->call_started : NULL,
+        .us = clock_us_since(&r->started),
+        .call_us = r->call_us,
+        .method = req->method.base,
+        .method_len = req->method.len,
+        .path = req->path.base,
+        .path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len,
+        .host = req->authority.base,
+        .host_len = req->authority.len,
+        .route = r->binding ? r->binding->rule->path : NULL,
+        .rpc_path = r->binding ? r->binding->method->grpc_path : NULL,
+        .http_status = status,
+        .grpc_code = r->grpc_code,
+        .up_code = r->client_cancelled ? -1 : r->grpc_code,
+        .version = v ? v->name : NULL,
+        .cluster = v ? v->cluster->cfg->name : NULL,
+        .up_host = v && v->ntargets ? v->targets[0].host : NULL,
+        .up_port = v && v->ntargets ? v->targets[0].port : 0,
+    };
+    e.tracestate = header_value(req, H2O_STRLIT("tracestate"), &e.tracestate_len);
+    trace_end(r->w->trace, &r->trace, &e);
+}
+
 /* The request is over: metrics and the access log. */
 static void record_request(api_request_t *r)
 {
@@ -137,6 +181,8 @@ static void record_request(api_request_t *r)
     metrics_record_http(w->metrics, bi, req->method.base, req->method.len, status, us, req->entity.len,
                         req->bytes_sent);
     int called = r->binding && r->state != API_ROUTED && r->grpc_code >= 0;
+    if (r->trace.sampled)
+        trace_request(r, status, called);
     if (called) {
         metrics_record_grpc(w->metrics, r->route->method_row, METRICS_SOURCE_REST, r->grpc_code, r->call_us);
         /* a cancel says nothing of the version: kept out of its gates */
@@ -260,15 +306,17 @@ static size_t collect_metadata(api_request_t *r, upstream_header_t *md, uint32_t
 {
     size_t n = 0;
     h2o_headers_t *hs = &r->req->headers;
-    for (size_t i = 0; i < hs->size && n < API_MAX_METADATA - 1; i++) {
+    for (size_t i = 0; i < hs->size && n < API_MAX_METADATA - 2; i++) {
         const h2o_header_t *h = &hs->entries[i];
         if (header_is(h, H2O_STRLIT("grpc-timeout"))) {
             *client_timeout = request_path_grpc_timeout(h->value.base, h->value.len);
         } else if (header_is(h, H2O_STRLIT("x-request-id"))) {
             r->request_id = h->value.base;
             r->request_id_len = h->value.len;
-        } else if (header_is(h, H2O_STRLIT("authorization")) || header_is(h, H2O_STRLIT("traceparent")) ||
-                   header_is(h, H2O_STRLIT("tracestate"))) {
+        } else if (header_is(h, H2O_STRLIT("traceparent"))) {
+            if (trace_traceparent(&r->trace) == NULL) /* ours replaces it when tracing says so */
+                md[n++] = (upstream_header_t){h->name->base, h->name->len, h->value.base, h->value.len};
+        } else if (header_is(h, H2O_STRLIT("authorization")) || header_is(h, H2O_STRLIT("tracestate"))) {
             md[n++] = (upstream_header_t){h->name->base, h->name->len, h->value.base, h->value.len};
         } else if (h->name->len > 14 && h2o_lcstris(h->name->base, 14, H2O_STRLIT("grpc-metadata-"))) {
             md[n++] = (upstream_header_t){h->name->base + 14, h->name->len - 14, h->value.base, h->value.len};
@@ -278,6 +326,9 @@ static size_t collect_metadata(api_request_t *r, upstream_header_t *md, uint32_t
         make_request_id(r);
     if (r->request_id)
         md[n++] = (upstream_header_t){"x-request-id", 12, r->request_id, r->request_id_len};
+    const char *tp = trace_traceparent(&r->trace);
+    if (tp != NULL)
+        md[n++] = (upstream_header_t){"traceparent", 11, tp, TRACE_PARENT_LEN};
     return n;
 }
 
@@ -653,6 +704,11 @@ int api_handle(h2o_req_t *req)
     if (r == NULL) {
         response_error(req, 503, GRPC_UNAVAILABLE, H2O_STRLIT("out of memory"), NULL, 0, w->shared->error_field);
         return 0;
+    }
+    if (w->trace != NULL) {
+        size_t tp_len;
+        const char *tp = header_value(req, H2O_STRLIT("traceparent"), &tp_len);
+        trace_begin(w->trace, &r->trace, tp, tp_len);
     }
     /* no 503 while draining: a request that reaches a draining worker came
      * on a connection it already had, and is served (HTTP/1.1 with

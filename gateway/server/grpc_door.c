@@ -47,6 +47,7 @@
 #include "server/grpc_door_int.h"
 #include "server/metrics.h"
 #include "server/request_path.h"
+#include "server/trace.h"
 #include "server/worker.h"
 #include "state/rate_limit.h"
 #include "state/shared.h"
@@ -142,6 +143,36 @@ static void call_release(door_call_t *c)
     d->nfree++;
 }
 
+/* The call's spans, to the exporter (server/trace.h): a relayed call has
+ * its upstream span too. */
+static void trace_call(door_call_t *c, int code)
+{
+    const split_version_t *v = c->kind == CALL_RELAY ? c->version : NULL;
+    int called = v != NULL;
+    trace_end_info_t e = {
+        .door = TRACE_DOOR_GRPC,
+        .started = &c->started,
+        .call_started = called ? &c->call_started : NULL,
+        .us = clock_us_since(&c->started),
+        .call_us = c->call_us,
+        .method = "POST",
+        .method_len = 4,
+        .path = c->path,
+        .path_len = c->path_len,
+        .rpc_path = NULL, /* the exporter names the method from the path: it is the method's */
+        .http_status = c->status,
+        .grpc_code = code,
+        .up_code = c->up_code,
+        .version = v ? v->name : NULL,
+        .cluster = v ? v->cluster->cfg->name : NULL,
+        .up_host = v && v->ntargets ? v->targets[0].host : NULL,
+        .up_port = v && v->ntargets ? v->targets[0].port : 0,
+    };
+    e.host = door_header(c, ":authority", &e.host_len);
+    e.tracestate = door_header(c, "tracestate", &e.tracestate_len);
+    trace_end(c->w->trace, &c->trace, &e);
+}
+
 /* The call is over: grpc_requests_total and the rollout's per-version
  * window (the upstream's own outcome only: a client's cancel is not the
  * version's error), and the access log. */
@@ -156,6 +187,8 @@ static void record(door_call_t *c)
         metrics_record_upstream(w->metrics, c->version->row, c->up_code, c->call_us);
     else if (c->kind == CALL_RELAY && c->client_cancelled)
         metrics_record_upstream_cancelled(w->metrics, c->version->row);
+    if (c->trace.sampled)
+        trace_call(c, code);
     if (w->log.fd < 0)
         return;
     struct timespec wall;
@@ -428,17 +461,20 @@ static const upstream_handlers_t relay_handlers = {
  * deadline). */
 static size_t relay_metadata(door_call_t *c, upstream_header_t **out)
 {
-    upstream_header_t *md = arena_alloc(&c->arena, (c->nhs ? c->nhs : 1) * sizeof(*md));
+    upstream_header_t *md = arena_alloc(&c->arena, (c->nhs + 1) * sizeof(*md));
     if (md == NULL)
         return 0;
     size_t n = 0;
+    const char *tp = trace_traceparent(&c->trace);
     for (size_t i = 0; i < c->nhs; i++) {
         const h2server_header_t *h = &c->hs[i];
         if ((h->name_len > 0 && h->name[0] == ':') || hop_by_hop(h->name, h->name_len) ||
-            NAME_IS(h->name, h->name_len, "grpc-timeout"))
+            NAME_IS(h->name, h->name_len, "grpc-timeout") || (tp && NAME_IS(h->name, h->name_len, "traceparent")))
             continue;
         md[n++] = (upstream_header_t){h->name, h->name_len, h->value, h->value_len};
     }
+    if (tp != NULL) /* the upstream's parent is our client span */
+        md[n++] = (upstream_header_t){"traceparent", 11, tp, TRACE_PARENT_LEN};
     *out = md;
     return n;
 }
@@ -516,8 +552,8 @@ static void *on_request(void *conn_data, h2server_stream_t *s, const h2server_he
     c->hs = hs;
     c->nhs = n;
     /* the fields the door reads, in one pass (h2server gives them well-formed) */
-    const char *method = NULL, *ct = NULL, *tmo = NULL;
-    size_t method_len = 0, ct_len = 0, tmo_len = 0;
+    const char *method = NULL, *ct = NULL, *tmo = NULL, *tp = NULL;
+    size_t method_len = 0, ct_len = 0, tmo_len = 0, tp_len = 0;
     c->path = "";
     for (size_t i = 0; i < n; i++) {
         const h2server_header_t *h = &hs[i];
@@ -546,6 +582,12 @@ static void *on_request(void *conn_data, h2server_stream_t *s, const h2server_he
                 c->request_id_len = h->value_len;
             }
             break;
+        case 11:
+            if (memcmp(h->name, "traceparent", 11) == 0) {
+                tp = h->value;
+                tp_len = h->value_len;
+            }
+            break;
         case 13:
             if (memcmp(h->name, "grpc-encoding", 13) == 0)
                 c->compressed = !(h->value_len == 8 && memcmp(h->value, "identity", 8) == 0);
@@ -554,6 +596,7 @@ static void *on_request(void *conn_data, h2server_stream_t *s, const h2server_he
             break;
         }
     }
+    trace_begin(d->w->trace, &c->trace, tp, tp_len);
     if (oversize) {
         door_finishf(c, GRPC_RESOURCE_EXHAUSTED, "request metadata over the limit of %u bytes",
                      (unsigned)d->w->shared->cfg->grpc.max_header_list);

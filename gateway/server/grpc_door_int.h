@@ -14,6 +14,7 @@
 #include "grpc/frame.h"
 #include "grpc/h2server.h"
 #include "server/grpc_local.h"
+#include "server/trace.h"
 #include "state/split.h"
 #include "upstream/upstream.h"
 
@@ -76,6 +77,7 @@ typedef struct grpc_local_call {
     uint64_t call_us;
     const char *request_id;
     size_t request_id_len;
+    trace_span_t trace;          /* its spans' context (server/trace.h) */
     /* kept across reuse (call_acquire zeroes what is above) */
     uint8_t *sending;            /* given to the upstream, until its on_writable */
     size_t sending_len, sending_cap;

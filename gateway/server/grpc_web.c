@@ -54,6 +54,7 @@
 #include "server/access_log.h"
 #include "server/metrics.h"
 #include "server/request_path.h"
+#include "server/trace.h"
 #include "server/worker.h"
 #include "state/methods.h"
 #include "state/rate_limit.h"
@@ -110,9 +111,45 @@ struct grpc_web_call {
     const char *request_id;
     size_t request_id_len;
     unsigned char peer[16];         /* the client's address, as a rate limit's key */
+    trace_span_t trace;             /* its spans' context (server/trace.h) */
 };
 
 /* ---- contexts ---------------------------------------------------------- */
+
+/* The call's spans, to the exporter (server/trace.h). */
+static void trace_call(grpc_web_call_t *c, int status)
+{
+    h2o_req_t *req = c->req;
+    const split_version_t *v = c->opened ? c->version : NULL;
+    trace_end_info_t e = {
+        .door = TRACE_DOOR_GRPC_WEB,
+        .started = &c->started,
+        .call_started = v ? &c->call_started : NULL,
+        .us = clock_us_since(&c->started),
+        .call_us = c->call_us,
+        .method = req->method.base,
+        .method_len = req->method.len,
+        .path = req->path.base,
+        .path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len,
+        .host = req->authority.base,
+        .host_len = req->authority.len,
+        .route = c->row && c->row->method ? c->row->method->grpc_path : NULL,
+        .rpc_path = c->row && c->row->method ? c->row->method->grpc_path : NULL,
+        .http_status = status,
+        .grpc_code = c->grpc_code,
+        .up_code = c->client_cancelled ? -1 : c->grpc_code,
+        .version = v ? v->name : NULL,
+        .cluster = v ? v->cluster->cfg->name : NULL,
+        .up_host = v && v->ntargets ? v->targets[0].host : NULL,
+        .up_port = v && v->ntargets ? v->targets[0].port : 0,
+    };
+    ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("tracestate"), -1);
+    if (i >= 0) {
+        e.tracestate = req->headers.entries[i].value.base;
+        e.tracestate_len = req->headers.entries[i].value.len;
+    }
+    trace_end(c->w->trace, &c->trace, &e);
+}
 
 static void record(grpc_web_call_t *c)
 {
@@ -129,6 +166,8 @@ static void record(grpc_web_call_t *c)
         metrics_record_upstream_cancelled(w->metrics, c->version->row);
     else if (c->opened)
         metrics_record_upstream(w->metrics, c->version->row, c->grpc_code, c->call_us);
+    if (c->trace.sampled)
+        trace_call(c, c->client_cancelled ? 499 : req->res.status);
     if (w->log.fd < 0)
         return;
     struct timespec wall;
@@ -600,6 +639,8 @@ static long collect_metadata(grpc_web_call_t *c, upstream_header_t *md, uint32_t
         } else if (name_is(h->name, "x-request-id")) {
             c->request_id = h->value.base;
             c->request_id_len = h->value.len;
+        } else if (trace_traceparent(&c->trace) != NULL && name_is(h->name, "traceparent")) {
+            continue; /* ours goes instead, naming the upstream span */
         } else if (!stays_here(h->name)) {
             if (n == GW_MAX_METADATA - 1)
                 return -1;
@@ -609,6 +650,9 @@ static long collect_metadata(grpc_web_call_t *c, upstream_header_t *md, uint32_t
     if (c->request_id == NULL)
         make_request_id(c);
     md[n++] = (upstream_header_t){"x-request-id", 12, c->request_id, c->request_id_len};
+    const char *tp = trace_traceparent(&c->trace);
+    if (tp != NULL) /* start_call's array has room for it */
+        md[n++] = (upstream_header_t){"traceparent", 11, tp, TRACE_PARENT_LEN};
     return (long)n;
 }
 
@@ -813,7 +857,7 @@ static void start_call(grpc_web_call_t *c, const char *path, size_t path_len)
     worker_t *w = c->w;
     const shared_t *sh = w->shared;
     h2o_req_t *req = c->req;
-    upstream_header_t *md = h2o_mem_alloc_pool(&req->pool, GW_MAX_METADATA * sizeof(*md));
+    upstream_header_t *md = h2o_mem_alloc_pool(&req->pool, (GW_MAX_METADATA + 1) * sizeof(*md));
     uint32_t client_timeout = 0;
     long nmd = collect_metadata(c, md, &client_timeout);
     if (nmd < 0) {
@@ -904,6 +948,10 @@ int grpc_web_handle(h2o_req_t *req)
                       "gRPC-Web messages here are protobuf: application/grpc-web(+proto) or "
                       "application/grpc-web-text(+proto)\n");
         return 1;
+    }
+    if (w->trace != NULL) {
+        const h2o_header_t *tp = find_header(req, H2O_STRLIT("traceparent"));
+        trace_begin(w->trace, &c->trace, tp ? tp->value.base : NULL, tp ? tp->value.len : 0);
     }
     c->mode = mode;
     /* the answer's type is the request's (without its parameters) */

@@ -9,6 +9,7 @@
  * possibly a request behind.
  */
 #include "server/metrics.h"
+#include "server/trace_export.h"
 
 #include <dirent.h>
 #include <stdatomic.h>
@@ -654,6 +655,23 @@ static void render(buf_t *b, shared_t *sh, int om)
     family(b, om, "gateway_connections_refused_total", "counter",
            "Client connections closed at once: over a cap (connections:), with no room in the probe reserve.");
     buf_printf(b, "gateway_connections_refused_total %llu\n", (unsigned long long)atomic_load(&sh->connections_refused));
+    if (sh->tracer != NULL) {
+        tracer_stats_t ts;
+        tracer_stats(sh->tracer, &ts);
+        family(b, om, "gateway_trace_spans_exported_total", "counter",
+               "Spans the OTLP collector accepted (tracing.endpoint).");
+        buf_printf(b, "gateway_trace_spans_exported_total %llu\n", (unsigned long long)ts.spans_exported);
+        family(b, om, "gateway_trace_spans_dropped_total", "counter",
+               "Sampled spans not exported: a worker's queue was full (queue_full), or their export failed "
+               "(export_failed).");
+        buf_printf(b, "gateway_trace_spans_dropped_total{reason=\"queue_full\"} %llu\n",
+                   (unsigned long long)ts.spans_dropped_queue);
+        buf_printf(b, "gateway_trace_spans_dropped_total{reason=\"export_failed\"} %llu\n",
+                   (unsigned long long)ts.spans_dropped_export);
+        family(b, om, "gateway_trace_exports_total", "counter", "OTLP export requests, by result.");
+        buf_printf(b, "gateway_trace_exports_total{result=\"ok\"} %llu\n", (unsigned long long)ts.exports_ok);
+        buf_printf(b, "gateway_trace_exports_total{result=\"failed\"} %llu\n", (unsigned long long)ts.exports_failed);
+    }
     family(b, om, "gateway_workers", "gauge", "Worker threads.");
     buf_printf(b, "gateway_workers %u\n", sh->nworkers);
     process_metrics(b, om);

@@ -30,6 +30,7 @@
 #include "server/metrics.h"
 #include "server/openapi.h"
 #include "server/swagger_ui.h"
+#include "server/trace_export.h"
 #include "server/worker.h"
 #include "server/worker_loop.h"
 #include "control/rollout.h"
@@ -307,6 +308,9 @@ server_t *server_new(const config_t *cfg, const schema_t *schema, const binding_
         goto fail;
     if (build_api_docs(s, err, errlen) != 0)
         goto fail;
+    if (cfg->tracing.endpoint != NULL &&
+        (sh->tracer = tracer_new(&cfg->tracing, s->nworkers, err, errlen)) == NULL)
+        goto fail;
     sh->log_fd = open_log(cfg->access_log, &s->log_fd_owned, err, errlen);
     if (sh->log_fd == -2)
         goto fail;
@@ -337,6 +341,7 @@ server_t *server_new(const config_t *cfg, const schema_t *schema, const binding_
             goto fail;
         }
         w->shared = sh;
+        w->trace = tracer_ring(sh->tracer, wi);
         w->nlisteners = s->nlisteners;
         for (size_t li = 0; li < s->nlisteners; li++)
             w->listeners[li] = (worker_listener_t){.l = &s->listeners[li], .w = w, .fd = -1, .uring_index = -1};
@@ -358,6 +363,11 @@ fail:
 int server_run(server_t *s)
 {
     unsigned started = 0;
+    char err[256];
+    if (s->shared.tracer != NULL && tracer_start(s->shared.tracer, err, sizeof(err)) != 0) {
+        fprintf(stderr, "aurigraph-gateway: %s\n", err);
+        return 1;
+    }
     for (; started < s->nworkers; started++)
         if (pthread_create(&s->workers[started].thread, NULL, worker_main, &s->workers[started]) != 0)
             break;
@@ -371,6 +381,8 @@ int server_run(server_t *s)
             rc = 1;
         }
     }
+    /* the workers are gone: what they queued goes out in one last export */
+    tracer_stop(s->shared.tracer);
     return rc;
 }
 
@@ -408,6 +420,7 @@ void server_free(server_t *s)
     free(s->shared.routes);
     openapi_doc_free(&s->openapi);
     swagger_ui_free(s->swagger_ui);
+    tracer_free(s->shared.tracer);
     method_table_free(&s->shared.methods);
     free(s);
 }

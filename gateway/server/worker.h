@@ -61,6 +61,7 @@ typedef struct worker {
     struct probe *probes;           /* worker 0: one health probe per endpoint */
     struct http1_uring *uring;      /* HTTP/1.1 on io_uring (config http1: uring), or NULL */
     struct grpc_door *grpc;         /* the gRPC listener's calls (listen_grpc), or NULL */
+    struct trace_ring *trace;       /* this worker's queue of finished spans (server/trace.h); NULL = off */
     int stop;
     int start_failed;
     char start_error[256];

@@ -35,6 +35,7 @@ struct rollout;
 struct metrics;
 struct rate_limits;
 struct conn_limits;
+struct tracer;
 
 typedef struct shared {
     const config_t *cfg;
@@ -60,6 +61,7 @@ typedef struct shared {
     /* API docs, made at start (server/openapi.h, server/swagger_ui.h) */
     const struct openapi_doc *openapi;  /* GET /q/openapi's document */
     const struct swagger_ui *swagger_ui; /* the UI's files; NULL when not enabled */
+    struct tracer *tracer;          /* traces' exporter and queues (server/trace_export.h); NULL = off */
     _Atomic int started;            /* every worker is serving */
     _Atomic int draining;
     _Atomic int stop_requested;     /* workers see it at their next tick */
