@@ -118,6 +118,9 @@ static void check_defaults(const config_t *c)
     CHECK_INTEQ(c->check_only, 0);
     CHECK_INTEQ(c->grpc_web.enabled, 1);
     CHECK_INTEQ(c->grpc_web.ncors_origins, 0);
+    CHECK(c->tracing.endpoint == NULL && c->tracing.service_name == NULL && c->tracing.sample == 1.0);
+    CHECK(c->tracing.queue_size == 2048 && c->tracing.batch_size == 512 && c->tracing.export_timeout_ms == 2000 &&
+          c->tracing.interval_ms == 1000);
 }
 
 static void test_defaults(void)
@@ -926,6 +929,48 @@ static void test_validate(void)
     config_free(&c);
 }
 
+/* tracing: the section, the flags over it, and the checks */
+static void test_tracing(void)
+{
+    config_t c;
+    config_defaults(&c);
+    CHECK_INTEQ(load_text(&c, "tracing:\n  endpoint: \"http://127.0.0.1:4318\"\n  sample: 0.25\n"
+                              "  service_name: gw-east\n  queue_size: 64\n  batch_size: 32\n"
+                              "  export_timeout_ms: 1s\n  interval_ms: 250ms\n"),
+                0);
+    CHECK_STREQ(c.tracing.endpoint, "http://127.0.0.1:4318");
+    CHECK(c.tracing.sample == 0.25);
+    CHECK_STREQ(c.tracing.service_name, "gw-east");
+    CHECK(c.tracing.queue_size == 64 && c.tracing.batch_size == 32 && c.tracing.export_timeout_ms == 1000 &&
+          c.tracing.interval_ms == 250);
+    CHECK_INTEQ(config_validate(&c, err, sizeof(err)), 0);
+    /* the flags win over the file; "off" takes the endpoint back */
+    CHECK_INTEQ(ARGS(&c, "--otlp-endpoint", "http://collector:4318/otlp", "--trace-sample", "0.01"), 0);
+    CHECK_STREQ(c.tracing.endpoint, "http://collector:4318/otlp");
+    CHECK(c.tracing.sample == 0.01);
+    CHECK_STREQ(c.tracing.service_name, "gw-east");
+    CHECK_INTEQ(ARGS(&c, "--otlp-endpoint=off"), 0);
+    CHECK(c.tracing.endpoint == NULL);
+    CHECK_INTEQ(ARGS(&c, "--trace-sample", "1.5"), -1);
+    CHECK_STREQ(err, "--trace-sample: expected a number 0..1 (0.01 = 1%), got \"1.5\"");
+    CHECK_INTEQ(ARGS(&c, "--trace-sample", "x"), -1);
+    CHECK(c.tracing.sample == 0.01); /* a refused flag changes nothing */
+    CHECK_INTEQ(ARGS(&c, "--otlp-endpoint", "https://collector:4318"), 0);
+    CHECK_INTEQ(config_validate(&c, err, sizeof(err)), -1);
+    CHECK_STREQ(err, "tracing.endpoint \"https://collector:4318\": expected http://HOST:PORT[/PREFIX] (https is not "
+                     "supported)");
+    CHECK_INTEQ(load_text(&c, "tracing: {endpoint: ~}\n"), 0);
+    CHECK(c.tracing.endpoint == NULL);
+    CHECK_INTEQ(config_validate(&c, err, sizeof(err)), 0);
+    CHECK_INTEQ(load_text(&c, "tracing:\n  sample: 2\n"), -1);
+    CHECK_STREQ(err, at(2, "tracing.sample: expected a number 0..1 (0.01 = 1%), got \"2\""));
+    CHECK_INTEQ(load_text(&c, "tracing:\n  exporter: otlp\n"), -1);
+    CHECK_STREQ(err, at(2, "unknown key \"exporter\" in tracing"));
+    CHECK_INTEQ(load_text(&c, "tracing: {queue_size: 1}\n"), 0);
+    CHECK_INTEQ(config_validate(&c, err, sizeof(err)), -1);
+    config_free(&c);
+}
+
 /* grpc_web: enabled, and the CORS origins (lower-cased, checked, replaced as a list) */
 static void test_grpc_web(void)
 {
@@ -1079,6 +1124,7 @@ int main(void)
     test_validate();
     test_release();
     test_grpc();
+    test_tracing();
 
     static const char *const names[] = {"t.yaml", "bad.yaml", "flags.yaml", "second.yaml", "nodefault.yaml", "badflags.yaml"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
