@@ -18,7 +18,8 @@ static void usage(FILE *out)
 {
     fputs("usage: aurigraph-services [--listen HOST:PORT] [--fail-rate F] [--fail-code N]\n"
           "                          [--fail-details TEXT] [--latency-ms N] [--version-tag TAG]\n"
-          "                          [--threads N] [--max-connection-age-ms N] [--db-dsn DSN] [--help]\n"
+          "                          [--threads N] [--max-connection-age-ms N] [--db-dsn DSN]\n"
+          "                          [--echo-metadata on|off] [--help]\n"
           "\n"
           "Reference gRPC services of the Aurigraph V11 API (package aurigraph.v11)\n"
           "plus grpc.health.v1.Health/Check, on an insecure HTTP/2 port.\n"
@@ -44,6 +45,10 @@ static void usage(FILE *out)
           "  --db-dsn DSN        a libpq connection string (also AURIGRAPH_DB_DSN): the\n"
           "                      database is checked every second, and Health for \"\" and\n"
           "                      TransactionService is NOT_SERVING while it is unreachable\n"
+          "  --echo-metadata on|off\n"
+          "                      send the request's traceparent and x-echo-* entries back\n"
+          "                      as initial metadata, a test hook (default on); off for\n"
+          "                      benchmarks: an answer as a service without it sends\n"
           "  --help              this text\n"
           "\n"
           "SIGINT or SIGTERM shuts down cleanly (open streams are cancelled), exit 0.\n",
@@ -92,6 +97,7 @@ int main(int argc, char **argv)
         .latency_ms = 0,
         .version_tag = NULL,
         .threads = 1,
+        .echo_metadata = 1,
     };
 
     for (int i = 1; i < argc; i++) {
@@ -106,7 +112,8 @@ int main(int argc, char **argv)
         if (strcmp(flag, "--listen") && strcmp(flag, "--fail-rate") && strcmp(flag, "--fail-code") &&
             strcmp(flag, "--fail-details") &&
             strcmp(flag, "--latency-ms") && strcmp(flag, "--version-tag") &&
-            strcmp(flag, "--threads") && strcmp(flag, "--max-connection-age-ms") && strcmp(flag, "--db-dsn"))
+            strcmp(flag, "--threads") && strcmp(flag, "--max-connection-age-ms") && strcmp(flag, "--db-dsn") &&
+            strcmp(flag, "--echo-metadata"))
             return bad(flag, NULL, "unknown option");
         if (!val)
             return bad(flag, NULL, "needs a value");
@@ -143,6 +150,10 @@ int main(int argc, char **argv)
             o.max_connection_age_ms = (int)n;
         } else if (strcmp(flag, "--db-dsn") == 0) {
             o.db_dsn = val;
+        } else if (strcmp(flag, "--echo-metadata") == 0) {
+            if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0)
+                return bad(flag, val, "expected on or off");
+            o.echo_metadata = strcmp(val, "on") == 0;
         } else if (strcmp(flag, "--threads") == 0) {
             if (parse_long(val, 1, 64, &n) != 0)
                 return bad(flag, val, "expected 1 to 64 threads");

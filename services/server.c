@@ -103,6 +103,7 @@ static struct {
     size_t n_regs;
     grpc_metadata initial_md[1];
     size_t n_initial_md;
+    int echo_metadata;
     struct rpc *delay_head, *delay_tail;
     long live;                    /* struct rpc allocated */
     int shutting_down, shutdown_done, cq_shut;
@@ -118,7 +119,7 @@ static struct {
 static void build_initial_md(struct rpc *rpc)
 {
     size_t extra = 0;
-    for (size_t i = 0; i < rpc->req_md.count; i++) {
+    for (size_t i = 0; S.echo_metadata && i < rpc->req_md.count; i++) {
         const grpc_slice k = rpc->req_md.metadata[i].key;
         if (grpc_slice_str_cmp(k, "traceparent") == 0 ||
             (GRPC_SLICE_LENGTH(k) > strlen(ECHO_PREFIX) &&
@@ -761,6 +762,7 @@ int server_run(const struct server_opts *opts)
         poller(NULL);
         goto out;
     }
+    S.echo_metadata = opts->echo_metadata;
     if (opts->version_tag) {
         S.initial_md[0].key = grpc_slice_from_static_string("x-version-tag");
         S.initial_md[0].value = grpc_slice_from_copied_string(opts->version_tag);

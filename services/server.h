@@ -17,6 +17,7 @@ struct server_opts {
     int threads;                  /* completion-queue pollers, >= 1 */
     int max_connection_age_ms;    /* 0: connections live as long as the client keeps them */
     const char *db_dsn;           /* NULL: no database (db.h) */
+    int echo_metadata;            /* answer with the request's traceparent and x-echo-* (a test hook) */
 };
 
 /* Returns the process exit status. */

@@ -25,8 +25,6 @@
 
 #include "core/rng.h"
 
-static const char hexdig[] = "0123456789abcdef";
-
 static int hexval(char c)
 {
     if (c >= '0' && c <= '9')
@@ -49,12 +47,24 @@ static int unhex(const char *s, uint8_t *out, size_t n)
     return any != 0; /* all-zero ids are invalid */
 }
 
+/* Two hex digits per byte from one table look-up: a traceparent is made for
+ * every request while tracing is on, sampled or not. */
+static const char hexpair[256][2] = {
+#define H1(i) {"0123456789abcdef"[(i) >> 4], "0123456789abcdef"[(i) & 15]}
+#define H4(i) H1(i), H1(i + 1), H1(i + 2), H1(i + 3)
+#define H16(i) H4(i), H4(i + 4), H4(i + 8), H4(i + 12)
+#define H64(i) H16(i), H16(i + 16), H16(i + 32), H16(i + 48)
+    H64(0), H64(64), H64(128), H64(192)
+#undef H64
+#undef H16
+#undef H4
+#undef H1
+};
+
 static void tohex(char *out, const uint8_t *in, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hexdig[in[i] >> 4];
-        out[2 * i + 1] = hexdig[in[i] & 15];
-    }
+    for (size_t i = 0; i < n; i++)
+        memcpy(out + 2 * i, hexpair[in[i]], 2);
 }
 
 int trace_parse_traceparent(const char *s, size_t len, uint8_t trace_id[16], uint8_t span_id[8], uint8_t *flags)
@@ -79,23 +89,13 @@ int trace_parse_traceparent(const char *s, size_t len, uint8_t trace_id[16], uin
     return 1;
 }
 
-static void random_bytes(uint64_t *rng, uint8_t *out, size_t n)
+/* 8 random bytes; a span id is never all zero (W3C: invalid), nor a trace id's half. */
+static void random_id(uint64_t *rng, uint8_t out[8])
 {
-    while (n > 0) {
-        uint64_t v = rng_next(rng);
-        size_t k = n < 8 ? n : 8;
-        memcpy(out, &v, k);
-        out += k;
-        n -= k;
-    }
-}
-
-/* A span id is never all zero (W3C: invalid). */
-static void new_span_id(uint64_t *rng, uint8_t id[8])
-{
-    do
-        random_bytes(rng, id, 8);
-    while (memcmp(id, "\0\0\0\0\0\0\0\0", 8) == 0);
+    uint64_t v;
+    while ((v = rng_next(rng)) == 0)
+        ;
+    memcpy(out, &v, 8);
 }
 
 void trace_begin(trace_ring_t *ring, trace_span_t *t, const char *tp, size_t tp_len)
@@ -109,8 +109,8 @@ void trace_begin(trace_ring_t *ring, trace_span_t *t, const char *tp, size_t tp_
     if (t->has_parent) {
         t->sampled = flags & 1;
     } else {
-        random_bytes(&ring->rng, t->trace_id, 16);
-        t->trace_id[0] |= 1; /* never all zero */
+        random_id(&ring->rng, t->trace_id);
+        random_id(&ring->rng, t->trace_id + 8);
         memset(t->parent_id, 0, 8);
         t->sampled = ring->sample_all || rng_next(&ring->rng) < ring->sample_below;
     }
@@ -121,9 +121,9 @@ void trace_begin(trace_ring_t *ring, trace_span_t *t, const char *tp, size_t tp_
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
         t->start_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-        new_span_id(&ring->rng, t->server_id);
+        random_id(&ring->rng, t->server_id);
     }
-    new_span_id(&ring->rng, t->client_id);
+    random_id(&ring->rng, t->client_id);
     char *p = t->traceparent;
     memcpy(p, "00-", 3);
     tohex(p + 3, t->trace_id, 16);

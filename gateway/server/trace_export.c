@@ -531,7 +531,10 @@ static size_t take_batch(tracer_t *t, size_t *len)
         Opentelemetry__Proto__Resource__V1__Resource res = OPENTELEMETRY__PROTO__RESOURCE__V1__RESOURCE__INIT;
         res.n_attributes = 3;
         res.attributes = t->res_kvp;
-        Opentelemetry__Proto__Trace__V1__ResourceSpans rs = OPENTELEMETRY__PROTO__TRACE__V1__RESOURCE_SPANS__INIT;
+        /* the init function, not the macro: the macro names the deprecated
+         * instrumentation_library_spans, which clang then warns of */
+        Opentelemetry__Proto__Trace__V1__ResourceSpans rs;
+        opentelemetry__proto__trace__v1__resource_spans__init(&rs);
         rs.resource = &res;
         rs.n_scope_spans = 1;
         rs.scope_spans = &ssp;
