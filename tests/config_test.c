@@ -120,7 +120,7 @@ static void check_defaults(const config_t *c)
     CHECK_INTEQ(c->grpc_web.ncors_origins, 0);
     CHECK(c->tracing.endpoint == NULL && c->tracing.service_name == NULL && c->tracing.sample == 1.0);
     CHECK(c->tracing.queue_size == 2048 && c->tracing.batch_size == 512 && c->tracing.export_timeout_ms == 2000 &&
-          c->tracing.interval_ms == 1000);
+          c->tracing.interval_ms == 1000 && c->tracing.propagate_unsampled == 0);
 }
 
 static void test_defaults(void)
@@ -936,13 +936,13 @@ static void test_tracing(void)
     config_defaults(&c);
     CHECK_INTEQ(load_text(&c, "tracing:\n  endpoint: \"http://127.0.0.1:4318\"\n  sample: 0.25\n"
                               "  service_name: gw-east\n  queue_size: 64\n  batch_size: 32\n"
-                              "  export_timeout_ms: 1s\n  interval_ms: 250ms\n"),
+                              "  export_timeout_ms: 1s\n  interval_ms: 250ms\n  propagate_unsampled: true\n"),
                 0);
     CHECK_STREQ(c.tracing.endpoint, "http://127.0.0.1:4318");
     CHECK(c.tracing.sample == 0.25);
     CHECK_STREQ(c.tracing.service_name, "gw-east");
     CHECK(c.tracing.queue_size == 64 && c.tracing.batch_size == 32 && c.tracing.export_timeout_ms == 1000 &&
-          c.tracing.interval_ms == 250);
+          c.tracing.interval_ms == 250 && c.tracing.propagate_unsampled == 1);
     CHECK_INTEQ(config_validate(&c, err, sizeof(err)), 0);
     /* the flags win over the file; "off" takes the endpoint back */
     CHECK_INTEQ(ARGS(&c, "--otlp-endpoint", "http://collector:4318/otlp", "--trace-sample", "0.01"), 0);

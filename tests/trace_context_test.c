@@ -38,7 +38,7 @@ static void test_parse(void)
 static void test_begin(void)
 {
     trace_ring_t ring;
-    CHECK_INTEQ(trace_ring_init(&ring, 4, 0.0, 42), 0);
+    CHECK_INTEQ(trace_ring_init(&ring, 4, 0.0, 1, 42), 0);
     trace_span_t t;
     memset(&t, 0, sizeof(t));
     /* off: nothing, and the incoming traceparent is left alone */
@@ -66,9 +66,16 @@ static void test_begin(void)
     trace_begin(&ring, &t, "garbage", 7);
     CHECK(!t.has_parent && trace_traceparent(&t) != NULL);
     trace_ring_dispose(&ring);
+    /* propagate_unsampled off (the default): an unsampled new trace sends nothing */
+    CHECK_INTEQ(trace_ring_init(&ring, 4, 0.0, 0, 42), 0);
+    trace_begin(&ring, &t, NULL, 0);
+    CHECK(t.active && !t.sampled && trace_traceparent(&t) == NULL);
+    trace_begin(&ring, &t, good, strlen(good)); /* a sampled parent still wins */
+    CHECK(t.sampled && trace_traceparent(&t) != NULL);
+    trace_ring_dispose(&ring);
 
     /* ratio 0.25: about a quarter of new traces */
-    CHECK_INTEQ(trace_ring_init(&ring, 4, 0.25, 7), 0);
+    CHECK_INTEQ(trace_ring_init(&ring, 4, 0.25, 0, 7), 0);
     int n = 0;
     for (int i = 0; i < 20000; i++) {
         trace_begin(&ring, &t, NULL, 0);
@@ -81,7 +88,7 @@ static void test_begin(void)
 static void test_ring(void)
 {
     trace_ring_t ring;
-    CHECK_INTEQ(trace_ring_init(&ring, 4, 1.0, 1), 0);
+    CHECK_INTEQ(trace_ring_init(&ring, 4, 1.0, 0, 1), 0);
     CHECK_INTEQ(ring.mask, 3);
     struct timespec t0 = {100, 0}, t1 = {100, 500000};
     trace_end_info_t e = {.door = TRACE_DOOR_REST, .started = &t0, .call_started = &t1, .us = 2000, .call_us = 1000,

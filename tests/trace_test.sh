@@ -171,7 +171,10 @@ echo "--- --trace-sample 0"
 start_receiver recv0 || give_up "the second OTLP receiver did not start"
 recv0_pid=$recv_pid
 main_gw=$gw
-start_gateway gw0 --upstream "127.0.0.1:$svc_port" --otlp-endpoint "http://127.0.0.1:$recv_port" --trace-sample 0 ||
+# the flags over a file that asks for unsampled new traces to be propagated
+printf 'tracing:\n  propagate_unsampled: true\n  interval_ms: 100\n' >"$work/gw0.yaml"
+start_gateway gw0 --config "$work/gw0.yaml" --upstream "127.0.0.1:$svc_port" \
+  --otlp-endpoint "http://127.0.0.1:$recv_port" --trace-sample 0 ||
   give_up "the sample-0 gateway did not start"
 gw0=$gw
 gw=$main_gw

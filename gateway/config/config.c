@@ -42,7 +42,8 @@
  *   routes: [{method, timeout_ms, success_status, json_profile}]
  *   grpc_web: {enabled: true, cors_origins: []}   origins: "*" or scheme://host[:port]
  *   tracing: {endpoint: ~, sample: 1.0, service_name: ~, queue_size, batch_size,
- *             export_timeout_ms, interval_ms}       OTLP/HTTP traces; ~ = off
+ *             export_timeout_ms, interval_ms, propagate_unsampled: false}
+ *                                                   OTLP/HTTP traces; ~ = off
  *   (clusters take json_profile too: it wins over their routes' .proto)
  *
  * Merging: scalars override. A list or map section that is present

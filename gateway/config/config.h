@@ -168,6 +168,7 @@ typedef struct config_tracing {
     uint32_t batch_size;          /* spans per export request (512) */
     uint32_t export_timeout_ms;   /* one export, connect to answer (2000) */
     uint32_t interval_ms;         /* a partial batch goes out this often (1000) */
+    uint8_t propagate_unsampled;  /* an unsampled new trace sends its traceparent (flag 00) upstream (false) */
 } config_tracing_t;
 #define CONFIG_DEFAULT_TRACE_QUEUE 2048
 #define CONFIG_DEFAULT_TRACE_BATCH 512

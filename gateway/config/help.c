@@ -164,6 +164,7 @@ void config_print_help(FILE *f)
     ref(f, "spans per export request", "  batch_size: %d", CONFIG_DEFAULT_TRACE_BATCH);
     ref(f, "one export, connect to answer", "  export_timeout_ms: %d", CONFIG_DEFAULT_TRACE_TIMEOUT_MS);
     ref(f, "a partial batch goes out this often", "  interval_ms: %d", CONFIG_DEFAULT_TRACE_INTERVAL_MS);
+    ref(f, "unsampled new traces send traceparent ...-00", "  propagate_unsampled: false");
     ref(f, "token buckets (429 beyond); none by default, e.g.:", "rate_limits: []");
     ref(f, "unique: metrics and the admin API name it", "  # - name: submit");
     ref(f, NULL, "  #   method: aurigraph.v11.TransactionService.SubmitTransaction  # ~ = every method");

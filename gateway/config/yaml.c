@@ -901,6 +901,7 @@ static int load_tracing(loader_t *L, const yaml_node_t *n, config_tracing_t *t)
         {"batch_size", FIELD_U32_POS, offsetof(config_tracing_t, batch_size)},
         {"export_timeout_ms", FIELD_DURATION, offsetof(config_tracing_t, export_timeout_ms)},
         {"interval_ms", FIELD_DURATION, offsetof(config_tracing_t, interval_ms)},
+        {"propagate_unsampled", FIELD_BOOL, offsetof(config_tracing_t, propagate_unsampled)},
     };
     return load_fields(L, n, "tracing", fields, NFIELDS(fields), t, NULL, NULL);
 }

@@ -69,6 +69,7 @@ typedef struct trace_ring {
     uint64_t rng;                 /* ids and sampling: the worker's own state */
     uint64_t sample_below;        /* sampled when a random 64-bit value is below (ratio * 2^64) */
     int sample_all;
+    int propagate_unsampled;      /* an unsampled new trace still sends its traceparent */
     _Atomic uint64_t dropped;     /* full ring: written by the worker (no RMW), read by /q/metrics */
     _Alignas(64) _Atomic uint64_t tail;
     _Alignas(64) trace_record_t *slots;
@@ -118,7 +119,8 @@ typedef struct trace_end_info {
 void trace_begin(trace_ring_t *ring, trace_span_t *t, const char *tp, size_t tp_len);
 
 /* The traceparent for the upstream call: NULL to leave the incoming one
- * (unsampled and continued: nothing of ours to name) or when off. */
+ * (unsampled and continued: nothing of ours to name), when off, and for an
+ * unsampled new trace unless propagate_unsampled (trace.c says why). */
 static inline const char *trace_traceparent(const trace_span_t *t)
 {
     return t->active && t->replace ? t->traceparent : NULL;
@@ -133,7 +135,7 @@ void trace_end(trace_ring_t *ring, const trace_span_t *t, const trace_end_info_t
 int trace_parse_traceparent(const char *s, size_t len, uint8_t trace_id[16], uint8_t span_id[8], uint8_t *flags);
 
 /* Ring setup (server/trace_export.c owns the rings). */
-int trace_ring_init(trace_ring_t *r, uint32_t size, double sample, uint64_t seed);
+int trace_ring_init(trace_ring_t *r, uint32_t size, double sample, int propagate_unsampled, uint64_t seed);
 void trace_ring_dispose(trace_ring_t *r);
 
 #endif

@@ -79,14 +79,17 @@ struct tracer {
     char host[256], port[8], path[512];
     int fd;             /* kept alive between exports; -1 */
     /* the encoder */
-    span_slot_t *slots; /* 2 per record of a batch */
-    span_t **spanp;
+    span_slot_t *slots; /* one span's structs, refilled for each */
     kv_t res_kv[3];
     any_t res_val[3];
     kv_t *res_kvp[3];
     char instance_id[37];
-    uint8_t *body;
+    uint8_t *body;        /* the request */
     size_t body_cap;
+    uint8_t *spans;       /* a batch's packed spans, each with its field key */
+    size_t spans_cap;
+    uint8_t *resource, *scope; /* packed once: Resource, InstrumentationScope */
+    size_t resource_len, scope_len;
     /* counters: written by the exporter thread, read by the scrape */
     _Atomic uint64_t exported, dropped_export, exports_ok, exports_failed;
 };
@@ -381,14 +384,33 @@ static void span_init(span_slot_t *s, const trace_record_t *r, const uint8_t *id
     s->status = (Opentelemetry__Proto__Trace__V1__Status)OPENTELEMETRY__PROTO__TRACE__V1__STATUS__INIT;
 }
 
+/* dst = a then b (either may be NULL), cut to fit cap with its NUL: the
+ * per-span strings, without printf's cost for each */
+static void join(char *dst, size_t cap, const char *a, size_t alen, const char *b)
+{
+    size_t n = 0;
+    if (a != NULL) {
+        n = alen < cap - 1 ? alen : cap - 1;
+        memcpy(dst, a, n);
+    }
+    if (b != NULL) {
+        size_t bl = strlen(b);
+        if (bl > cap - 1 - n)
+            bl = cap - 1 - n;
+        memcpy(dst + n, b, bl);
+        n += bl;
+    }
+    dst[n] = '\0';
+}
+
 /* "/pkg.Service/Method" -> rpc.service, rpc.method (semantic conventions) */
 static void rpc_attrs(span_slot_t *s, const char *rpc_path)
 {
     const char *slash = rpc_path ? strrchr(rpc_path, '/') : NULL;
     if (slash == NULL || slash == rpc_path)
         return;
-    snprintf(s->rpc_service, sizeof(s->rpc_service), "%.*s", (int)(slash - rpc_path - 1), rpc_path + 1);
-    snprintf(s->rpc_method, sizeof(s->rpc_method), "%s", slash + 1);
+    join(s->rpc_service, sizeof(s->rpc_service), rpc_path + 1, (size_t)(slash - rpc_path - 1), NULL);
+    join(s->rpc_method, sizeof(s->rpc_method), NULL, 0, slash + 1);
     attr_str(s, "rpc.system", "grpc");
     attr_str(s, "rpc.service", s->rpc_service);
     attr_str(s, "rpc.method", s->rpc_method);
@@ -427,7 +449,7 @@ static void server_span(span_slot_t *s, const trace_record_t *r)
     s->path[r->path_len] = '\0';
     if (r->door == TRACE_DOOR_GRPC) {
         const char *rp = r->rpc_path ? r->rpc_path : s->path;
-        snprintf(s->name, sizeof(s->name), "%s", rp + (rp[0] == '/'));
+        join(s->name, sizeof(s->name), NULL, 0, rp + (rp[0] == '/'));
         rpc_attrs(s, rp);
         if (r->grpc_code >= 0)
             attr_int(s, "rpc.grpc.status_code", r->grpc_code);
@@ -435,10 +457,11 @@ static void server_span(span_slot_t *s, const trace_record_t *r)
             set_error(s);
     } else {
         /* HTTP: "{method} {http.route}", or the method alone without a route (low cardinality) */
-        if (r->route)
-            snprintf(s->name, sizeof(s->name), "%s %s", s->method, r->route);
-        else
-            snprintf(s->name, sizeof(s->name), "%s", s->method);
+        join(s->name, sizeof(s->name), s->method, r->method_len, r->route ? " " : NULL);
+        if (r->route) {
+            size_t l = strlen(s->name);
+            join(s->name + l, sizeof(s->name) - l, NULL, 0, r->route);
+        }
         attr_str(s, "http.request.method", s->method);
         attr_str(s, "url.path", s->path);
         attr_str(s, "url.scheme", "http");
@@ -468,7 +491,7 @@ static void client_span(span_slot_t *s, const trace_record_t *r)
     s->path[r->path_len] = '\0';
     /* the method called: the route's, or on the gRPC listener the request's own path */
     const char *rp = r->rpc_path ? r->rpc_path : r->door == TRACE_DOOR_GRPC ? s->path : "/grpc";
-    snprintf(s->name, sizeof(s->name), "%s", rp + (rp[0] == '/'));
+    join(s->name, sizeof(s->name), NULL, 0, rp + (rp[0] == '/'));
     s->span.name = s->name;
     rpc_attrs(s, rp);
     if (r->up_code >= 0)
@@ -493,11 +516,54 @@ static uint64_t waiting(tracer_t *t)
     return n;
 }
 
-/* Encodes up to batch_size records into t->body and gives their slots back:
- * the number of spans, with *len. */
+/* protobuf's varint and a length-delimited field's key and length */
+static size_t varint(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+static size_t field_len(uint8_t *p, unsigned field, size_t len)
+{
+    p[0] = (uint8_t)(field << 3 | 2);
+    return 1 + varint(p + 1, len);
+}
+
+static int reserve(uint8_t **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : 65536;
+    while (c < need)
+        c *= 2;
+    uint8_t *b = realloc(*buf, c);
+    if (b == NULL)
+        return -1;
+    *buf = b;
+    *cap = c;
+    return 0;
+}
+
+/*
+ * Encodes up to batch_size records into t->body and gives their slots back:
+ * the number of spans, with *len.
+ *
+ * Each Span is packed by protobuf-c (generated from proto/opentelemetry);
+ * the three messages around them (ExportTraceServiceRequest ->
+ * ResourceSpans -> ScopeSpans) are written here, their resource and scope
+ * packed once at start. protobuf-c sizes every submessage again at each
+ * level it packs (it keeps no cached sizes), so packing the whole request
+ * at once cost twice as much per span, 6 levels deep.
+ */
 static size_t take_batch(tracer_t *t, size_t *len)
 {
-    size_t nspans = 0, nrec = 0;
+    size_t nspans = 0, nrec = 0, off = 0;
+    int oom = 0;
     uint64_t took[t->nworkers];
     for (unsigned i = 0; i < t->nworkers; i++) {
         trace_ring_t *ring = &t->rings[i];
@@ -506,63 +572,59 @@ static size_t take_batch(tracer_t *t, size_t *len)
         took[i] = tail;
         for (; tail < head && nrec < t->cfg.batch_size; tail++, nrec++) {
             const trace_record_t *r = &ring->slots[tail & ring->mask];
-            server_span(&t->slots[nspans], r);
-            t->spanp[nspans] = &t->slots[nspans].span;
-            nspans++;
-            if (r->called) {
-                client_span(&t->slots[nspans], r);
-                t->spanp[nspans] = &t->slots[nspans].span;
+            span_slot_t *sl = &t->slots[0];
+            for (int k = 0; k < 1 + r->called; k++) {
+                if (k == 0)
+                    server_span(sl, r);
+                else
+                    client_span(sl, r);
+                size_t n = opentelemetry__proto__trace__v1__span__get_packed_size(&sl->span);
+                if (oom || reserve(&t->spans, &t->spans_cap, off + 11 + n) != 0) {
+                    oom = 1;
+                    continue;
+                }
+                off += field_len(t->spans + off, 2, n); /* ScopeSpans.spans = 2 */
+                off += opentelemetry__proto__trace__v1__span__pack(&sl->span, t->spans + off);
                 nspans++;
             }
         }
         took[i] = tail - took[i];
     }
-    *len = 0;
-    if (nspans > 0) {
-        Opentelemetry__Proto__Common__V1__InstrumentationScope scope =
-            OPENTELEMETRY__PROTO__COMMON__V1__INSTRUMENTATION_SCOPE__INIT;
-        scope.name = "aurigraph-gateway";
-        scope.version = AG_VERSION;
-        Opentelemetry__Proto__Trace__V1__ScopeSpans ss = OPENTELEMETRY__PROTO__TRACE__V1__SCOPE_SPANS__INIT;
-        ss.scope = &scope;
-        ss.n_spans = nspans;
-        ss.spans = t->spanp;
-        Opentelemetry__Proto__Trace__V1__ScopeSpans *ssp = &ss;
-        Opentelemetry__Proto__Resource__V1__Resource res = OPENTELEMETRY__PROTO__RESOURCE__V1__RESOURCE__INIT;
-        res.n_attributes = 3;
-        res.attributes = t->res_kvp;
-        /* the init function, not the macro: the macro names the deprecated
-         * instrumentation_library_spans, which clang then warns of */
-        Opentelemetry__Proto__Trace__V1__ResourceSpans rs;
-        opentelemetry__proto__trace__v1__resource_spans__init(&rs);
-        rs.resource = &res;
-        rs.n_scope_spans = 1;
-        rs.scope_spans = &ssp;
-        Opentelemetry__Proto__Trace__V1__ResourceSpans *rsp = &rs;
-        Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest req =
-            OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_REQUEST__INIT;
-        req.n_resource_spans = 1;
-        req.resource_spans = &rsp;
-        size_t need = opentelemetry__proto__collector__trace__v1__export_trace_service_request__get_packed_size(&req);
-        if (need > t->body_cap) {
-            uint8_t *b = realloc(t->body, need);
-            if (b != NULL) {
-                t->body = b;
-                t->body_cap = need;
-            }
-        }
-        if (need <= t->body_cap)
-            *len = opentelemetry__proto__collector__trace__v1__export_trace_service_request__pack(&req, t->body);
-    }
     /* the records are encoded (or lost to memory): the slots go back */
     for (unsigned i = 0; i < t->nworkers; i++)
         if (took[i])
-            atomic_store_explicit(&t->rings[i].tail, atomic_load_explicit(&t->rings[i].tail, memory_order_relaxed) + took[i],
+            atomic_store_explicit(&t->rings[i].tail,
+                                  atomic_load_explicit(&t->rings[i].tail, memory_order_relaxed) + took[i],
                                   memory_order_release);
-    if (*len == 0 && nspans > 0) {
+    *len = 0;
+    if (oom) {
+        atomic_fetch_add(&t->dropped_export, nspans + 1);
+        return 0;
+    }
+    if (nspans == 0)
+        return 0;
+    uint8_t hdr[3][11];
+    size_t ss_len = field_len(hdr[2], 1, t->scope_len) + t->scope_len + off; /* ScopeSpans.scope = 1 */
+    size_t h2 = field_len(hdr[2], 2, ss_len);                                  /* ResourceSpans.scope_spans = 2 */
+    size_t h1r = field_len(hdr[1], 1, t->resource_len);                        /* ResourceSpans.resource = 1 */
+    size_t rs_len = h1r + t->resource_len + h2 + ss_len;
+    size_t h0 = field_len(hdr[0], 1, rs_len); /* ExportTraceServiceRequest.resource_spans = 1 */
+    uint8_t scope_key[11];
+    size_t hs = field_len(scope_key, 1, t->scope_len);
+    size_t total = h0 + rs_len;
+    if (reserve(&t->body, &t->body_cap, total) != 0) {
         atomic_fetch_add(&t->dropped_export, nspans);
         return 0;
     }
+    uint8_t *p = t->body;
+    memcpy(p, hdr[0], h0), p += h0;
+    memcpy(p, hdr[1], h1r), p += h1r;
+    memcpy(p, t->resource, t->resource_len), p += t->resource_len;
+    memcpy(p, hdr[2], h2), p += h2;
+    memcpy(p, scope_key, hs), p += hs;
+    memcpy(p, t->scope, t->scope_len), p += t->scope_len;
+    memcpy(p, t->spans, off), p += off;
+    *len = (size_t)(p - t->body);
     return nspans;
 }
 
@@ -665,15 +727,14 @@ tracer_t *tracer_new(const config_tracing_t *cfg, unsigned nworkers, char *err, 
         return NULL;
     }
     t->rings = calloc(nworkers, sizeof(*t->rings));
-    t->slots = calloc((size_t)cfg->batch_size * 2, sizeof(*t->slots));
-    t->spanp = calloc((size_t)cfg->batch_size * 2, sizeof(*t->spanp));
-    if (t->rings == NULL || t->slots == NULL || t->spanp == NULL)
+    t->slots = calloc(1, sizeof(*t->slots));
+    if (t->rings == NULL || t->slots == NULL)
         goto oom;
     for (unsigned i = 0; i < nworkers; i++) {
         uint64_t seed = 0;
         if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
             seed = rng_seed_clock(i + 1);
-        if (trace_ring_init(&t->rings[i], cfg->queue_size, cfg->sample, seed) != 0)
+        if (trace_ring_init(&t->rings[i], cfg->queue_size, cfg->sample, cfg->propagate_unsampled, seed) != 0)
             goto oom;
     }
     /* service.instance.id: a random UUID (v4), new at each start, as the
@@ -702,6 +763,21 @@ tracer_t *tracer_new(const config_tracing_t *cfg, unsigned nworkers, char *err, 
     }
     if (t->res_val[0].string_value == NULL)
         goto oom;
+    Opentelemetry__Proto__Resource__V1__Resource res = OPENTELEMETRY__PROTO__RESOURCE__V1__RESOURCE__INIT;
+    res.n_attributes = 3;
+    res.attributes = t->res_kvp;
+    Opentelemetry__Proto__Common__V1__InstrumentationScope scope =
+        OPENTELEMETRY__PROTO__COMMON__V1__INSTRUMENTATION_SCOPE__INIT;
+    scope.name = "aurigraph-gateway";
+    scope.version = AG_VERSION;
+    t->resource_len = opentelemetry__proto__resource__v1__resource__get_packed_size(&res);
+    t->scope_len = opentelemetry__proto__common__v1__instrumentation_scope__get_packed_size(&scope);
+    t->resource = malloc(t->resource_len ? t->resource_len : 1);
+    t->scope = malloc(t->scope_len ? t->scope_len : 1);
+    if (t->resource == NULL || t->scope == NULL)
+        goto oom;
+    opentelemetry__proto__resource__v1__resource__pack(&res, t->resource);
+    opentelemetry__proto__common__v1__instrumentation_scope__pack(&scope, t->scope);
     return t;
 oom:
     snprintf(err, errlen, "out of memory for the trace queues");
@@ -742,8 +818,10 @@ void tracer_free(tracer_t *t)
         trace_ring_dispose(&t->rings[i]);
     free(t->rings);
     free(t->slots);
-    free(t->spanp);
     free(t->body);
+    free(t->spans);
+    free(t->resource);
+    free(t->scope);
     free(t->res_val[0].string_value);
     pthread_mutex_destroy(&t->mu);
     pthread_cond_destroy(&t->cv);
