@@ -164,7 +164,7 @@ typedef struct config_tracing {
     char *endpoint;               /* OTLP/HTTP base URL, http://HOST:PORT[/PREFIX]; NULL = no traces */
     double sample;                /* share of new traces recorded, 0..1 (1.0); a parent's flag wins */
     char *service_name;           /* resource service.name; NULL = "aurigraph-gateway" */
-    uint32_t queue_size;          /* spans waiting per worker; beyond: dropped, counted (2048) */
+    uint32_t queue_size;          /* finished requests (1-2 spans) per worker; beyond: dropped (2048) */
     uint32_t batch_size;          /* spans per export request (512) */
     uint32_t export_timeout_ms;   /* one export, connect to answer (2000) */
     uint32_t interval_ms;         /* a partial batch goes out this often (1000) */

@@ -160,7 +160,7 @@ void config_print_help(FILE *f)
     ref(f, "spans POSTed to URL/v1/traces; ~ = off", "  endpoint: ~");
     ref(f, "new traces recorded (a parent's flag wins)", "  sample: 1.0");
     ref(f, "resource service.name; ~ = aurigraph-gateway", "  service_name: ~");
-    ref(f, "spans waiting per worker; beyond: dropped", "  queue_size: %d", CONFIG_DEFAULT_TRACE_QUEUE);
+    ref(f, "finished requests queued per worker", "  queue_size: %d", CONFIG_DEFAULT_TRACE_QUEUE);
     ref(f, "spans per export request", "  batch_size: %d", CONFIG_DEFAULT_TRACE_BATCH);
     ref(f, "one export, connect to answer", "  export_timeout_ms: %d", CONFIG_DEFAULT_TRACE_TIMEOUT_MS);
     ref(f, "a partial batch goes out this often", "  interval_ms: %d", CONFIG_DEFAULT_TRACE_INTERVAL_MS);
