@@ -64,6 +64,7 @@ typedef struct span_slot {
     char name[NAME_CAP];
     char rpc_service[128], rpc_method[64];
     char method[17], host[65], state[129], path[193];
+    size_t nattrs;
 } span_slot_t;
 
 struct tracer {
@@ -549,6 +550,59 @@ static int reserve(uint8_t **buf, size_t *cap, size_t need)
     return 0;
 }
 
+static size_t varint_len(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+/* An attribute's AnyValue: string_value (1) or int_value (3). */
+static size_t any_len(const any_t *v, size_t *slen)
+{
+    if (v->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE)
+        return 1 + varint_len((uint64_t)v->int_value);
+    *slen = strlen(v->string_value);
+    return 1 + varint_len(*slen) + *slen;
+}
+
+/* Span.attributes (9), written here: see take_batch. */
+static size_t attrs_len(const span_slot_t *s)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < s->nattrs; i++) {
+        size_t kl = strlen(s->kv[i].key), sl = 0, al = any_len(&s->val[i], &sl);
+        size_t kvl = 1 + varint_len(kl) + kl + 1 + varint_len(al) + al;
+        total += 1 + varint_len(kvl) + kvl;
+    }
+    return total;
+}
+
+static size_t put_attrs(uint8_t *p, const span_slot_t *s)
+{
+    uint8_t *start = p;
+    for (size_t i = 0; i < s->nattrs; i++) {
+        const any_t *v = &s->val[i];
+        size_t kl = strlen(s->kv[i].key), sl = 0, al = any_len(v, &sl);
+        size_t kvl = 1 + varint_len(kl) + kl + 1 + varint_len(al) + al;
+        p += field_len(p, 9, kvl);
+        p += field_len(p, 1, kl); /* KeyValue.key */
+        memcpy(p, s->kv[i].key, kl), p += kl;
+        p += field_len(p, 2, al); /* KeyValue.value */
+        if (v->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE) {
+            *p++ = 3 << 3; /* AnyValue.int_value, varint */
+            p += varint(p, (uint64_t)v->int_value);
+        } else {
+            p += field_len(p, 1, sl); /* AnyValue.string_value */
+            memcpy(p, v->string_value, sl), p += sl;
+        }
+    }
+    return (size_t)(p - start);
+}
+
 /*
  * Encodes up to batch_size records into t->body and gives their slots back:
  * the number of spans, with *len.
@@ -556,9 +610,12 @@ static int reserve(uint8_t **buf, size_t *cap, size_t need)
  * Each Span is packed by protobuf-c (generated from proto/opentelemetry);
  * the three messages around them (ExportTraceServiceRequest ->
  * ResourceSpans -> ScopeSpans) are written here, their resource and scope
- * packed once at start. protobuf-c sizes every submessage again at each
- * level it packs (it keeps no cached sizes), so packing the whole request
- * at once cost twice as much per span, 6 levels deep.
+ * packed once at start, and so are a span's attributes (KeyValue ->
+ * AnyValue, appended after the rest of the Span: protobuf's fields may come
+ * in any order). protobuf-c sizes every submessage again at each level it
+ * packs (it keeps no cached sizes) and walks every field's descriptor:
+ * packing the whole request at once cost ~15,000 instructions per span,
+ * most of them in the ten attributes (bench/RESULTS.md section 20).
  */
 static size_t take_batch(tracer_t *t, size_t *len)
 {
@@ -578,13 +635,17 @@ static size_t take_batch(tracer_t *t, size_t *len)
                     server_span(sl, r);
                 else
                     client_span(sl, r);
-                size_t n = opentelemetry__proto__trace__v1__span__get_packed_size(&sl->span);
+                sl->nattrs = sl->span.n_attributes;
+                sl->span.n_attributes = 0; /* put_attrs writes them */
+                size_t pb = opentelemetry__proto__trace__v1__span__get_packed_size(&sl->span);
+                size_t n = pb + attrs_len(sl);
                 if (oom || reserve(&t->spans, &t->spans_cap, off + 11 + n) != 0) {
                     oom = 1;
                     continue;
                 }
                 off += field_len(t->spans + off, 2, n); /* ScopeSpans.spans = 2 */
                 off += opentelemetry__proto__trace__v1__span__pack(&sl->span, t->spans + off);
+                off += put_attrs(t->spans + off, sl);
                 nspans++;
             }
         }
