@@ -77,6 +77,7 @@ static void check_defaults(const config_t *c)
     CHECK_INTEQ(c->grpc.max_message, 4194304);
     CHECK_INTEQ(c->grpc.max_concurrent_streams, 100);
     CHECK_INTEQ(c->grpc.max_header_list, 16384);
+    CHECK_INTEQ(c->grpc.max_local_streams, 1024);
     CHECK_INTEQ(c->workers, 0);
     CHECK_INTEQ(c->http1, CONFIG_HTTP1_URING);
     CHECK(c->descriptors == NULL);
@@ -1078,6 +1079,13 @@ static void test_grpc(void)
     CHECK_STREQ(err, "grpc.max_header_list: 100 is out of range 1024..1048576 (1 KiB..1 MiB)");
     CHECK_INTEQ(load_text(&c, "grpc: {max_streams: 1}\n"), -1);
     CHECK_INTEQ(load_text(&c, "grpc: {max_concurrent_streams: 0}\n"), -1);
+    CHECK_INTEQ(load_text(&c, "grpc: {max_header_list: 16k, max_local_streams: 5}\n"), 0);
+    CHECK_INTEQ(c.grpc.max_local_streams, 5);
+    CHECK_INTEQ(config_validate(&c, err, sizeof(err)), 0);
+    CHECK_INTEQ(load_text(&c, "grpc: {max_local_streams: 0}\n"), -1);
+    CHECK_INTEQ(load_text(&c, "grpc: {max_local_streams: 2000000}\n"), 0);
+    CHECK_INTEQ(config_validate(&c, err, sizeof(err)), -1);
+    CHECK_STREQ(err, "grpc.max_local_streams: 2000000 is out of range 1..1048576");
     config_free(&c);
 
     /* --listen-grpc: the first replaces the file's, more add; off drops them */

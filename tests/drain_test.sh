@@ -195,5 +195,73 @@ check "... including POST /admin/drain" [ "${code:0:1}" = 2 ]
 check "... after which it exits" wait_exit "$gw4_pid" 15
 wait "$gw4_pid"
 
+# ---- SIGTERM with gRPC-Web calls in flight ----------------------------------------
+
+# A gRPC-Web call on the REST port (curl, HTTP/1.1 and h2c) to the slow
+# upstream, in flight when the drain starts: it completes, its trailers in
+# the body as the last frame; a new call after the drain started, on a new
+# connection, is not served (README: the listeners drop new SYNs and close;
+# only connections the gateway has are served).
+# web_frames FILE: "messages N trailer STATUS" of a gRPC-Web body (binary),
+# or "bad ..." when its frames do not add up or no trailer frame is last
+web_frames() {
+  python3 - "$1" <<'PY'
+import sys
+b = open(sys.argv[1], 'rb').read()
+i, msgs, trailer = 0, 0, None
+while i < len(b):
+    if len(b) - i < 5: print('bad: a cut frame header'); sys.exit()
+    flags, n = b[i], int.from_bytes(b[i + 1:i + 5], 'big')
+    body = b[i + 5:i + 5 + n]
+    if len(body) != n: print('bad: a cut frame'); sys.exit()
+    i += 5 + n
+    if flags & 0x80:
+        if i != len(b): print('bad: bytes after the trailer frame'); sys.exit()
+        fields = dict(l.split(':', 1) for l in body.decode().split('\r\n') if ':' in l)
+        trailer = fields.get('grpc-status', '?').strip()
+    else:
+        msgs += 1
+print('messages %d trailer %s' % (msgs, trailer) if trailer is not None else 'bad: no trailer frame')
+PY
+}
+printf '\0\0\0\0\0' >"$work/stats.req" # GetTransactionStatsRequest {}, framed
+web_call() { # web_call NAME CURL-ARGS...: a gRPC-Web GetTransactionStats to $gw
+  local name=$1; shift
+  curl -s -D "$work/$name.hdrs" -o "$work/$name.body" -w '%{http_code}' --data-binary @"$work/stats.req" \
+    -H 'content-type: application/grpc-web+proto' -H 'x-grpc-web: 1' "$@" \
+    "$gw/aurigraph.v11.TransactionService/GetTransactionStats" >"$work/$name.code" 2>/dev/null
+}
+admin_flags=(--admin off)
+start_drain_gateway gw5 --config "$work/gw1.yaml" || { echo "0 passed, 1 failed"; exit 1; }
+gw5_pid=$gw_pid
+check "fifth gateway becomes ready" wait_ready "$gw" 10
+web_call web-h1 --http1.1 --max-time 20 &
+web_h1_pid=$!
+web_call web-h2 --http2-prior-knowledge --max-time 20 &
+web_h2_pid=$!
+pids+=("$web_h1_pid" "$web_h2_pid")
+deadline=$((SECONDS + 10))
+while [ "$(metric gateway_connections_active)" != 3 ] && [ $SECONDS -lt $deadline ]; do sleep 0.05; done
+check "both gRPC-Web calls are open (2 connections and the scrape's)" [ "$(metric gateway_connections_active)" = 3 ]
+sleep 0.3 # the calls reach the upstream, which answers after 4 s
+kill -TERM "$gw5_pid"
+sleep 0.4 # the listeners have closed (200 ms)
+web_call web-new --http1.1 --max-time 1
+check "a new gRPC-Web call after the drain started, on a new connection, is not served ($(cat "$work/web-new.code"))" \
+  [ "$(cat "$work/web-new.code")" = 000 ]
+check "... while the calls in flight still run" running "$web_h1_pid"
+wait "$web_h1_pid"
+check "the in-flight gRPC-Web call (HTTP/1.1) completes 200" [ "$(cat "$work/web-h1.code")" = 200 ]
+check "... its message, then grpc-status 0 in the trailer frame, last in the body ($(web_frames "$work/web-h1.body"))" \
+  [ "$(web_frames "$work/web-h1.body")" = "messages 1 trailer 0" ]
+check "... with Connection: close" grep -qi '^connection: close' "$work/web-h1.hdrs"
+wait "$web_h2_pid"
+check "the in-flight gRPC-Web call (h2c) completes 200" [ "$(cat "$work/web-h2.code")" = 200 ]
+check "... its message and trailer frame ($(web_frames "$work/web-h2.body"))" \
+  [ "$(web_frames "$work/web-h2.body")" = "messages 1 trailer 0" ]
+check "the gateway exits once the gRPC-Web calls are done" wait_exit "$gw5_pid" 15
+wait "$gw5_pid"
+check "... with status 0" [ $? -eq 0 ]
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -518,6 +518,14 @@ check "per-version upstream counts: the canary's call" \
   [ "$(metric 'gateway_upstream_requests_total\{cluster="default",version="canary",code="OK"\}')" = 1 ]
 check "... the failing cluster's errors (the rollout's gates read these)" \
   [ "$(metric 'gateway_upstream_requests_total\{cluster="failing",version="default",code="FAILED_PRECONDITION"\}')" -ge 2 ]
+check "http_requests_total counts gRPC-Web calls as the REST port's requests, the method's path as route" \
+  [ "$(metric 'http_requests_total\{method="POST",route="/aurigraph.v11.TransactionService/GetTransactionStats",code="200"\}')" -ge 3 ]
+check "... and http_request_duration_seconds times them" \
+  [ "$(metric 'http_request_duration_seconds_count\{method="POST",route="/aurigraph.v11.TransactionService/GetTransactionStats"\}')" -ge 3 ]
+check "... with a bucket series per route" \
+  [ "$(metric 'http_request_duration_seconds_bucket\{method="POST",route="/aurigraph.v11.TransactionService/GetTransactionStats",le="\+Inf"\}')" -ge 3 ]
+check "... an unknown method as an unmatched POST (route \"\")" \
+  [ "$(metric 'http_requests_total\{method="POST",route="",code="200"\}')" -ge 1 ]
 call logme application/grpc-web /$T/GetTransactionStats "$work/stats.req" -H 'x-request-id: web-log-1' -H 'x-canary: always'
 line=$(logged web-log-1 5)
 check "access log: one line per call, the method as its route" \

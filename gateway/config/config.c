@@ -17,7 +17,7 @@
  *
  *   listen: "0.0.0.0:9003"     string or list of strings
  *   listen_grpc: "0.0.0.0:9004" the same, or off / [] for no gRPC listener
- *   grpc: {max_message, max_concurrent_streams, max_header_list}
+ *   grpc: {max_message, max_concurrent_streams, max_header_list, max_local_streams}
  *   workers: 0                 0 = one per core, at most 1024
  *   descriptors: ~             FileDescriptorSet path; ~/null/empty = built one
  *   access_log: stdout         stdout | stderr | off | a file path
@@ -296,7 +296,7 @@ void config_defaults(config_t *c)
     config_add_listener(c, CONFIG_DEFAULT_LISTEN_HOST, CONFIG_DEFAULT_LISTEN_PORT);
     config_listener_append(&c->grpc_listeners, &c->ngrpc_listeners, CONFIG_DEFAULT_GRPC_HOST, CONFIG_DEFAULT_GRPC_PORT);
     c->grpc = (config_grpc_t){CONFIG_DEFAULT_GRPC_MAX_MESSAGE, CONFIG_DEFAULT_GRPC_MAX_STREAMS,
-                              CONFIG_DEFAULT_GRPC_MAX_HEADER_LIST};
+                              CONFIG_DEFAULT_GRPC_MAX_HEADER_LIST, CONFIG_DEFAULT_GRPC_MAX_LOCAL_STREAMS};
     c->admin_host = xstrdup(CONFIG_DEFAULT_ADMIN_HOST);
     c->admin_port = CONFIG_DEFAULT_ADMIN_PORT;
     c->access_log = xstrdup("stdout");

@@ -25,6 +25,7 @@
 #define CONFIG_DEFAULT_GRPC_MAX_MESSAGE (4u << 20)
 #define CONFIG_DEFAULT_GRPC_MAX_STREAMS 100
 #define CONFIG_DEFAULT_GRPC_MAX_HEADER_LIST (16u << 10)
+#define CONFIG_DEFAULT_GRPC_MAX_LOCAL_STREAMS 1024
 
 typedef struct config_target {
     char *host;
@@ -141,6 +142,8 @@ typedef struct config_grpc {
     size_t max_message;              /* one request message: larger ones end the call RESOURCE_EXHAUSTED (4 MiB) */
     uint32_t max_concurrent_streams; /* per connection, advertised and enforced (100) */
     size_t max_header_list;          /* request metadata of one call, RFC 9113's measure (16 KiB) */
+    uint32_t max_local_streams;      /* per worker: long-lived calls the gateway answers itself (Health/Watch,
+                                      * ServerReflectionInfo) open at once; more are RESOURCE_EXHAUSTED (1024) */
 } config_grpc_t;
 
 /* Which front end serves HTTP/1.1 (HTTP/2 is always h2o's). */

@@ -110,6 +110,8 @@ void config_print_help(FILE *f)
     ref(f, "per connection: SETTINGS_MAX_CONCURRENT_STREAMS", "  max_concurrent_streams: %d",
         CONFIG_DEFAULT_GRPC_MAX_STREAMS);
     ref(f, "16KiB: request metadata of one call", "  max_header_list: %u", CONFIG_DEFAULT_GRPC_MAX_HEADER_LIST);
+    ref(f, "per worker: Health/Watch, reflection streams", "  max_local_streams: %u",
+        CONFIG_DEFAULT_GRPC_MAX_LOCAL_STREAMS);
     ref(f, "when given, replaces this whole list", "clusters:");
     ref(f, "unique; unmapped services use \"default\"", "  - name: default");
     ref(f, "HOST:PORT list (or one), round-robin", "    targets: [\"%s:%d\"]", CONFIG_DEFAULT_UPSTREAM_HOST,

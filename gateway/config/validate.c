@@ -48,6 +48,10 @@ int config_validate(const config_t *c, char *err, size_t errlen)
              c->grpc.max_header_list);
         return -1;
     }
+    if (c->grpc.max_local_streams == 0 || c->grpc.max_local_streams > (1u << 20)) {
+        errf(err, errlen, "grpc.max_local_streams: %u is out of range 1..1048576", c->grpc.max_local_streams);
+        return -1;
+    }
     if (c->workers > CONFIG_MAX_WORKERS) {
         errf(err, errlen, "workers: %u is out of range 0..%d", c->workers, CONFIG_MAX_WORKERS);
         return -1;

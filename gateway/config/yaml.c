@@ -401,6 +401,7 @@ static int load_grpc(loader_t *L, const yaml_node_t *n, config_grpc_t *g)
         {"max_message", FIELD_SIZE, offsetof(config_grpc_t, max_message)},
         {"max_concurrent_streams", FIELD_U32_POS, offsetof(config_grpc_t, max_concurrent_streams)},
         {"max_header_list", FIELD_SIZE, offsetof(config_grpc_t, max_header_list)},
+        {"max_local_streams", FIELD_U32_POS, offsetof(config_grpc_t, max_local_streams)},
     };
     return load_fields(L, n, "grpc", fields, NFIELDS(fields), g, NULL, NULL);
 }

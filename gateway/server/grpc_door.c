@@ -719,6 +719,7 @@ int grpc_door_start(worker_t *w, char *err, size_t errlen)
     }
     d->w = w;
     d->max_message = (uint32_t)g->max_message;
+    d->max_held = g->max_local_streams;
     h2server_config_t hc = {
         .max_concurrent_streams = g->max_concurrent_streams,
         .max_header_list = (uint32_t)g->max_header_list,
@@ -759,8 +760,13 @@ void grpc_door_accept(worker_t *w, h2o_socket_t *sock)
 
 void grpc_door_drain(worker_t *w, int final)
 {
-    if (w->grpc != NULL)
-        h2server_shutdown(w->grpc->h2, final);
+    if (w->grpc == NULL)
+        return;
+    /* calls that would never end by themselves (a Watch, a reflection
+     * stream) end now, so the drain waits only for real calls; at every
+     * step, for those opened since the last */
+    door_local_drain(w->grpc);
+    h2server_shutdown(w->grpc->h2, final);
 }
 
 void grpc_door_stop(worker_t *w)

@@ -25,7 +25,9 @@ int grpc_door_start(struct worker *w, char *err, size_t errlen);
 /* An accepted connection of a gRPC listener (the door owns it now). */
 void grpc_door_accept(struct worker *w, h2o_socket_t *sock);
 /* The drain: final 0 is GOAWAY's shutdown notice, final 1 the real one;
- * calls in flight finish, connections close once idle. */
+ * calls in flight finish, connections close once idle. Local calls that
+ * would stay open (Watch, reflection streams: grpc_local_hold) are ended
+ * at each step, their trailers sent. */
 void grpc_door_drain(struct worker *w, int final);
 /* Closes what is left (calls still open end: their clients see the
  * connection go) and frees the door; after the upstreams are freed, so

@@ -34,6 +34,10 @@ typedef struct grpc_door {
     struct grpc_local_call *free_calls;
     size_t nfree;
     uint32_t max_message;
+    /* local calls that stay open (grpc_local_hold): counted against
+     * grpc.max_local_streams, and ended by the service at a drain */
+    struct grpc_local_call *held;
+    uint32_t nheld, max_held;
 } grpc_door_t;
 
 /* One client connection: what a call needs of it (the rate limits' key). */
@@ -68,6 +72,8 @@ typedef struct grpc_local_call {
     const grpc_local_service_t *svc;
     void *svc_data;
     uint8_t svc_open;            /* the service's part is running: on_cancel is due if the stream goes */
+    uint8_t hold_refused;        /* grpc_local_hold said no: the worker holds its limit */
+    struct grpc_local_call *held_next, **held_prev; /* on the door's held list; held_prev NULL when not */
     /* the response */
     uint8_t headers_sent, finished;
     int status;                  /* HTTP status sent */
@@ -101,5 +107,8 @@ void door_local_open(door_call_t *c, const grpc_local_service_t *svc);
 void door_local_data(door_call_t *c, const uint8_t *p, size_t n, int end);
 void door_local_writable(door_call_t *c);
 void door_local_cancel(door_call_t *c);
+/* The drain: every held call's service ends it (on_drain), or the door
+ * does (UNAVAILABLE) for a service without one. */
+void door_local_drain(grpc_door_t *d);
 
 #endif

@@ -162,6 +162,11 @@ static int on_open(grpc_local_call_t *call, const char *method, size_t len)
     if (len == 5 && memcmp(method, "Check", 5) == 0)
         return 0; /* no state: answered from its one message */
     if (len == 5 && memcmp(method, "Watch", 5) == 0) {
+        /* a watch stays open for as long as its client likes: one of the
+         * worker's bounded slots, ended at a drain (watch_drain) */
+        int held = grpc_local_hold(call);
+        if (held != 0)
+            return held;
         health_watch_t *hw = calloc(1, sizeof(*hw));
         if (hw == NULL)
             return GRPC_RESOURCE_EXHAUSTED;
@@ -232,6 +237,23 @@ static void on_writable(grpc_local_call_t *call)
     watch_update(hw, status_of(grpc_local_worker(call)->shared, hw->target));
 }
 
+/* The gateway drains: the last word (NOT_SERVING, unless said already or
+ * the service is unknown), then the call ends with its trailers. */
+static void watch_drain(health_watch_t *hw)
+{
+    if (hw->prev != NULL && hw->target != TARGET_UNKNOWN && hw->sent != HEALTH_NOT_SERVING)
+        send_status(hw->call, HEALTH_NOT_SERVING);
+    grpc_local_finish(hw->call, GRPC_UNAVAILABLE, "the gateway is draining");
+    watch_free(hw);
+}
+
+static void on_drain(grpc_local_call_t *call)
+{
+    health_watch_t *hw = grpc_local_data(call);
+    if (hw != NULL)
+        watch_drain(hw);
+}
+
 const grpc_local_service_t grpc_health_service = {
     .prefix = "/grpc.health.v1.Health/",
     .on_open = on_open,
@@ -239,6 +261,7 @@ const grpc_local_service_t grpc_health_service = {
     .on_half_close = on_half_close,
     .on_cancel = on_cancel,
     .on_writable = on_writable,
+    .on_drain = on_drain,
 };
 
 void grpc_health_tick(worker_t *w)
@@ -251,11 +274,9 @@ void grpc_health_tick(worker_t *w)
             watch_update(hw, status_of(sh, hw->target));
             continue;
         }
-        /* the last word, then the call ends: a drain waits for calls in
-         * flight, and a watch would never end by itself */
-        if (hw->target != TARGET_UNKNOWN && hw->sent != HEALTH_NOT_SERVING)
-            send_status(hw->call, HEALTH_NOT_SERVING);
-        grpc_local_finish(hw->call, GRPC_UNAVAILABLE, "the gateway is draining");
-        watch_free(hw);
+        /* a drain waits for calls in flight, and a watch would never end
+         * by itself: the door ends held calls at its drain steps, and the
+         * tick ends those opened in between (a drain_grace_ms) at once */
+        watch_drain(hw);
     }
 }

@@ -14,7 +14,9 @@
  * Watch sends the status at once and again on every change, seen by the
  * worker's tick; it ends when the client cancels, or with UNAVAILABLE
  * (after a last NOT_SERVING) when the gateway drains, so a drain never
- * waits on a watcher.
+ * waits on a watcher. A worker holds at most grpc.max_local_streams
+ * watches and reflection streams together (grpc_local_hold); a Watch past
+ * that is RESOURCE_EXHAUSTED.
  */
 #ifndef AG_GRPC_HEALTH_H
 #define AG_GRPC_HEALTH_H

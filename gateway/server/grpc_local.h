@@ -45,6 +45,10 @@ typedef struct grpc_local_service {
     void (*on_cancel)(grpc_local_call_t *call);
     /* Optional: the client caught up after grpc_local_send returned 1. */
     void (*on_writable)(grpc_local_call_t *call);
+    /* Optional, for held calls (grpc_local_hold): the gateway drains, so
+     * the call must end now (its last words, then grpc_local_finish);
+     * without it the door calls on_cancel and ends the call UNAVAILABLE. */
+    void (*on_drain)(grpc_local_call_t *call);
     /* Optional: once per worker when its door starts, on the worker's
      * thread, before it serves (-1 with err: the gateway does not start),
      * and when the door stops (after its calls are gone). */
@@ -67,6 +71,12 @@ const grpc_local_service_t *grpc_local_find(const char *path, size_t len);
  * first). 0: queued; 1: queued, but the client is behind: send no more
  * until on_writable; -1: the call is over (the message was dropped). */
 int grpc_local_send(grpc_local_call_t *call, const uint8_t *msg, size_t len);
+/* From on_open only: the call will stay open long (a Watch, a reflection
+ * stream), so it takes one of the worker's grpc.max_local_streams slots
+ * until it ends, and is ended at a drain (on_drain) rather than waited
+ * for. 0: held; GRPC_RESOURCE_EXHAUSTED when the worker holds its limit
+ * already: on_open returns that, and the door says why. */
+int grpc_local_hold(grpc_local_call_t *call);
 /* Ends the call with a gRPC status; message may be NULL. The service's
  * part is over: no callback follows, the handle is dead to it. */
 void grpc_local_finish(grpc_local_call_t *call, int code, const char *message);

@@ -10,10 +10,19 @@
 #include "server/grpc_local.h"
 #include "server/worker.h"
 
-/* The service's part is over (it finished, refused, or the call went). */
+/* The service's part is over (it finished, refused, or the call went):
+ * a held call gives its slot back. */
 static void local_close(door_call_t *c)
 {
     c->svc_open = 0;
+    if (c->held_prev == NULL)
+        return;
+    *c->held_prev = c->held_next;
+    if (c->held_next)
+        c->held_next->held_prev = c->held_prev;
+    c->held_next = NULL;
+    c->held_prev = NULL;
+    c->door->nheld--;
 }
 
 void door_local_open(door_call_t *c, const grpc_local_service_t *svc)
@@ -32,7 +41,11 @@ void door_local_open(door_call_t *c, const grpc_local_service_t *svc)
     int code = svc->on_open(c, c->path + plen, c->path_len - plen);
     if (code != 0 && c->svc_open) {
         local_close(c);
-        door_finishf(c, code, code == GRPC_UNIMPLEMENTED ? "unknown method %s" : "refused: %s", c->path);
+        if (c->hold_refused)
+            door_finishf(c, code, "this worker holds %u long-lived calls already (grpc.max_local_streams)",
+                         c->door->max_held);
+        else
+            door_finishf(c, code, code == GRPC_UNIMPLEMENTED ? "unknown method %s" : "refused: %s", c->path);
     }
 }
 
@@ -84,7 +97,43 @@ void door_local_cancel(door_call_t *c)
         c->svc->on_cancel(c);
 }
 
+void door_local_drain(grpc_door_t *d)
+{
+    /* each call leaves the list as its service finishes it (local_close);
+     * the next is taken first, and no call's end touches another's */
+    for (door_call_t *c = d->held, *next; c != NULL; c = next) {
+        next = c->held_next;
+        const grpc_local_service_t *svc = c->svc;
+        if (svc->on_drain != NULL)
+            svc->on_drain(c);
+        if (!c->svc_open)
+            continue;
+        local_close(c);
+        if (svc->on_cancel != NULL)
+            svc->on_cancel(c);
+        door_finishf(c, GRPC_UNAVAILABLE, "the gateway is draining");
+    }
+}
+
 /* ---- grpc_local.h ------------------------------------------------------ */
+
+int grpc_local_hold(grpc_local_call_t *call)
+{
+    grpc_door_t *d = call->door;
+    if (!call->svc_open || call->held_prev != NULL)
+        return call->svc_open ? 0 : GRPC_INTERNAL;
+    if (d->nheld >= d->max_held) {
+        call->hold_refused = 1;
+        return GRPC_RESOURCE_EXHAUSTED;
+    }
+    call->held_next = d->held;
+    call->held_prev = &d->held;
+    if (d->held)
+        d->held->held_prev = &call->held_next;
+    d->held = call;
+    d->nheld++;
+    return 0;
+}
 
 int grpc_local_send(grpc_local_call_t *call, const uint8_t *msg, size_t len)
 {

@@ -169,6 +169,12 @@ static int on_open(grpc_local_call_t *call, const char *method, size_t len)
         return GRPC_UNIMPLEMENTED;
     if (index_ == NULL)
         return GRPC_UNAVAILABLE;
+    /* a client may keep its stream for as long as it likes: one of the
+     * worker's bounded slots; a drain ends it (the door's UNAVAILABLE,
+     * after on_cancel) */
+    int held = grpc_local_hold(call);
+    if (held != 0)
+        return held;
     reflection_call_t *rc = calloc(1, sizeof(*rc));
     if (rc == NULL)
         return GRPC_RESOURCE_EXHAUSTED;

@@ -8,7 +8,9 @@
  * name is an error_response and the stream goes on; the call ends OK
  * after the client half-closes and the last answer is queued. A client
  * that sends faster than it reads gets its requests held (a bounded queue)
- * until it catches up, then RESOURCE_EXHAUSTED.
+ * until it catches up, then RESOURCE_EXHAUSTED. A stream takes one of the
+ * worker's grpc.max_local_streams slots (RESOURCE_EXHAUSTED past them) and
+ * is ended UNAVAILABLE when the gateway drains, not waited for.
  *
  * The index is built once, when the first worker starts, from the file the
  * gateway loaded (config descriptors), and shared read-only by all workers.

@@ -156,8 +156,15 @@ static void record(grpc_web_call_t *c)
     worker_t *w = c->w;
     h2o_req_t *req = c->req;
     uint64_t us = clock_us_since(&c->started);
-    /* gRPC-Web calls count as gRPC calls (source grpc-web), not in the
-     * REST routes' http_* series */
+    /* an HTTP request on the REST port like any other (http_*, its route
+     * the method's path; a client's cancel 499, as REST counts it), and a
+     * gRPC call (grpc_*, source grpc-web) */
+    int status = c->client_cancelled ? 499 : req->res.status;
+    if (c->row != NULL)
+        metrics_record_http_grpc_web(w->metrics, c->row_index, status, us, req->entity.len, req->bytes_sent);
+    else
+        metrics_record_http(w->metrics, SIZE_MAX, req->method.base, req->method.len, status, us, req->entity.len,
+                            req->bytes_sent);
     if (c->row != NULL && c->grpc_code >= 0)
         metrics_record_grpc(w->metrics, c->row_index, METRICS_SOURCE_GRPC_WEB, c->grpc_code,
                             c->opened ? c->call_us : us);
@@ -180,7 +187,7 @@ static void record(grpc_web_call_t *c)
         .route = c->row && c->row->method ? c->row->method->grpc_path : NULL,
         .path = req->path.base,
         .path_len = path_len,
-        .status = c->client_cancelled ? 499 : req->res.status, /* as REST logs a client's cancel */
+        .status = status, /* a client's cancel: 499, as REST logs it */
         .grpc_status = c->grpc_code,
         .bytes_sent = req->bytes_sent,
         .duration_us = us,

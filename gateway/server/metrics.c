@@ -70,7 +70,7 @@ typedef struct version_row {
 
 struct metrics {
     size_t nbindings, nmethods, nversions;
-    http_row_t *http; /* nbindings rows, then NMETHODS rows for unmatched */
+    http_row_t *http; /* nbindings rows, NMETHODS rows for unmatched, then nmethods rows for gRPC-Web */
     grpc_row_t *grpc; /* per method-table row, METRICS_NSOURCES rows each */
     counter_t *unknown_fields; /* per binding: JSON keys and query parameters its profile ignored */
     version_row_t *versions;
@@ -88,7 +88,7 @@ metrics_t *metrics_new(size_t nbindings, size_t nmethods, size_t nversions)
     m->nbindings = nbindings;
     m->nmethods = nmethods;
     m->nversions = nversions;
-    m->http = calloc(nbindings + NMETHODS, sizeof(*m->http));
+    m->http = calloc(nbindings + NMETHODS + nmethods, sizeof(*m->http));
     m->grpc = calloc((nmethods ? nmethods : 1) * METRICS_NSOURCES, sizeof(*m->grpc));
     m->unknown_fields = calloc(nbindings ? nbindings : 1, sizeof(*m->unknown_fields));
     m->versions = calloc(nversions ? nversions : 1, sizeof(*m->versions));
@@ -156,6 +156,18 @@ void metrics_record_http(metrics_t *m, size_t binding, const char *method, size_
         row = m->nbindings + k;
     }
     http_row_t *r = &m->http[row];
+    bump(&r->status[status_slot(status)], 1);
+    observe(r->le, &r->count, &r->sum_us, duration_us);
+    bump(&r->req_bytes, request_bytes);
+    bump(&r->resp_bytes, response_bytes);
+}
+
+void metrics_record_http_grpc_web(metrics_t *m, size_t method, int status, uint64_t duration_us,
+                                  size_t request_bytes, size_t response_bytes)
+{
+    if (method >= m->nmethods)
+        return;
+    http_row_t *r = &m->http[m->nbindings + NMETHODS + method];
     bump(&r->status[status_slot(status)], 1);
     observe(r->le, &r->count, &r->sum_us, duration_us);
     bump(&r->req_bytes, request_bytes);
@@ -296,9 +308,17 @@ static void http_labels(buf_t *b, shared_t *sh, size_t row)
         put_label(b, "method", bd->rule->method);
         buf_putc(b, ',');
         put_label(b, "route", bd->rule->path);
-    } else {
+    } else if (row < nb + NMETHODS) {
         put_label(b, "method", methods[row - nb]);
         buf_puts_lit(b, ",route=\"\"");
+    } else {
+        /* a gRPC-Web call: its method's path is its route (a catch-all
+         * row of a config-only service: the service's, with a *) */
+        const method_row_t *r = &sh->methods.rows[row - nb - NMETHODS];
+        if (r->method != NULL)
+            buf_printf(b, "method=\"POST\",route=\"%s\"", r->method->grpc_path);
+        else
+            buf_printf(b, "method=\"POST\",route=\"/%.*s/*\"", (int)r->service_len, r->service);
     }
 }
 
@@ -577,8 +597,9 @@ static void rate_limit_metrics(buf_t *b, shared_t *sh, int om)
 static void render(buf_t *b, shared_t *sh, int om)
 {
     size_t nb = sh->worker_metrics[0]->nbindings;
+    size_t nhttp = nb + NMETHODS + sh->worker_metrics[0]->nmethods;
     family(b, om, "http_requests_total", "counter", "HTTP requests answered, by route template and status.");
-    for (size_t row = 0; row < nb + NMETHODS; row++) {
+    for (size_t row = 0; row < nhttp; row++) {
         for (size_t s = 0; s < NSTATUS_SLOTS; s++) {
             uint64_t n = sum_http(sh, row, offsetof(http_row_t, status) + s * sizeof(counter_t));
             if (n == 0)
@@ -592,14 +613,14 @@ static void render(buf_t *b, shared_t *sh, int om)
         }
     }
     family(b, om, "http_request_duration_seconds", "histogram", "Time from request to the end of the response.");
-    for (size_t row = 0; row < nb + NMETHODS; row++)
+    for (size_t row = 0; row < nhttp; row++)
         if (sum_http(sh, row, offsetof(http_row_t, count)))
             histogram(b, "http_request_duration_seconds", sh, row, 0);
     const char *sizes[2][3] = {{"http_request_size_bytes", "Request body bytes.", "req"},
                                {"http_response_size_bytes", "Response bytes sent.", "resp"}};
     for (int k = 0; k < 2; k++) {
         family(b, om, sizes[k][0], "summary", sizes[k][1]);
-        for (size_t row = 0; row < nb + NMETHODS; row++) {
+        for (size_t row = 0; row < nhttp; row++) {
             uint64_t count = sum_http(sh, row, offsetof(http_row_t, count));
             if (count == 0)
                 continue;

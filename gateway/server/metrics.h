@@ -39,6 +39,12 @@ uint64_t metrics_connections_add(metrics_t *m, int delta);
 /* binding: index of the matched binding, or SIZE_MAX when none matched. */
 void metrics_record_http(metrics_t *m, size_t binding, const char *method, size_t method_len, int status,
                          uint64_t duration_us, size_t request_bytes, size_t response_bytes);
+/* A gRPC-Web call of method-table row `method`, answered on the REST port:
+ * counted in the http_* series as REST requests are, with its method's
+ * path for route (method "POST"). Calls with no method (unknown, or a
+ * preflight) go to metrics_record_http's unmatched rows. */
+void metrics_record_http_grpc_web(metrics_t *m, size_t method, int status, uint64_t duration_us,
+                                  size_t request_bytes, size_t response_bytes);
 /* One gRPC call of method-table row `method` that came in by `source`,
  * ended with `code` (grpc_requests_total, grpc_request_duration_seconds). */
 void metrics_record_grpc(metrics_t *m, size_t method, metrics_source_t source, int code, uint64_t duration_us);
